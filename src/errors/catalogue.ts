@@ -1,0 +1,39 @@
+/**
+ * The one catalogue of tokenmeter errors. Every error has a stable code (safe to alert and grep on), a message for
+ * humans and, where it wraps another failure, the original `cause`.
+ */
+
+export const ErrorCodes = {
+  CONFIG_INVALID: 'TM_CONFIG_INVALID',
+  BODY_TOO_LARGE: 'TM_BODY_TOO_LARGE',
+  JSON_INVALID: 'TM_JSON_INVALID',
+  UTF8_INVALID: 'TM_UTF8_INVALID',
+  DECODE_FAILED: 'TM_DECODE_FAILED',
+  DECODE_TOO_LARGE: 'TM_DECODE_TOO_LARGE',
+  ENCODING_UNSUPPORTED: 'TM_ENCODING_UNSUPPORTED',
+  SSE_INVALID: 'TM_SSE_INVALID',
+  PROTOCOL_UNEXPECTED: 'TM_PROTOCOL_UNEXPECTED',
+  TOKENIZE_FAILED: 'TM_TOKENIZE_FAILED',
+  SERVER_START_FAILED: 'TM_SERVER_START_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class TokenmeterError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TokenmeterError';
+    this.code = code;
+  }
+}
+
+export function isTokenmeterError(err: unknown): err is TokenmeterError {
+  return err instanceof TokenmeterError;
+}
+
+/** A short, label-safe reason for an error (its code without prefix, lower-case), for metrics. */
+export function errorReason(err: unknown): string {
+  return isTokenmeterError(err) ? err.code.replace(/^TM_/, '').toLowerCase() : 'internal';
+}
