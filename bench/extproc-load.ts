@@ -1,0 +1,88 @@
+/**
+ * Load against an ext_proc server process through the Envoy emulator: the recommended Envoy sequence (request
+ * headers, a 4 KB buffered chat request, response headers, 100 SSE chunks ending with usage).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createEnvoyClient, runExchange, type Exchange } from '../test/envoy/emulator.js';
+import type { ExternalProcessorClient } from '../src/gen/envoy/service/ext_proc/v3/ExternalProcessor.js';
+
+export interface ServerProcess {
+  child: ChildProcess;
+  client: ExternalProcessorClient;
+  sample(gc?: boolean): Promise<{ cpuUs: number; rss: number }>;
+  stop(): void;
+}
+
+export async function startServerProcess(kind: 'tokenmeter' | 'echo'): Promise<ServerProcess> {
+  const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
+  const child = fork(script, [kind], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  const client = createEnvoyClient(`127.0.0.1:${port}`);
+  return {
+    child, client,
+    sample: (gc = false) => new Promise((resolve) => {
+      child.once('message', (m: { cpuUs: number; rss: number }) => resolve(m));
+      child.send(gc ? 'gc' : 'sample');
+    }),
+    stop: () => {
+      client.close();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+const PROSE = 'The quick brown fox jumps over the lazy dog while the committee reviews the quarterly budget. ';
+
+export function chatExchange(requestBytes: number, chunks: number): Exchange {
+  const content = PROSE.repeat(Math.ceil(requestBytes / PROSE.length)).slice(0, requestBytes);
+  const body = Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content }] }));
+  const responseChunks: Buffer[] = [];
+  for (let i = 0; i < chunks - 1; i++) {
+    responseChunks.push(Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: ' word' } }], usage: null })}\n\n`));
+  }
+  responseChunks.push(Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 900, completion_tokens: chunks - 1, total_tokens: 900 + chunks - 1 } })}\n\ndata: [DONE]\n\n`));
+  return {
+    path: '/v1/chat/completions', requestHeaders: { 'content-type': 'application/json' }, requestChunks: [body],
+    status: 200, responseHeaders: { 'content-type': 'text/event-stream' }, responseChunks,
+  };
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  cpuUsPerRequest: number;
+  latencies: { all: number[]; responseBody: number[] };
+}
+
+/** Runs `total` exchanges with `concurrency` in flight; measures the server's CPU and every reply's latency. */
+export async function runLoad(server: ServerProcess, ex: Exchange, concurrency: number, total: number): Promise<LoadResult> {
+  const all: number[] = [];
+  const responseBody: number[] = [];
+  let next = 0;
+  const before = await server.sample();
+  const start = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      const res = await runExchange(server.client, ex, { messageTimeoutMs: 60_000 });
+      res.latenciesMs.forEach((l, i) => {
+        all.push(l);
+        if (res.replies[i]?.response === 'response_body') responseBody.push(l);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  const after = await server.sample();
+  return { requests: total, seconds, cpuUsPerRequest: (after.cpuUs - before.cpuUs) / total, latencies: { all, responseBody } };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}

@@ -1,0 +1,93 @@
+/**
+ * `npm run bench`: prints numbers, asserts nothing. tokenmeter against a trivial echo ext_proc (the gRPC floor) in
+ * the same run, as ratios; tokenizer throughput per library; small-request latency while 1 MB bodies are counted.
+ */
+import { cpus, totalmem } from 'node:os';
+import { runExchange } from '../test/envoy/emulator.js';
+import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
+import { rssPerOpenStream } from './open-streams.js';
+import { benchTokenizers } from './tokenizers.js';
+
+const quick = process.argv.includes('--quick');
+const f1 = (n: number): string => n.toFixed(1);
+const f2 = (n: number): string => n.toFixed(2);
+
+function table(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  rows.forEach((r) => console.log(line(r)));
+  console.log('');
+}
+
+async function extprocVsEcho(): Promise<void> {
+  const ex = chatExchange(4096, 100);
+  const servers = { tokenmeter: await startServerProcess('tokenmeter'), echo: await startServerProcess('echo') };
+  const rows: string[][] = [];
+  try {
+    for (const s of Object.values(servers)) await runLoad(s, ex, 8, quick ? 20 : 100); // warm-up
+    for (const c of [1, 32, 256]) {
+      const total = quick ? Math.max(c, 50) : Math.max(2 * c, 400);
+      const r: Record<string, LoadResult> = {};
+      for (const [name, s] of Object.entries(servers)) r[name] = await runLoad(s, ex, c, total);
+      const tm = r.tokenmeter as LoadResult;
+      const echo = r.echo as LoadResult;
+      rows.push([
+        String(c), f1(tm.cpuUsPerRequest), f1(echo.cpuUsPerRequest), f2(tm.cpuUsPerRequest / echo.cpuUsPerRequest),
+        f1(1e6 / tm.cpuUsPerRequest), f2(percentile(tm.latencies.all, 50)), f2(percentile(echo.latencies.all, 50)),
+        f2(percentile(tm.latencies.responseBody, 99)), f2(percentile(echo.latencies.responseBody, 99)),
+        f2(percentile(tm.latencies.responseBody, 99) - percentile(echo.latencies.responseBody, 99)),
+      ]);
+    }
+    console.log('## ext_proc: request headers, 4 KB buffered chat request, response headers, 100 SSE chunks with usage\n');
+    table(['conc', 'CPU µs/req', 'echo µs/req', 'CPU ratio', 'req/s/core', 'p50 ms', 'echo p50', 'chunk p99 ms', 'echo chunk p99', 'added p99 ms'], rows);
+    const n = quick ? 200 : 1000;
+    const tmRss = await rssPerOpenStream(servers.tokenmeter, ex, n);
+    const echoRss = await rssPerOpenStream(servers.echo, ex, n);
+    console.log(`## RSS per open stream (${n} streams mid-response)\n`);
+    table(['server', 'KB/stream'], [['tokenmeter', f1(tmRss / 1024)], ['echo floor', f1(echoRss / 1024)], ['added', f1((tmRss - echoRss) / 1024)]]);
+  } finally {
+    Object.values(servers).forEach((s) => s.stop());
+  }
+}
+
+async function smallWhileLarge(): Promise<void> {
+  const server = await startServerProcess('tokenmeter');
+  const small = chatExchange(512, 5);
+  const large = chatExchange(1 << 20, 5);
+  try {
+    await runLoad(server, small, 4, 20);
+    let stop = false;
+    let largeDone = 0;
+    const bigLoop = async (): Promise<void> => {
+      while (!stop) {
+        await runExchange(server.client, large, { messageTimeoutMs: 60_000 });
+        largeDone++;
+      }
+    };
+    const bigs = [bigLoop(), bigLoop()];
+    await new Promise((r) => setTimeout(r, 300));
+    const res = await runLoad(server, small, 4, quick ? 100 : 400);
+    stop = true;
+    await Promise.all(bigs);
+    console.log('## Small requests while 1 MB bodies are counted (2 streams of 1 MB requests in a loop)\n');
+    table(['small p50 ms', 'small p99 ms', 'small max ms', '1 MB requests done'], [[
+      f2(percentile(res.latencies.all, 50)), f2(percentile(res.latencies.all, 99)), f2(Math.max(...res.latencies.all)), String(largeDone),
+    ]]);
+  } finally {
+    server.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
+  console.log('## Tokenizers (MB/s, higher is better)\n');
+  const tok = await benchTokenizers();
+  table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
+  await extprocVsEcho();
+  await smallWhileLarge();
+}
+
+await main();

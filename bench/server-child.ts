@@ -1,0 +1,46 @@
+/**
+ * A benchmark server process: `node dist/bench/server-child.js tokenmeter|echo`. Prints its gRPC port on stdout and
+ * answers IPC requests for its own CPU time and RSS, so the parent measures the server alone.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/log/logger.js';
+import { runExtproc } from '../src/cli/extproc.js';
+import { loadProtos } from '../src/extproc/protos.js';
+import { passThroughReply } from '../src/extproc/server.js';
+import type { ProcessingRequest__Output } from '../src/gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../src/gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
+
+type Call = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+
+/** The gRPC floor: answers every message with an empty reply of the matching kind and does nothing else. */
+async function startEcho(): Promise<number> {
+  const { extProc } = loadProtos();
+  const server = new grpc.Server();
+  server.addService(extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
+    Process: (call: Call) => {
+      call.on('data', (msg: ProcessingRequest__Output) => {
+        const reply = passThroughReply(msg);
+        if (reply) call.write(reply);
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+  });
+  return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+}
+
+async function startTokenmeter(): Promise<number> {
+  const { config } = loadConfig(['extproc', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent'], {});
+  const running = await runExtproc(config, createLogger('silent'));
+  return running.grpc.port;
+}
+
+const kind = process.argv[2];
+const port = kind === 'echo' ? await startEcho() : await startTokenmeter();
+process.on('message', (msg: string) => {
+  if (msg === 'gc') (globalThis as { gc?: () => void }).gc?.();
+  const cpu = process.cpuUsage();
+  process.send?.({ cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss });
+});
+process.send?.({ port });

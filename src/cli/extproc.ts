@@ -1,0 +1,46 @@
+/**
+ * `tokenmeter extproc`: wires config, logger, metrics, the counting and metering implementations, the gRPC server and
+ * the admin endpoint together, and handles SIGTERM/SIGINT (drain, flush, exit 0).
+ */
+import type { ExtprocConfig } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { startAdminServer, type AdminServer } from '../admin/server.js';
+import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
+import { createDataPlane } from './data-plane.js';
+
+export interface RunningExtproc {
+  grpc: ExtprocServer;
+  admin: AdminServer;
+  metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise<RunningExtproc> {
+  const metrics = createMetrics({ maxModelLabels: config.maxModelLabels });
+  const plane = createDataPlane(config, logger);
+  const grpc = await startExtprocServer({ config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter }, config.grpc.host, config.grpc.port);
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({ registry: metrics.registry, ready: () => grpc.health.serving }, config.admin.host, config.admin.port);
+  } catch (err) {
+    await grpc.shutdown(0);
+    throw err;
+  }
+  metrics.openStreams.set(0);
+  logger.info({ grpc: `${config.grpc.host}:${grpc.port}`, admin: `${config.admin.host}:${admin.port}` }, 'tokenmeter extproc listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    grpc, admin, metrics,
+    stop: () => {
+      stopping ??= (async () => {
+        logger.info({ open_streams: grpc.openStreams(), grace_ms: config.shutdownGraceMs }, 'draining');
+        await grpc.shutdown(config.shutdownGraceMs);
+        await admin.close();
+        await plane.close();
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * The `tokenmeter` binary: parses the command line and hands over to a command. Wiring only.
+ */
+import { loadConfig, usage } from '../config/config.js';
+import { isTokenmeterError } from '../errors/catalogue.js';
+import { createLogger } from '../log/logger.js';
+import { runExtproc } from './extproc.js';
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = loadConfig(argv);
+  } catch (err) {
+    process.stderr.write(`tokenmeter: ${isTokenmeterError(err) ? `${err.message} [${err.code}]` : String(err)}\n\n${usage()}\n`);
+    return 2;
+  }
+  if (parsed.help || parsed.command === undefined || parsed.command === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return parsed.command === undefined && !parsed.help ? 2 : 0;
+  }
+  if (parsed.command !== 'extproc') {
+    process.stderr.write(`tokenmeter: unknown command "${parsed.command}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const logger = createLogger(parsed.config.logLevel);
+  const running = await runExtproc(parsed.config, logger);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutdown requested');
+      running.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  logger.flush();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`tokenmeter: ${isTokenmeterError(err) ? `${err.message} [${err.code}]` : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

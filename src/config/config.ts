@@ -1,0 +1,148 @@
+/**
+ * Configuration: read once from flags and environment, validated, frozen, then injected. This is the only module
+ * that reads process.env.
+ */
+import { parseArgs } from 'node:util';
+import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ExtprocConfig {
+  grpc: HostPort;
+  admin: HostPort;
+  logLevel: LogLevel;
+  /** Largest request body accumulated for counting (STREAMED mode); larger bodies pass through unmetered. */
+  maxRequestBodyBytes: number;
+  /** Largest non-streaming response body buffered to read usage. */
+  maxResponseBodyBytes: number;
+  /** Cap on decompressed response bytes (decompression-bomb guard). */
+  maxDecodedBytes: number;
+  /** How long SIGTERM waits for open streams before closing them. */
+  shutdownGraceMs: number;
+  /** Add stream_options.include_usage to OpenAI streaming chat requests so the provider reports usage. */
+  injectStreamUsage: boolean;
+  /** model (or glob prefix ending in *) → BPE encoding, overriding the built-in table. */
+  encodingOverrides: Readonly<Record<string, string>>;
+  /** Distinct model label values kept before new ones are reported as "other". */
+  maxModelLabels: number;
+}
+
+/** One option: its flag, environment variable, default and parser. */
+interface OptionSpec<K extends keyof ExtprocConfig> {
+  key: K;
+  flag: string;
+  env: string;
+  help: string;
+  parse: (raw: string, name: string) => ExtprocConfig[K];
+  fallback: string;
+}
+
+function fail(message: string): never {
+  throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, message);
+}
+
+export function parseHostPort(raw: string, name: string): HostPort {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(raw.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) fail(`${name}: expected HOST:PORT, got "${raw}"`);
+  return { host: m[1] === '' ? '0.0.0.0' : (m[1] as string), port };
+}
+
+function parseBytes(raw: string, name: string): number {
+  const m = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(raw.trim());
+  if (!m) fail(`${name}: expected a byte size such as 4MiB, got "${raw}"`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
+  const n = Number(m[1]) * mult;
+  if (n < 1024) fail(`${name}: must be at least 1KiB, got "${raw}"`);
+  return n;
+}
+
+function parseSeconds(raw: string, name: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 3600) fail(`${name}: expected seconds between 0 and 3600, got "${raw}"`);
+  return Math.round(n * 1000);
+}
+
+function parseBool(raw: string, name: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  return fail(`${name}: expected true or false, got "${raw}"`);
+}
+
+function parseLevel(raw: string, name: string): LogLevel {
+  const level = raw.toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(level)) fail(`${name}: expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level;
+}
+
+function parseOverrides(raw: string, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [model, encoding] = pair.split('=').map((s) => s.trim());
+    if (!model || (encoding !== 'o200k_base' && encoding !== 'cl100k_base')) {
+      fail(`${name}: expected MODEL=o200k_base|cl100k_base[,...], got "${pair}"`);
+    }
+    out[model] = encoding;
+  }
+  return out;
+}
+
+function parseCount(raw: string, name: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) fail(`${name}: expected an integer from 1 to 10000, got "${raw}"`);
+  return n;
+}
+
+const OPTIONS = [
+  { key: 'grpc', flag: 'grpc-address', env: 'TOKENMETER_GRPC_ADDRESS', fallback: '0.0.0.0:50051', parse: parseHostPort, help: 'ext_proc gRPC listen address' },
+  { key: 'admin', flag: 'admin-address', env: 'TOKENMETER_ADMIN_ADDRESS', fallback: '0.0.0.0:9464', parse: parseHostPort, help: 'HTTP address for /metrics, /healthz, /readyz' },
+  { key: 'logLevel', flag: 'log-level', env: 'TOKENMETER_LOG_LEVEL', fallback: 'info', parse: parseLevel, help: `log level (${LOG_LEVELS.join('|')})` },
+  { key: 'maxRequestBodyBytes', flag: 'max-request-body', env: 'TOKENMETER_MAX_REQUEST_BODY', fallback: '8MiB', parse: parseBytes, help: 'request body cap for counting' },
+  { key: 'maxResponseBodyBytes', flag: 'max-response-body', env: 'TOKENMETER_MAX_RESPONSE_BODY', fallback: '8MiB', parse: parseBytes, help: 'non-streaming response body cap for reading usage' },
+  { key: 'maxDecodedBytes', flag: 'max-decoded-body', env: 'TOKENMETER_MAX_DECODED_BODY', fallback: '32MiB', parse: parseBytes, help: 'cap on decompressed response bytes' },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'TOKENMETER_SHUTDOWN_GRACE', fallback: '20', parse: parseSeconds, help: 'seconds open streams get to finish on SIGTERM' },
+  { key: 'injectStreamUsage', flag: 'inject-stream-usage', env: 'TOKENMETER_INJECT_STREAM_USAGE', fallback: 'true', parse: parseBool, help: 'add stream_options.include_usage to OpenAI streaming chat requests' },
+  { key: 'encodingOverrides', flag: 'encoding-overrides', env: 'TOKENMETER_ENCODING_OVERRIDES', fallback: '', parse: parseOverrides, help: 'MODEL=ENCODING[,...]; MODEL may end in *' },
+  { key: 'maxModelLabels', flag: 'max-model-labels', env: 'TOKENMETER_MAX_MODEL_LABELS', fallback: '200', parse: parseCount, help: 'distinct model label values before "other"' },
+] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
+
+export interface ParsedCommand {
+  command: string | undefined;
+  help: boolean;
+  config: ExtprocConfig;
+  rest: string[];
+}
+
+export function usage(): string {
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(22)} ${o.help} (env ${o.env}, default "${o.fallback}")`);
+  return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc   run the Envoy ext_proc server', '',
+    'Options for extproc:', ...lines, '  --help                   show this help'].join('\n');
+}
+
+/** Parses argv (without node and script) and the environment into a frozen config. Throws TM_CONFIG_INVALID. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ParsedCommand {
+  const flagOptions = Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }]));
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { ...flagOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, (err as Error).message, { cause: err });
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const config: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const flagValue = values[o.flag];
+    const raw = typeof flagValue === 'string' ? flagValue : env[o.env] ?? o.fallback;
+    const name = typeof flagValue === 'string' ? `--${o.flag}` : env[o.env] !== undefined ? o.env : `--${o.flag}`;
+    config[o.key] = o.parse(raw, name);
+  }
+  const [command, ...rest] = parsed.positionals;
+  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), rest };
+}

@@ -1,0 +1,52 @@
+/**
+ * What the ext_proc edge needs from the pure domain, as small interfaces so the session is tested with real or fake
+ * implementations and the composition root picks them.
+ */
+import type { Endpoint, InputCount, Usage } from '../llm/types.js';
+import type { ExtprocConfig } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export interface InputCounter {
+  /** Counts a parsed request body. May run off the event loop for large bodies; never rejects for bad shapes. */
+  count(endpoint: Endpoint, body: unknown, model: string | undefined, bodyBytes: number): Promise<InputCount>;
+}
+
+export interface ResponseMeterResult {
+  usage: Usage;
+  usageSource: 'provider' | 'estimated' | 'none';
+  model?: string;
+  /** Label-safe reasons for anything that could not be read. */
+  problems: readonly string[];
+  estimatedOutputTokens?: number;
+}
+
+export interface ResponseMeter {
+  /** Never throws; cheap; the work may happen later. */
+  write(chunk: Buffer): void;
+  /** Never rejects. */
+  end(): Promise<ResponseMeterResult>;
+}
+
+export interface ResponseMeterOptions {
+  endpoint: Endpoint;
+  status: number;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  stream: boolean;
+  sse?: boolean;
+  /** The model the request named: picks the tokenizer for output estimates. */
+  model?: string;
+}
+
+export type ResponseMeterFactory = (opts: ResponseMeterOptions) => ResponseMeter;
+
+export interface SessionDeps {
+  config: ExtprocConfig;
+  logger: Logger;
+  metrics: Metrics;
+  counter: InputCounter;
+  createResponseMeter: ResponseMeterFactory;
+  /** Monotonic clock in nanoseconds; injected for tests. */
+  now?: () => bigint;
+}

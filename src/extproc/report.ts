@@ -1,0 +1,81 @@
+/**
+ * Turning one finished request into its outputs: Prometheus samples, the usage log line and the io.tokenmeter
+ * dynamic metadata. No prompt or completion text is ever part of a record.
+ */
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Endpoint, InputCount, Provider } from '../llm/types.js';
+import { precountRelativeError, type Outcome } from '../metering/outcome.js';
+import type { Usage } from '../llm/types.js';
+import { statusClass } from './headers.js';
+import { namespacedMetadata } from './metadata.js';
+import type { Struct } from '../gen/google/protobuf/Struct.js';
+
+export interface RequestRecord {
+  requestId: string;
+  provider: Provider;
+  endpoint: Endpoint;
+  requestModel?: string;
+  responseModel?: string;
+  stream: boolean;
+  status?: number;
+  precount?: InputCount;
+  reportedUsage?: Usage;
+  outcome: Outcome;
+  durationSeconds: number;
+  problems: readonly string[];
+  injectedIncludeUsage: boolean;
+}
+
+const OPERATION: Record<Endpoint, string> = {
+  'openai.chat': 'chat', 'openai.completions': 'text_completion', 'openai.responses': 'chat', 'openai.embeddings': 'embeddings',
+  'anthropic.messages': 'chat', 'gemini.generate': 'generate_content', 'gemini.stream': 'generate_content',
+};
+const GENAI_PROVIDER: Record<Provider, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini' };
+
+export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
+  const model = metrics.models.label(r.responseModel ?? r.requestModel);
+  const { outcome } = r;
+  metrics.requests.inc({ provider: r.provider, model, status_class: statusClass(r.status) });
+  metrics.requestDuration.observe({ provider: r.provider }, r.durationSeconds);
+  for (const reason of r.problems) metrics.parseFailures.inc({ phase: 'response', reason });
+  if (outcome.source === 'none') return;
+  const base = { provider: r.provider, model, source: outcome.source };
+  const add = (type: string, n: number | undefined): void => {
+    if (n !== undefined && n > 0) metrics.tokens.inc({ ...base, type }, n);
+  };
+  add('input', outcome.inputTokens);
+  add('output', outcome.outputTokens);
+  add('cached_input', outcome.cachedInputTokens);
+  add('cache_write', outcome.cacheWriteTokens);
+  add('reasoning', outcome.reasoningTokens);
+  const genai = {
+    gen_ai_operation_name: OPERATION[r.endpoint], gen_ai_provider_name: GENAI_PROVIDER[r.provider],
+    gen_ai_request_model: metrics.models.label(r.requestModel), gen_ai_response_model: model,
+  };
+  metrics.genaiTokenUsage.observe({ ...genai, gen_ai_token_type: 'input' }, outcome.inputTokens);
+  if (r.endpoint !== 'openai.embeddings') metrics.genaiTokenUsage.observe({ ...genai, gen_ai_token_type: 'output' }, outcome.outputTokens);
+  const err = precountRelativeError(r.precount, r.reportedUsage);
+  if (err !== undefined && r.precount) metrics.precountError.observe({ provider: r.provider, exact: String(r.precount.exact) }, err);
+}
+
+export function logRecord(logger: Logger, r: RequestRecord): void {
+  const o = r.outcome;
+  logger.info({
+    request_id: r.requestId, provider: r.provider, endpoint: r.endpoint, model: r.requestModel, response_model: r.responseModel,
+    stream: r.stream, status: r.status ?? null, input_tokens: o.inputTokens, output_tokens: o.outputTokens, total_tokens: o.totalTokens,
+    cached_input_tokens: o.cachedInputTokens, cache_write_tokens: o.cacheWriteTokens, reasoning_tokens: o.reasoningTokens,
+    usage_source: o.source, precount_tokens: r.precount?.tokens, precount_encoding: r.precount?.encoding, precount_exact: r.precount?.exact,
+    duration_ms: Math.round(r.durationSeconds * 1e4) / 10, problems: r.problems.length > 0 ? r.problems : undefined,
+    injected_include_usage: r.injectedIncludeUsage || undefined,
+  }, 'request metered');
+}
+
+export function metadataFor(r: RequestRecord): Struct {
+  const o = r.outcome;
+  return namespacedMetadata({
+    input_tokens: o.inputTokens, output_tokens: o.outputTokens, total_tokens: o.totalTokens,
+    cached_input_tokens: o.cachedInputTokens, cache_write_tokens: o.cacheWriteTokens, reasoning_tokens: o.reasoningTokens,
+    model: r.responseModel ?? r.requestModel, provider: r.provider, usage_source: o.source,
+  });
+}

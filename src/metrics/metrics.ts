@@ -1,0 +1,77 @@
+/**
+ * Every Prometheus metric the data plane exports, on a private registry (no global state). Label sets are fixed and
+ * bounded: provider (3 values + unknown), model (normalised, capped), token type, source, status class, phase, reason.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ModelLabels } from './model-label.js';
+
+/** OpenTelemetry GenAI semantic conventions: gen_ai.client.token.usage explicit bucket boundaries. */
+export const GENAI_TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+
+export type TokenType = 'input' | 'output' | 'cached_input' | 'cache_write' | 'reasoning';
+
+export interface Metrics {
+  registry: Registry;
+  models: ModelLabels;
+  tokens: Counter<'type' | 'provider' | 'model' | 'source'>;
+  requests: Counter<'provider' | 'model' | 'status_class'>;
+  unmetered: Counter;
+  genaiTokenUsage: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_response_model' | 'gen_ai_token_type'>;
+  messageDuration: Histogram<'message'>;
+  requestDuration: Histogram<'provider'>;
+  precountError: Histogram<'provider' | 'exact'>;
+  openStreams: Gauge;
+  parseFailures: Counter<'phase' | 'reason'>;
+  streamErrors: Counter<'reason'>;
+}
+
+export interface MetricsOptions {
+  maxModelLabels: number;
+  /** Also export Node.js process metrics (CPU, memory, event loop lag). */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(opts: MetricsOptions): Metrics {
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tokenmeter_process_' });
+  const registers = [registry];
+  return {
+    registry,
+    models: new ModelLabels(opts.maxModelLabels),
+    tokens: new Counter({
+      name: 'tokenmeter_tokens_total', help: 'Tokens metered, by type (input, output, cached_input, cache_write, reasoning), provider, model and source (provider or estimated).',
+      labelNames: ['type', 'provider', 'model', 'source'], registers,
+    }),
+    requests: new Counter({
+      name: 'tokenmeter_requests_total', help: 'Metered LLM requests by provider, model and upstream status class (2xx, 4xx, 5xx, none when the stream ended before a response).',
+      labelNames: ['provider', 'model', 'status_class'], registers,
+    }),
+    unmetered: new Counter({ name: 'tokenmeter_unmetered_requests_total', help: 'Requests that matched no LLM endpoint and passed through untouched.', registers }),
+    genaiTokenUsage: new Histogram({
+      name: 'gen_ai_client_token_usage', help: 'OpenTelemetry GenAI semantic convention gen_ai.client.token.usage: tokens per request by token type.',
+      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model', 'gen_ai_token_type'],
+      buckets: GENAI_TOKEN_BUCKETS, registers,
+    }),
+    messageDuration: new Histogram({
+      name: 'tokenmeter_extproc_message_duration_seconds', help: 'Time to answer one ext_proc message, by message kind.',
+      labelNames: ['message'], buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2], registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'tokenmeter_request_duration_seconds', help: 'Lifetime of one ext_proc stream (one HTTP request), by provider.',
+      labelNames: ['provider'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers,
+    }),
+    precountError: new Histogram({
+      name: 'tokenmeter_input_precount_relative_error', help: 'Absolute relative error of the input pre-count against the input tokens the provider reported.',
+      labelNames: ['provider', 'exact'], buckets: [0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers,
+    }),
+    openStreams: new Gauge({ name: 'tokenmeter_open_streams', help: 'ext_proc streams currently open.', registers }),
+    parseFailures: new Counter({
+      name: 'tokenmeter_parse_failures_total', help: 'Bodies that could not be fully read (passed through unchanged), by phase (request, response) and reason.',
+      labelNames: ['phase', 'reason'], registers,
+    }),
+    streamErrors: new Counter({
+      name: 'tokenmeter_stream_errors_total', help: 'ext_proc streams that ended abnormally (protocol misuse, gRPC errors), by reason. Envoy cancelling a finished stream is not counted.',
+      labelNames: ['reason'], registers,
+    }),
+  };
+}

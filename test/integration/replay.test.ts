@@ -1,0 +1,99 @@
+/**
+ * Every recorded exchange in test/fixtures/llm replayed through a real server by the Envoy emulator, split into random
+ * chunks (gzip re-applied where the provider sent gzip): provider usage extracted exactly, the OpenAI pre-count equal
+ * to the reported prompt tokens, upstream errors billed nothing, and the Anthropic/Gemini estimate errors printed.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runExchange, splitRandomly, type EnvoyOptions, type Exchange } from '../envoy/emulator.js';
+import { expectedUsage, familyOf, fixtureFile, hasRequest, loadManifest, type FixtureEntry } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+const entries = loadManifest().filter((e) => e.dir !== 'vercel-ai-chunks');
+
+function exchangeFor(e: FixtureEntry, seed: number, reqMode: 'BUFFERED' | 'STREAMED'): Exchange {
+  const url = new URL(e.url);
+  let resp = fixtureFile(e.resp);
+  const responseHeaders: Record<string, string> = {};
+  if (e.ctype) responseHeaders['content-type'] = e.ctype;
+  if (e.enc === 'gzip') {
+    resp = gzipSync(resp);
+    responseHeaders['content-encoding'] = 'gzip';
+  }
+  const req = hasRequest(e) ? fixtureFile(e.req) : Buffer.alloc(0);
+  return {
+    path: url.pathname + url.search, authority: url.host, requestHeaders: { 'content-type': 'application/json', 'x-request-id': e.name },
+    requestChunks: reqMode === 'STREAMED' ? splitRandomly(req, 4, seed) : [req],
+    status: e.status, responseHeaders, responseChunks: splitRandomly(resp, 2 + (seed % 40), seed * 7 + 1),
+  };
+}
+
+const isOpenAIModel = (m: string): boolean => /^(gpt-|o\d|text-embedding-|chatgpt-)/.test(m);
+/** Requests whose pre-count must equal the provider's reported input exactly. */
+function mustBeExact(e: FixtureEntry): boolean {
+  return hasRequest(e) && e.status === 200 && isOpenAIModel(e.model) && ['openai-chat', 'openai-chat-stream-usage', 'openai-embeddings'].includes(e.dir)
+    && !e.url.includes('/openai/deployments/');
+}
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const estimates: { name: string; reported: number; ours: number }[] = [];
+
+describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', (_dir, _name, e, i) => {
+  const variants: [string, EnvoyOptions][] = [
+    ['buffered request, streamed response', { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' }],
+    ['streamed request, buffered response', { requestBodyMode: 'STREAMED', responseBodyMode: 'BUFFERED' }],
+    ['streamed both, HTTP/2 end on data', { requestBodyMode: 'STREAMED', responseBodyMode: 'STREAMED', endOnLastChunk: true }],
+  ];
+  it.each(variants)('%s', async (_v, opts) => {
+    const ex = exchangeFor(e, i + 1, opts.requestBodyMode === 'STREAMED' ? 'STREAMED' : 'BUFFERED');
+    const res = await runExchange(t.client, ex, opts);
+    const md = res.dynamicMetadata['io.tokenmeter'];
+    expect(md, 'dynamic metadata on the last reply').toBeDefined();
+    const want = expectedUsage(e);
+    if (e.status >= 400) {
+      expect(md).toMatchObject({ input_tokens: 0, output_tokens: 0, total_tokens: 0, usage_source: 'none' });
+      return;
+    }
+    if (want) {
+      expect(md?.usage_source).toBe('provider');
+      expect(md?.input_tokens).toBe(want.inputTokens);
+      expect(md?.output_tokens).toBe(want.outputTokens);
+      if (want.totalTokens !== undefined) expect(md?.total_tokens).toBe(want.totalTokens);
+      if (want.cachedInputTokens !== undefined) expect(md?.cached_input_tokens).toBe(want.cachedInputTokens);
+      if (want.cacheWriteTokens !== undefined) expect(md?.cache_write_tokens).toBe(want.cacheWriteTokens);
+      if (want.reasoningTokens !== undefined) expect(md?.reasoning_tokens).toBe(want.reasoningTokens);
+    } else {
+      expect(md?.usage_source).toBe('estimated');
+      expect(md?.output_tokens).toBeGreaterThan(0);
+    }
+    const precount = Number(res.responseHeaderMutations['x-tokenmeter-input-tokens']);
+    if (hasRequest(e)) expect(precount).toBeGreaterThan(0);
+    if (mustBeExact(e)) expect(precount, 'OpenAI pre-count equals reported prompt tokens').toBe(want?.inputTokens);
+    if (opts.responseBodyMode === 'STREAMED' && opts.requestBodyMode === 'BUFFERED' && want && familyOf(e) !== 'openai' && hasRequest(e)) {
+      estimates.push({ name: `${e.dir}/${e.name}`, reported: want.inputTokens ?? 0, ours: precount });
+    }
+    // OpenAI-style streaming chat without include_usage gets it added when the body is buffered.
+    const body = hasRequest(e) ? (JSON.parse(fixtureFile(e.req).toString()) as { stream?: boolean; stream_options?: { include_usage?: boolean } }) : {};
+    const injectable = e.url.includes('/chat/completions') && body.stream === true && body.stream_options?.include_usage !== true && opts.requestBodyMode === 'BUFFERED';
+    expect(res.requestBodyMutation !== undefined).toBe(injectable);
+  });
+});
+
+describe('estimates for providers without a public tokenizer', () => {
+  it('prints the Anthropic and Gemini input estimate errors', () => {
+    expect(estimates.length).toBeGreaterThan(10);
+    const rows = estimates.map((r) => ({ ...r, err: (r.ours - r.reported) / r.reported }));
+    const lines = rows.map((r) => `| ${r.name} | ${r.reported} | ${r.ours} | ${(r.err * 100).toFixed(1)}% |`);
+    const abs = rows.map((r) => Math.abs(r.err)).sort((a, b) => a - b);
+    const median = abs[Math.floor(abs.length / 2)] ?? 0;
+    console.log(['| fixture | reported input | our estimate | error |', '|---|---|---|---|', ...lines, `median |error|: ${(median * 100).toFixed(1)}%`].join('\n'));
+    expect(median).toBeLessThan(0.35);
+  });
+});
