@@ -15,7 +15,7 @@ type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, Processing
 
 /** An empty reply of the kind that answers `msg`: the safe pass-through when something inside us failed. */
 export function passThroughReply(msg: ProcessingRequest__Output): Reply {
-  return msg.request ? ({ [msg.request]: msg.request.endsWith('trailers') ? {} : { response: {} } } as ProcessingResponse) : undefined;
+  return msg.request ? ({ [msg.request]: msg.request.endsWith('trailers') ? {} : { response: {} } }) : undefined;
 }
 
 export interface ExtprocServer {
@@ -32,7 +32,7 @@ function serveStream(call: ProcessCall, deps: SessionDeps, onDone: () => void): 
   let tail: Promise<void> | undefined;
   let pending = 0;
   let ended = false;
-  const now = deps.now ?? process.hrtime.bigint;
+  const now = deps.now ?? ((): bigint => process.hrtime.bigint());
   const send = (reply: Reply, kind: string, start: bigint): void => {
     if (reply && !ended && call.writable) call.write(reply);
     metrics.messageDuration.observe({ message: kind }, Number(now() - start) / 1e9);

@@ -56,7 +56,7 @@ export class Session {
   private readonly now: () => bigint;
 
   constructor(private readonly deps: SessionDeps) {
-    this.now = deps.now ?? process.hrtime.bigint;
+    this.now = deps.now ?? ((): bigint => process.hrtime.bigint());
     this.startedAt = this.now();
   }
 
@@ -239,7 +239,9 @@ export class Session {
     const route = this.route;
     if (!route) return Promise.resolve(undefined);
     this.completeRequestBody(false);
-    this.finishing = Promise.all([this.meter?.end(), this.precount]).then(([reading, precount]) => {
+    this.finishing = Promise.all([this.meter?.end(), this.precount]).then(([raw, precount]) => {
+      // Usage the provider started to report but never finished (a stream cut short) is partly our estimate.
+      const reading = raw?.problems.includes('usage_incomplete') ? { ...raw, usageSource: 'estimated' as const } : raw;
       const record = this.record(reading, precount);
       this.deps.metrics.openStreams.dec();
       recordMetrics(this.deps.metrics, record);
@@ -263,7 +265,7 @@ export class Session {
     if (reading?.model !== undefined) record.responseModel = reading.model;
     if (this.status !== undefined) record.status = this.status;
     if (precount) record.precount = precount;
-    if (reading) record.reportedUsage = reading.usage;
+    if (reading?.usageSource === 'provider') record.reportedUsage = reading.usage;
     return record;
   }
 }

@@ -17,6 +17,11 @@ describe('decideOutcome', () => {
     expect(decideOutcome(200, pre, { usage: { inputTokens: 11 }, estimatedOutputTokens: 2 })).toMatchObject({ inputTokens: 11, outputTokens: 2, totalTokens: 13, source: 'estimated' });
   });
 
+  it('keeps what the provider said but marks it estimated when the reader had to fill in', () => {
+    const out = decideOutcome(200, pre, { usage: { inputTokens: 12, outputTokens: 40 }, usageSource: 'estimated' });
+    expect(out).toMatchObject({ inputTokens: 12, outputTokens: 40, totalTokens: 52, source: 'estimated' });
+  });
+
   it('bills nothing for upstream errors and for streams with nothing known', () => {
     expect(decideOutcome(429, pre, { usage: { inputTokens: 3 } })).toMatchObject({ inputTokens: 0, outputTokens: 0, source: 'none' });
     expect(decideOutcome(undefined, undefined, undefined).source).toBe('none');

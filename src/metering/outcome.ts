@@ -9,6 +9,8 @@ export type UsageSource = 'provider' | 'estimated' | 'none';
 
 export interface ResponseReading {
   usage: Usage;
+  /** 'estimated' when the response reader filled in (part of) the usage itself, e.g. a stream cut short. */
+  usageSource?: UsageSource;
   /** Output tokens counted from the response text when the provider reported none. */
   estimatedOutputTokens?: number;
   model?: string;
@@ -34,7 +36,8 @@ export function decideOutcome(status: number | undefined, precount: InputCount |
   if (reportedIn === undefined && reportedOut === undefined && precount === undefined) return NOTHING;
   const inputTokens = reportedIn ?? precount?.tokens ?? 0;
   const outputTokens = reportedOut ?? reading?.estimatedOutputTokens ?? 0;
-  const fullyReported = reportedIn !== undefined && (reportedOut !== undefined || usage.totalTokens !== undefined);
+  const fullyReported = reading?.usageSource !== 'estimated' && reportedIn !== undefined
+    && (reportedOut !== undefined || usage.totalTokens !== undefined);
   const outcome: Outcome = {
     inputTokens,
     outputTokens,
