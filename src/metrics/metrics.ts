@@ -33,7 +33,7 @@ export interface MetricsOptions {
 
 export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tokenmeter_process_' });
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tokenmeter_' });
   const registers = [registry];
   return {
     registry,

@@ -76,7 +76,7 @@ describe('tokenmeter binary', () => {
     const res = await runExchange(client, { path: '/v1/chat/completions', requestChunks: [body], status: 200, responseHeaders: { 'content-type': 'application/json' }, responseChunks: [resp] });
     expect(res.dynamicMetadata['io.tokenmeter']?.total_tokens).toBe(12);
     const metrics = await (await fetch(`http://127.0.0.1:${ap}/metrics`)).text();
-    expect(metrics).toMatch(/tokenmeter_tokens_total\{type="input",provider="openai",model="gpt-4o",source="provider"\} 9/);
+    expect(metrics).toMatch(/tokenmeter_tokens_total\{provider="openai",model="gpt-4o",source="provider",type="input"\} 9/);
     expect(metrics).toContain('gen_ai_client_token_usage_bucket');
 
     // A stream still open when SIGTERM arrives is allowed to finish.

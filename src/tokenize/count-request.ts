@@ -1,0 +1,86 @@
+/**
+ * Input-token count of a parsed request body, before it goes upstream.
+ *
+ * - OpenAI shapes with a known OpenAI model (or one named in `overrides`, or `opts.model` from config): exact BPE
+ *   plus the chat format's overhead (openai-format.ts), `exact: true` unless the body has media, tool calls,
+ *   pathological runs, … For an unknown model (DeepSeek, an Azure deployment name) the same count with
+ *   DEFAULT_ENCODING is returned with `exact: false`.
+ * - Anthropic / Gemini: calibrated estimates (estimates.ts), `exact: false`.
+ * Malformed bodies never throw: whatever is countable is counted.
+ *
+ * `countInputTokens` is synchronous and meant for small bodies; `countInputTokensAsync` slices the work and yields
+ * to the event loop (or, when given a pool, counts large bodies on a worker thread).
+ */
+import type { Endpoint, InputCount } from '../llm/types.js';
+import { anthropicPlan, ANTHROPIC_FACTOR, geminiPlan, GEMINI_FACTOR } from './estimates.js';
+import { normalizeModel, replyPrimingTokens, resolveEncoding, type EncodingOverrides } from './encodings.js';
+import { chatPlan, openAiFormat, promptPlan, responsesPlan } from './openai-format.js';
+import { evaluatePlan, evaluatePlanAsync, isObj, PlanBuilder, planChars, type CountPlan } from './plan.js';
+import type { AsyncCountOptions } from './text-count.js';
+import { createTokenizer, type TokenizerImpl } from './tokenizer.js';
+
+export interface CountOptions {
+  /** The model, when config knows better than the body (Azure deployments); otherwise body.model is used. */
+  model?: string;
+  /** Model / deployment name → encoding (config). */
+  overrides?: EncodingOverrides;
+  /** Tokenizer implementation (default: the fastest exact one). */
+  impl?: TokenizerImpl;
+}
+
+export interface AsyncCountRequestOptions extends CountOptions, AsyncCountOptions {
+  /** Bodies with more text than this are counted by `offload` when given (default 64 Ki chars). */
+  offloadAboveChars?: number;
+  /** Counts a plan elsewhere (e.g. WorkerPool.count); falls back to in-thread slicing when absent. */
+  offload?: (plan: CountPlan) => Promise<InputCount>;
+}
+
+/** Build the count plan for a body: cheap (no tokenization). Exposed for the worker pool and tests. */
+export function planInputTokens(endpoint: Endpoint, body: unknown, opts: CountOptions = {}): CountPlan {
+  const obj = isObj(body) ? body : {};
+  const bodyModel = typeof obj['model'] === 'string' ? obj['model'] : undefined;
+  const model = opts.model ?? bodyModel;
+  const b = new PlanBuilder();
+  if (endpoint === 'anthropic.messages') {
+    anthropicPlan(b, obj);
+    return b.build(createTokenizer('o200k_base', opts.impl), 'estimate:anthropic', ANTHROPIC_FACTOR);
+  }
+  if (endpoint === 'gemini.generate' || endpoint === 'gemini.stream') {
+    geminiPlan(b, obj);
+    return b.build(createTokenizer('o200k_base', opts.impl), 'estimate:gemini', GEMINI_FACTOR);
+  }
+  const { encoding, known } = resolveEncoding(model, opts.overrides);
+  const fmt = openAiFormat(encoding, model, replyPrimingTokens(model === undefined ? undefined : normalizeModel(model)));
+  switch (endpoint) {
+    case 'openai.chat':
+      chatPlan(b, fmt, obj);
+      break;
+    case 'openai.responses':
+      responsesPlan(b, fmt, obj);
+      break;
+    case 'openai.completions':
+      promptPlan(b, obj['prompt']);
+      break;
+    case 'openai.embeddings':
+      promptPlan(b, obj['input']);
+      break;
+  }
+  if (!known) b.exact = false;
+  return b.build(createTokenizer(encoding, opts.impl), encoding);
+}
+
+/** Synchronous count (small bodies; bounded cost, but ~100 ms per MB of text). */
+export function countInputTokens(endpoint: Endpoint, body: unknown, opts: CountOptions = {}): InputCount {
+  return evaluatePlan(planInputTokens(endpoint, body, opts), undefined);
+}
+
+/** Same count without blocking the event loop for more than ~budgetMs at a time. */
+export async function countInputTokensAsync(
+  endpoint: Endpoint,
+  body: unknown,
+  opts: AsyncCountRequestOptions = {},
+): Promise<InputCount> {
+  const plan = planInputTokens(endpoint, body, opts);
+  if (opts.offload !== undefined && planChars(plan) > (opts.offloadAboveChars ?? 65536)) return opts.offload(plan);
+  return evaluatePlanAsync(plan, opts);
+}

@@ -1,0 +1,213 @@
+/**
+ * OpenAI request bodies → count plans (exact BPE + the chat format's fixed overhead).
+ *
+ * Chat format (verified against every recorded OpenAI exchange in test/fixtures/llm):
+ * - each message: 3 tokens of framing + BPE(role) + BPE(content); `name`: BPE(name) + 1;
+ * - the reply is primed with 3 tokens (ChatML, gpt-4o era) or 2 (harmony, gpt-5 and later): encodings.ts;
+ * - function tools: BPE(`namespace functions {…}` rendering, function-defs.ts) + 9 (cl100k) / 8 (o200k).
+ *   When a system/developer message exists the tools share it: 4 (cl100k) / 3 (o200k) fewer, and the first
+ *   system message is counted with a trailing "\n" (the tools block follows it);
+ * - tool_choice / function_call naming a function: BPE(name) + 4; "none": 1.
+ * The Responses API uses the same layout: `instructions` is a system message, a string `input` a user message.
+ * Estimated (exact=false): images, audio, files, assistant tool calls and their outputs, reasoning items,
+ * non-function tools, structured-output schemas.
+ */
+import { extractFunctionDefs, formatFunctionDefinitions } from './function-defs.js';
+import { normalizeModel } from './encodings.js';
+import { audioTokens, openAiImageTokens, sniffImageSize } from './media.js';
+import { asArr, asStr, isObj, type PlanBuilder } from './plan.js';
+import type { EncodingName } from './tokenizer.js';
+
+export interface OpenAiFormat {
+  encoding: EncodingName;
+  /** Normalised model name ('' when unknown). */
+  model: string;
+  replyPriming: number;
+}
+
+const MESSAGE_OVERHEAD = 3;
+const NAME_OVERHEAD = 1;
+const FUNCTION_CALL_OVERHEAD = 3;
+const TOOL_CHOICE_NAME_OVERHEAD = 4;
+/** Documented guess for a file/PDF part whose content we cannot see (file id) or cannot parse. */
+export const FILE_PART_TOKENS = 1000;
+
+const toolsOverhead = (enc: EncodingName): number => (enc === 'o200k_base' ? 8 : 9);
+const systemShare = (enc: EncodingName): number => (enc === 'o200k_base' ? 3 : 4);
+const isSystemRole = (r: unknown): boolean => r === 'system' || r === 'developer';
+
+function imagePart(b: PlanBuilder, f: OpenAiFormat, url: unknown, detail: unknown): void {
+  const u = asStr(url);
+  const size = u !== undefined && u.startsWith('data:') ? sniffImageSize(u) : undefined;
+  b.estimate(openAiImageTokens(f.model, size, asStr(detail)));
+}
+
+/** One content part of a chat message or a Responses input message. */
+function contentPart(b: PlanBuilder, f: OpenAiFormat, part: unknown): void {
+  if (typeof part === 'string') {
+    b.text(part);
+    return;
+  }
+  if (!isObj(part)) return;
+  const type = part['type'];
+  if (type === 'image_url' || type === 'input_image') {
+    const iu = part['image_url'];
+    if (isObj(iu)) imagePart(b, f, iu['url'], iu['detail']);
+    else imagePart(b, f, iu, part['detail']);
+  } else if (type === 'input_audio') {
+    const a = part['input_audio'];
+    b.estimate(audioTokens(isObj(a) ? (asStr(a['data'])?.length ?? 0) : 0));
+  } else if (type === 'file' || type === 'input_file') {
+    b.estimate(FILE_PART_TOKENS);
+  } else if (!b.text(part['text']) && !b.text(part['refusal'])) {
+    b.json(part);
+  }
+}
+
+function content(b: PlanBuilder, f: OpenAiFormat, c: unknown, suffix = ''): void {
+  if (typeof c === 'string') b.text(suffix && !c.endsWith(suffix) ? c + suffix : c);
+  else if (Array.isArray(c)) {
+    for (const p of c) contentPart(b, f, p);
+    if (suffix) b.text(suffix);
+  } else if (c !== undefined && c !== null) b.json(c);
+}
+
+function toolCalls(b: PlanBuilder, calls: unknown): void {
+  for (const call of asArr(calls)) {
+    const fn = isObj(call) ? call['function'] : undefined;
+    if (isObj(fn)) {
+      b.text(fn['name']);
+      b.text(fn['arguments']);
+    } else b.json(call);
+    b.estimate(FUNCTION_CALL_OVERHEAD);
+  }
+}
+
+function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: string): void {
+  b.add(MESSAGE_OVERHEAD);
+  if (!isObj(m)) return;
+  b.text(m['role']);
+  content(b, f, m['content'], systemSuffix);
+  if (typeof m['name'] === 'string') {
+    b.text(m['name']);
+    b.add(NAME_OVERHEAD);
+  }
+  const fc = m['function_call'];
+  if (isObj(fc)) {
+    b.text(fc['name']);
+    b.text(fc['arguments']);
+    b.add(FUNCTION_CALL_OVERHEAD);
+  }
+  if (m['tool_calls'] !== undefined) toolCalls(b, m['tool_calls']);
+  if (m['role'] === 'function') b.add(-2);
+  if (m['role'] === 'tool') b.exact = false; // tool results: rendering not verified
+  if (m['audio'] !== undefined) b.estimate(0);
+}
+
+/** Function tools (+ forced tool choice); returns whether any function definitions were rendered. */
+function functionTools(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): void {
+  const { defs, others } = extractFunctionDefs(body['tools'], body['functions']);
+  if (defs.length > 0) {
+    b.text(formatFunctionDefinitions(defs));
+    b.add(toolsOverhead(f.encoding) - (hasSystem ? systemShare(f.encoding) : 0));
+  }
+  if (others.length > 0) b.json(others); // built-in tools (web_search, file_search, …): unknown prompt, estimate
+  const choice = body['tool_choice'] ?? body['function_call'];
+  if (choice === 'none' && defs.length > 0) b.add(1);
+  else if (isObj(choice)) {
+    const fn = isObj(choice['function']) ? choice['function'] : choice;
+    if (b.text(fn['name'])) b.add(TOOL_CHOICE_NAME_OVERHEAD);
+  }
+}
+
+function responseFormat(b: PlanBuilder, rf: unknown): void {
+  if (isObj(rf) && rf['type'] === 'json_schema') b.json(isObj(rf['json_schema']) ? rf['json_schema'] : rf);
+}
+
+export function chatPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
+  const messages = asArr(body['messages']);
+  const hasTools = extractFunctionDefs(body['tools'], body['functions']).defs.length > 0;
+  const sysIndex = hasTools ? messages.findIndex((m) => isObj(m) && isSystemRole(m['role'])) : -1;
+  messages.forEach((m, i) => chatMessage(b, f, m, i === sysIndex ? '\n' : ''));
+  b.add(f.replyPriming);
+  functionTools(b, f, body, sysIndex >= 0);
+  responseFormat(b, body['response_format']);
+  if (body['prediction'] !== undefined) b.estimate(0);
+}
+
+/** Encrypted reasoning chars per reasoning token (calibrated on the one recorded multi-step tool turn). */
+export const ENCRYPTED_CHARS_PER_TOKEN = 16;
+
+function responsesItem(b: PlanBuilder, f: OpenAiFormat, item: unknown, systemSuffix: string, inCurrentTurn: boolean): void {
+  if (typeof item === 'string') {
+    chatMessage(b, f, { role: 'user', content: item }, '');
+    return;
+  }
+  if (!isObj(item)) return;
+  const type = item['type'];
+  if (type === undefined || type === 'message') {
+    chatMessage(b, f, { role: item['role'], content: item['content'] }, isSystemRole(item['role']) ? systemSuffix : '');
+  } else if (type === 'function_call') {
+    b.text(item['name']);
+    b.text(item['arguments']);
+    b.estimate(FUNCTION_CALL_OVERHEAD);
+  } else if (type === 'function_call_output') {
+    content(b, f, item['output']);
+    b.estimate(MESSAGE_OVERHEAD);
+  } else if (type === 'reasoning') {
+    // Reasoning carried within the current turn (after the last user message) is re-read by the model; earlier
+    // turns' reasoning is dropped. Its token count is hidden: estimated from the encrypted blob's length.
+    if (inCurrentTurn) {
+      for (const s of asArr(item['summary'])) if (isObj(s)) b.text(s['text']);
+      b.estimate(Math.round((asStr(item['encrypted_content'])?.length ?? 0) / ENCRYPTED_CHARS_PER_TOKEN));
+    } else b.estimate(0);
+  } else {
+    b.json(item);
+  }
+}
+
+export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
+  const input = body['input'];
+  const items = typeof input === 'string' ? [{ role: 'user', content: input }] : asArr(input);
+  const hasTools = extractFunctionDefs(body['tools']).defs.length > 0;
+  let systemSuffix = hasTools ? '\n' : '';
+  let hasSystem = false;
+  const instructions = body['instructions'];
+  if (typeof instructions === 'string' || Array.isArray(instructions)) {
+    chatMessage(b, f, { role: 'system', content: instructions }, systemSuffix);
+    systemSuffix = '';
+    hasSystem = true;
+  }
+  let lastUser = -1;
+  items.forEach((it, i) => {
+    if (typeof it === 'string' || (isObj(it) && it['role'] === 'user')) lastUser = i;
+  });
+  for (const [i, item] of items.entries()) {
+    responsesItem(b, f, item, systemSuffix, i > lastUser);
+    if (isObj(item) && isSystemRole(item['role']) && systemSuffix) {
+      systemSuffix = '';
+      hasSystem = true;
+    }
+  }
+  if (body['previous_response_id'] !== undefined && body['previous_response_id'] !== null) b.estimate(0);
+  b.add(f.replyPriming);
+  functionTools(b, f, body, hasSystem);
+  const text = body['text'];
+  if (isObj(text)) responseFormat(b, { type: isObj(text['format']) ? text['format']['type'] : undefined, json_schema: text['format'] });
+}
+
+/** Completions `prompt` and embeddings `input`: string | string[] | token ids | token id arrays. No overhead. */
+export function promptPlan(b: PlanBuilder, input: unknown): void {
+  if (typeof input === 'string') b.text(input);
+  else if (Array.isArray(input)) {
+    for (const x of input) {
+      if (typeof x === 'string') b.text(x);
+      else if (typeof x === 'number') b.add(1);
+      else if (Array.isArray(x)) b.add(x.length);
+    }
+  }
+}
+
+export function openAiFormat(encoding: EncodingName, model: string | undefined, replyPriming: number): OpenAiFormat {
+  return { encoding, model: model === undefined ? '' : normalizeModel(model), replyPriming };
+}
