@@ -10,13 +10,13 @@ import type { ExternalProcessorClient } from '../src/gen/envoy/service/ext_proc/
 export interface ServerProcess {
   child: ChildProcess;
   client: ExternalProcessorClient;
-  sample(gc?: boolean): Promise<{ cpuUs: number; rss: number }>;
+  sample(gc?: boolean): Promise<{ cpuUs: number; rss: number; heap: number }>;
   stop(): void;
 }
 
 export async function startServerProcess(kind: 'tokenmeter' | 'echo'): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
-  const child = fork(script, [kind], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, [kind], { execArgv: ['--expose-gc', ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
@@ -25,7 +25,7 @@ export async function startServerProcess(kind: 'tokenmeter' | 'echo'): Promise<S
   return {
     child, client,
     sample: (gc = false) => new Promise((resolve) => {
-      child.once('message', (m: { cpuUs: number; rss: number }) => resolve(m));
+      child.once('message', (m: { cpuUs: number; rss: number; heap: number }) => resolve(m));
       child.send(gc ? 'gc' : 'sample');
     }),
     stop: () => {
@@ -59,7 +59,7 @@ export interface LoadResult {
 }
 
 /** Runs `total` exchanges with `concurrency` in flight; measures the server's CPU and every reply's latency. */
-export async function runLoad(server: ServerProcess, ex: Exchange, concurrency: number, total: number): Promise<LoadResult> {
+export async function runLoad(server: ServerProcess, ex: Exchange, concurrency: number, total: number, chunkIntervalMs = 0): Promise<LoadResult> {
   const all: number[] = [];
   const responseBody: number[] = [];
   let next = 0;
@@ -68,7 +68,7 @@ export async function runLoad(server: ServerProcess, ex: Exchange, concurrency: 
   const worker = async (): Promise<void> => {
     while (next < total) {
       next++;
-      const res = await runExchange(server.client, ex, { messageTimeoutMs: 60_000 });
+      const res = await runExchange(server.client, ex, { messageTimeoutMs: 60_000, chunkIntervalMs });
       res.latenciesMs.forEach((l, i) => {
         all.push(l);
         if (res.replies[i]?.response === 'response_body') responseBody.push(l);

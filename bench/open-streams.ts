@@ -33,7 +33,12 @@ async function openMidStream(server: ServerProcess, ex: Exchange): Promise<Strea
   return call;
 }
 
-export async function rssPerOpenStream(server: ServerProcess, ex: Exchange, n: number): Promise<number> {
+export interface StreamMemory {
+  rssPerStream: number;
+  heapPerStream: number;
+}
+
+export async function memoryPerOpenStream(server: ServerProcess, ex: Exchange, n: number): Promise<StreamMemory> {
   const warm = await Promise.all(Array.from({ length: 50 }, () => openMidStream(server, ex)));
   warm.forEach((c) => c.cancel());
   await new Promise((r) => setTimeout(r, 200));
@@ -46,5 +51,5 @@ export async function rssPerOpenStream(server: ServerProcess, ex: Exchange, n: n
     c.cancel();
   });
   await new Promise((r) => setTimeout(r, 200));
-  return (after.rss - before.rss) / n;
+  return { rssPerStream: (after.rss - before.rss) / n, heapPerStream: (after.heap - before.heap) / n };
 }

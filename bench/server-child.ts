@@ -39,8 +39,10 @@ async function startTokenmeter(): Promise<number> {
 const kind = process.argv[2];
 const port = kind === 'echo' ? await startEcho() : await startTokenmeter();
 process.on('message', (msg: string) => {
+  if (msg === 'exit') process.exit(0);
   if (msg === 'gc') (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
-  process.send?.({ cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss });
+  const mem = process.memoryUsage();
+  process.send?.({ cpuUs: cpu.user + cpu.system, rss: mem.rss, heap: mem.heapUsed + mem.external });
 });
 process.send?.({ port });

@@ -26,7 +26,21 @@ export interface ExtprocServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-function serveStream(call: ProcessCall, deps: SessionDeps, onDone: () => void): void {
+/** Per-message-kind histogram children, bound once: labelled observe() re-validates labels on every call. */
+class MessageTimers {
+  private readonly children = new Map<string, { observe(v: number): void }>();
+  constructor(private readonly metrics: SessionDeps['metrics']) {}
+  get(kind: string): { observe(v: number): void } {
+    let child = this.children.get(kind);
+    if (!child) {
+      child = this.metrics.messageDuration.labels({ message: kind });
+      this.children.set(kind, child);
+    }
+    return child;
+  }
+}
+
+function serveStream(call: ProcessCall, deps: SessionDeps, timers: MessageTimers, onDone: () => void): void {
   const { metrics, logger } = deps;
   const session = new Session(deps);
   let tail: Promise<void> | undefined;
@@ -35,7 +49,7 @@ function serveStream(call: ProcessCall, deps: SessionDeps, onDone: () => void): 
   const now = deps.now ?? ((): bigint => process.hrtime.bigint());
   const send = (reply: Reply, kind: string, start: bigint): void => {
     if (reply && !ended && call.writable) call.write(reply);
-    metrics.messageDuration.observe({ message: kind }, Number(now() - start) / 1e9);
+    timers.get(kind).observe(Number(now() - start) / 1e9);
   };
   call.on('data', (msg: ProcessingRequest__Output) => {
     const start = now();
@@ -92,10 +106,11 @@ export async function startExtprocServer(deps: SessionDeps, host: string, port: 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.keepalive_permit_without_calls': 1 });
   const health = new HealthState();
   const calls = new Set<ProcessCall>();
+  const timers = new MessageTimers(deps.metrics);
   server.addService(protos.extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
     Process: (call: ProcessCall) => {
       calls.add(call);
-      serveStream(call, deps, () => calls.delete(call));
+      serveStream(call, deps, timers, () => calls.delete(call));
     },
   });
   server.addService(protos.health.grpc.health.v1.Health.service, health.handlers());

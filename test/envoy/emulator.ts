@@ -40,6 +40,8 @@ export interface EnvoyOptions {
   observabilityMode?: boolean;
   allowModeOverride?: boolean;
   messageTimeoutMs?: number;
+  /** Upstream pacing: wait this long between response body chunks (replies are still not awaited). */
+  chunkIntervalMs?: number;
   /** Client gone mid-stream: send only this many response body chunks, then half-close and reset. */
   cancelAfterResponseChunks?: number;
 }
@@ -181,7 +183,11 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
       chunks.slice(0, opts.cancelAfterResponseChunks).forEach((c) => send(kind, { [kind]: { body: c, end_of_stream: false } }));
     } else {
       const nonEmpty = chunks.filter((c) => c.length > 0);
-      nonEmpty.forEach((c, i) => send(kind, { [kind]: { body: c, end_of_stream: !trailers && opts.endOnLastChunk === true && i === nonEmpty.length - 1 } }));
+      const pace = kind === 'response_body' ? opts.chunkIntervalMs ?? 0 : 0;
+      for (const [i, c] of nonEmpty.entries()) {
+        if (pace > 0 && i > 0) await new Promise((r) => setTimeout(r, pace));
+        send(kind, { [kind]: { body: c, end_of_stream: !trailers && opts.endOnLastChunk === true && i === nonEmpty.length - 1 } });
+      }
       if (!trailers && !(opts.endOnLastChunk && nonEmpty.length > 0)) send(kind, { [kind]: { body: Buffer.alloc(0), end_of_stream: true } });
     }
     await settle();
