@@ -15,6 +15,12 @@ export const ErrorCodes = {
   PROTOCOL_UNEXPECTED: 'TM_PROTOCOL_UNEXPECTED',
   TOKENIZE_FAILED: 'TM_TOKENIZE_FAILED',
   SERVER_START_FAILED: 'TM_SERVER_START_FAILED',
+  /** The counter store (Redis) could not answer in time; the caller applies the policy's failureMode. */
+  STORE_UNAVAILABLE: 'TM_STORE_UNAVAILABLE',
+  /** A counter store call with malformed arguments (a caller bug, never a store outage). */
+  STORE_REQUEST_INVALID: 'TM_STORE_REQUEST_INVALID',
+  /** TokenPolicy YAML that does not validate (src/policy); the message lists every problem with its field path. */
+  POLICY_INVALID: 'TM_POLICY_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
