@@ -1,0 +1,172 @@
+/**
+ * What a request costs a limit, in the limit's unit (tokens, or USD for costUSD limits).
+ *
+ * Usage is split into disjoint kinds (input includes cached input and cache writes; output includes reasoning):
+ *   uncached = input − cachedInput − cacheWrite,  visible = output − reasoning   (each floored at 0)
+ * - Input: input. Output: output. Total: input + output.
+ * - Weighted: w.input·uncached + w.cacheWrite·cacheWrite + w.cachedInput·cachedInput + w.output·visible
+ *   + w.reasoning·reasoning (every token weighted once, by its kind).
+ * - USD: (p.input·uncached + p.cacheWrite·cacheWrite + p.cachedInput·cachedInput + p.output·output) / 1e6, prices
+ *   per million tokens from the policy's pricing, then the built-ins. A model with no price is charged at
+ *   FALLBACK_PRICE (a current flagship price, so an unknown model is neither free nor wildly overcharged) and the
+ *   charge is flagged `unpriced` for the log line and metrics; a policy can set its own with `model: "*"`.
+ *
+ * Reservation (before the request goes upstream): the input pre-count plus the output reservation (MaxTokens: the
+ * request's cap, else reservation.defaultMaxTokens; Observed: the caller's p95 for the model, at most the cap, else
+ * as MaxTokens; None: 0). Which input will be cached and which output will be reasoning is unknown then, so each is
+ * charged at the highest weight (or price) its kinds can have: input at max(input, cachedInput, cacheWrite), output at
+ * max(output, reasoning). A reservation is therefore an upper bound of the real charge whenever the real input and
+ * output stay within the pre-count and the reserved output. It is clamped to the limit's budget (never below its
+ * input part), so a large max_tokens cannot make a request impossible in an empty window; the overshoot stays
+ * bounded by that one request's real charge minus its reservation.
+ */
+import type { Usage } from '../llm/types.js';
+import { lookupPrice } from './prices.js';
+import type { CountMode, Limit, Price, PriceOverride, Reservation } from './types.js';
+
+/** Token counts of one request. Non-negative integers; input includes cached input and cache writes. */
+export interface TokenUsage {
+  input: number;
+  cachedInput: number;
+  cacheWrite: number;
+  output: number;
+  reasoning: number;
+}
+
+export interface Charge {
+  /** In the limit's unit: tokens (may be fractional for Weighted) or USD. */
+  amount: number;
+  unit: 'tokens' | 'usd';
+  /** Cost limits: the model had no price and FALLBACK_PRICE was used. */
+  unpriced: boolean;
+}
+
+export interface ReservationCharge extends Charge {
+  /** The reservation was reduced to the limit's budget. */
+  clamped: boolean;
+}
+
+/** Price used for models neither the policy nor the built-in table prices (USD per million tokens). */
+export const FALLBACK_PRICE: Price = { input: 5, cachedInput: 5, cacheWrite: 5, output: 25 };
+
+/** Converts metered usage (unknown = undefined) to counts; unknown counts as 0. */
+export function tokenUsage(u: Usage): TokenUsage {
+  return {
+    input: u.inputTokens ?? 0, cachedInput: u.cachedInputTokens ?? 0, cacheWrite: u.cacheWriteTokens ?? 0,
+    output: u.outputTokens ?? 0, reasoning: u.reasoningTokens ?? 0,
+  };
+}
+
+interface Parts { uncached: number; cacheWrite: number; cached: number; visible: number; reasoning: number }
+
+function parts(u: TokenUsage): Parts {
+  const nn = (n: number): number => (Number.isFinite(n) && n > 0 ? n : 0);
+  const cached = nn(u.cachedInput);
+  const cacheWrite = nn(u.cacheWrite);
+  const reasoning = nn(u.reasoning);
+  return { uncached: nn(u.input - cached - cacheWrite), cacheWrite, cached, visible: nn(u.output - reasoning), reasoning };
+}
+
+/** Cost in USD of `usage` at `price` (USD per million tokens). */
+export function costUSD(usage: TokenUsage, price: Price): number {
+  const p = parts(usage);
+  return (p.uncached * price.input + p.cacheWrite * price.cacheWrite + p.cached * price.cachedInput +
+    (p.visible + p.reasoning) * price.output) / 1e6;
+}
+
+/** The price a cost limit uses for `model`, and whether it is the fallback. */
+export function priceFor(model: string | undefined, pricing: readonly PriceOverride[]): { price: Price; unpriced: boolean } {
+  const m = lookupPrice(model, pricing);
+  return m ? { price: m.price, unpriced: false } : { price: FALLBACK_PRICE, unpriced: true };
+}
+
+function tokens(limit: Extract<Limit, { kind: 'tokens' }>, p: Parts): number {
+  const input = p.uncached + p.cacheWrite + p.cached;
+  const output = p.visible + p.reasoning;
+  switch (limit.count) {
+    case 'Input': return input;
+    case 'Output': return output;
+    case 'Total': return input + output;
+    case 'Weighted': {
+      const w = limit.weights;
+      return w.input * p.uncached + w.cacheWrite * p.cacheWrite + w.cachedInput * p.cached + w.output * p.visible + w.reasoning * p.reasoning;
+    }
+  }
+}
+
+export interface ChargeContext {
+  model?: string;
+  /** The policy's pricing overrides. */
+  pricing: readonly PriceOverride[];
+}
+
+/** What `usage` costs `limit`. */
+export function chargeFor(limit: Limit, usage: TokenUsage, ctx: ChargeContext): Charge {
+  if (limit.kind === 'cost') {
+    const { price, unpriced } = priceFor(ctx.model, ctx.pricing);
+    return { amount: costUSD(usage, price), unit: 'usd', unpriced };
+  }
+  return { amount: tokens(limit, parts(usage)), unit: 'tokens', unpriced: false };
+}
+
+export interface ReservationRequest {
+  /** Exact (or estimated) input pre-count. */
+  inputTokens: number;
+  /** The request's output cap (max_tokens…), when it has one. */
+  maxOutputTokens?: number;
+  /** Observed p95 of output tokens for this model, when the caller tracks it. */
+  observedP95?: number;
+}
+
+/** Output tokens a request reserves under `reservation`. */
+export function reservedOutputTokens(reservation: Reservation, req: ReservationRequest): number {
+  const cap = req.maxOutputTokens !== undefined && req.maxOutputTokens >= 0 ? Math.ceil(req.maxOutputTokens) : undefined;
+  switch (reservation.output) {
+    case 'None': return 0;
+    case 'Observed':
+      if (req.observedP95 !== undefined && req.observedP95 >= 0) return Math.min(Math.ceil(req.observedP95), cap ?? Infinity);
+      return cap ?? reservation.defaultMaxTokens;
+    case 'MaxTokens': return cap ?? reservation.defaultMaxTokens;
+  }
+}
+
+/** What `limit` reserves for a request before it goes upstream (see the module comment). */
+export function reservationFor(limit: Limit, reservation: Reservation, req: ReservationRequest, ctx: ChargeContext): ReservationCharge {
+  const input = Math.max(0, req.inputTokens);
+  const output = reservedOutputTokens(reservation, req);
+  let inputPart: number;
+  let outputPart: number;
+  let unpriced = false;
+  if (limit.kind === 'cost') {
+    const p = priceFor(ctx.model, ctx.pricing);
+    unpriced = p.unpriced;
+    inputPart = (input * Math.max(p.price.input, p.price.cachedInput, p.price.cacheWrite)) / 1e6;
+    outputPart = (output * p.price.output) / 1e6;
+  } else {
+    const w = limit.weights;
+    const counted = (count: CountMode): boolean => count === limit.count || limit.count === 'Total' || limit.count === 'Weighted';
+    inputPart = counted('Input') ? input * (limit.count === 'Weighted' ? Math.max(w.input, w.cachedInput, w.cacheWrite) : 1) : 0;
+    outputPart = counted('Output') ? output * (limit.count === 'Weighted' ? Math.max(w.output, w.reasoning) : 1) : 0;
+  }
+  const unit = limit.kind === 'cost' ? 'usd' : 'tokens';
+  const cap = Math.max(inputPart, limit.kind === 'cost' ? limit.costUSD : limit.tokens);
+  const amount = inputPart + outputPart;
+  return amount > cap ? { amount: cap, unit, unpriced, clamped: true } : { amount, unit, unpriced, clamped: false };
+}
+
+function roundUp(n: number): number {
+  return Math.ceil(Math.round(n * 1e6) / 1e6);
+}
+
+/**
+ * An amount as an integer for counter stores: tokens rounded up, USD as micro-dollars rounded up. Use the same
+ * conversion for the budget (`counterBudget`).
+ */
+export function counterUnits(limit: Limit, amount: number): number {
+  return roundUp(limit.kind === 'cost' ? amount * 1e6 : amount);
+}
+
+/** A limit's budget in counter units (tokens, or micro-dollars). */
+export function counterBudget(limit: Limit): number {
+  return limit.kind === 'cost' ? Math.floor(Math.round(limit.costUSD * 1e12) / 1e6) : limit.tokens;
+}
