@@ -8,6 +8,7 @@ import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
 import { createDataPlane } from './data-plane.js';
+import { createBudgets } from './budgets.js';
 
 export interface RunningExtproc {
   grpc: ExtprocServer;
@@ -19,12 +20,16 @@ export interface RunningExtproc {
 export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise<RunningExtproc> {
   const metrics = createMetrics({ maxModelLabels: config.maxModelLabels });
   const plane = createDataPlane(config, logger);
-  const grpc = await startExtprocServer({ config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter }, config.grpc.host, config.grpc.port);
+  const budgets = await createBudgets(config, logger, metrics);
+  const grpc = await startExtprocServer({
+    config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter, limiter: budgets?.limiter,
+  }, config.grpc.host, config.grpc.port);
   let admin: AdminServer;
   try {
     admin = await startAdminServer({ registry: metrics.registry, ready: () => grpc.health.serving }, config.admin.host, config.admin.port);
   } catch (err) {
     await grpc.shutdown(0);
+    await budgets?.close();
     throw err;
   }
   metrics.openStreams.set(0);
@@ -38,6 +43,7 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
         await grpc.shutdown(config.shutdownGraceMs);
         await admin.close();
         await plane.close();
+        await budgets?.close();
         logger.info('stopped');
       })();
       return stopping;

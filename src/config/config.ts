@@ -31,6 +31,14 @@ export interface ExtprocConfig {
   encodingOverrides: Readonly<Record<string, string>>;
   /** Distinct model label values kept before new ones are reported as "other". */
   maxModelLabels: number;
+  /** TokenPolicy YAML file or directory (local mode); empty = metering only, no budgets. */
+  policies: string;
+  /** Redis URL for counters shared by several replicas; empty = in-memory counters. */
+  redisUrl: string;
+  /** A reservation never settled (a crashed replica) is released after this. */
+  reservationTtlMs: number;
+  /** Bearer token the admin endpoints that reveal usage require; empty = no token. */
+  adminToken: string;
 }
 
 /** One option: its flag, environment variable, default and parser. */
@@ -66,7 +74,7 @@ function parseBytes(raw: string, name: string): number {
 
 function parseSeconds(raw: string, name: string): number {
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || n > 3600) fail(`${name}: expected seconds between 0 and 3600, got "${raw}"`);
+  if (!Number.isFinite(n) || n < 0 || n > 86400) fail(`${name}: expected seconds between 0 and 86400, got "${raw}"`);
   return Math.round(n * 1000);
 }
 
@@ -94,6 +102,10 @@ function parseOverrides(raw: string, name: string): Record<string, string> {
   return out;
 }
 
+function parseText(raw: string): string {
+  return raw.trim();
+}
+
 function parseCount(raw: string, name: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) fail(`${name}: expected an integer from 1 to 10000, got "${raw}"`);
@@ -111,6 +123,10 @@ const OPTIONS = [
   { key: 'injectStreamUsage', flag: 'inject-stream-usage', env: 'TOKENMETER_INJECT_STREAM_USAGE', fallback: 'true', parse: parseBool, help: 'add stream_options.include_usage to OpenAI streaming chat requests' },
   { key: 'encodingOverrides', flag: 'encoding-overrides', env: 'TOKENMETER_ENCODING_OVERRIDES', fallback: '', parse: parseOverrides, help: 'MODEL=ENCODING[,...]; MODEL may end in *' },
   { key: 'maxModelLabels', flag: 'max-model-labels', env: 'TOKENMETER_MAX_MODEL_LABELS', fallback: '200', parse: parseCount, help: 'distinct model label values before "other"' },
+  { key: 'policies', flag: 'policies', env: 'TOKENMETER_POLICIES', fallback: '', parse: parseText, help: 'TokenPolicy YAML file or directory, re-read on change (empty: metering only)' },
+  { key: 'redisUrl', flag: 'redis-url', env: 'TOKENMETER_REDIS_URL', fallback: '', parse: parseText, help: 'redis://, rediss:// or redis+sentinel:// URL for shared counters (empty: in memory)' },
+  { key: 'reservationTtlMs', flag: 'reservation-ttl', env: 'TOKENMETER_RESERVATION_TTL', fallback: '900', parse: parseSeconds, help: 'seconds before a never-settled reservation is released' },
+  { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 export interface ParsedCommand {

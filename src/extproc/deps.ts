@@ -6,6 +6,7 @@ import type { Endpoint, InputCount, Usage } from '../llm/types.js';
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Admission, AdmitInput } from '../limits/limiter.js';
 
 export interface InputCounter {
   /** Counts a parsed request body. May run off the event loop for large bodies; never rejects for bad shapes. */
@@ -39,6 +40,12 @@ export interface ResponseMeterOptions {
   model?: string;
 }
 
+export interface Gatekeeper {
+  /** Whether any policy is loaded (when none is, requests skip the admission step entirely). */
+  active(): boolean;
+  admit(input: AdmitInput): Promise<Admission>;
+}
+
 export type ResponseMeterFactory = (opts: ResponseMeterOptions) => ResponseMeter;
 
 export interface SessionDeps {
@@ -47,6 +54,8 @@ export interface SessionDeps {
   metrics: Metrics;
   counter: InputCounter;
   createResponseMeter: ResponseMeterFactory;
+  /** Token budgets; absent = metering only. */
+  limiter?: Gatekeeper;
   /** Monotonic clock in nanoseconds; injected for tests. */
   now?: () => bigint;
 }

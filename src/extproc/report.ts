@@ -10,8 +10,12 @@ import type { Usage } from '../llm/types.js';
 import { statusClass } from './headers.js';
 import { namespacedMetadata } from './metadata.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
+import type { AdmissionLog } from '../limits/limiter.js';
+import { costUSD, priceFor, tokenUsage } from '../policy/charge.js';
 
 export interface RequestRecord {
+  /** Rejected by a budget before going upstream. */
+  rejected: boolean;
   requestId: string;
   provider: Provider;
   endpoint: Endpoint;
@@ -33,6 +37,14 @@ const OPERATION: Record<Endpoint, string> = {
 };
 const GENAI_PROVIDER: Record<Provider, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini' };
 
+/** Spend at built-in list prices (or the fallback price for unknown models), for the cost metric and log. */
+export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean } {
+  const o = r.outcome;
+  const { price, unpriced } = priceFor(r.responseModel ?? r.requestModel, []);
+  const usd = costUSD(tokenUsage({ inputTokens: o.inputTokens, outputTokens: o.outputTokens, cachedInputTokens: o.cachedInputTokens, cacheWriteTokens: o.cacheWriteTokens, reasoningTokens: o.reasoningTokens }), price);
+  return { usd, unpriced };
+}
+
 export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
   const model = metrics.models.label(r.responseModel ?? r.requestModel);
   const { outcome } = r;
@@ -49,6 +61,8 @@ export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
   add('cached_input', outcome.cachedInputTokens);
   add('cache_write', outcome.cacheWriteTokens);
   add('reasoning', outcome.reasoningTokens);
+  const cost = listCostUSD(r).usd;
+  if (cost > 0) metrics.costUSD.inc({ provider: r.provider, model }, cost);
   const genai = {
     gen_ai_operation_name: OPERATION[r.endpoint], gen_ai_provider_name: GENAI_PROVIDER[r.provider],
     gen_ai_request_model: metrics.models.label(r.requestModel), gen_ai_response_model: model,
@@ -59,8 +73,9 @@ export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
   if (err !== undefined && r.precount) metrics.precountError.observe({ provider: r.provider, exact: String(r.precount.exact) }, err);
 }
 
-export function logRecord(logger: Logger, r: RequestRecord): void {
+export function logRecord(logger: Logger, r: RequestRecord, admission?: AdmissionLog, charged?: Record<string, number>): void {
   const o = r.outcome;
+  const cost = listCostUSD(r);
   logger.info({
     request_id: r.requestId, provider: r.provider, endpoint: r.endpoint, model: r.requestModel, response_model: r.responseModel,
     stream: r.stream, status: r.status ?? null, input_tokens: o.inputTokens, output_tokens: o.outputTokens, total_tokens: o.totalTokens,
@@ -68,6 +83,10 @@ export function logRecord(logger: Logger, r: RequestRecord): void {
     usage_source: o.source, precount_tokens: r.precount?.tokens, precount_encoding: r.precount?.encoding, precount_exact: r.precount?.exact,
     duration_ms: Math.round(r.durationSeconds * 1e4) / 10, problems: r.problems.length > 0 ? r.problems : undefined,
     injected_include_usage: r.injectedIncludeUsage || undefined,
+    cost_usd: Math.round(cost.usd * 1e8) / 1e8, cost_unpriced: cost.unpriced || undefined,
+    subject: admission?.subject, policies: admission && admission.policies.length > 0 ? admission.policies : undefined,
+    limits: admission && admission.limits.length > 0 ? admission.limits : undefined, decision: admission?.decision,
+    reserved: admission?.reserved, charged, dry_run_limited: admission?.dry_run_limited,
   }, 'request metered');
 }
 

@@ -3,18 +3,21 @@
  * kind, and never holds a body chunk back waiting for later ones: metering happens beside the traffic. Bad input is
  * counted and passed through; it never fails the stream.
  */
-import { TextDecoder } from 'node:util';
 import type { ProcessingRequest__Output } from '../gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody.js';
 import type { HttpHeaders__Output } from '../gen/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import { matchRoute, type Route } from '../llm/routes.js';
-import { readRequestFacts, withStreamUsage } from '../llm/request-facts.js';
+import { withStreamUsage } from '../llm/request-facts.js';
+import { readRequestBody } from '../llm/request-body.js';
 import type { InputCount, RequestFacts } from '../llm/types.js';
-import { decideOutcome } from '../metering/outcome.js';
+import type { Admission } from '../limits/limiter.js';
+import { tokenUsage } from '../policy/charge.js';
+import { decideOutcome, type Outcome } from '../metering/outcome.js';
+import { headerOptions, immediateReply } from './admission.js';
 import type { ResponseMeter, ResponseMeterResult, SessionDeps } from './deps.js';
-import { readHeaders, setHeader } from './headers.js';
+import { readHeaders, setHeader, type HeaderLookup } from './headers.js';
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
 
 export type Reply = ProcessingResponse | undefined;
@@ -31,7 +34,15 @@ const PRECOUNT_WAIT_MS = 50;
 function delay(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(resolve, ms, undefined).unref());
 }
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Envoy's source.address attribute, when the filter is configured to send it (request_attributes). */
+function sourceAddress(msg: ProcessingRequest__Output): string | undefined {
+  for (const struct of Object.values(msg.attributes ?? {})) {
+    const v = struct.fields?.['source.address'];
+    if (v?.kind === 'stringValue' && v.stringValue) return v.stringValue;
+  }
+  return undefined;
+}
 
 export class Session {
   private route: Route | undefined;
@@ -44,6 +55,11 @@ export class Session {
   private reqDone = false;
   private reqUnreadable: string | undefined;
   private injected = false;
+  private reqHeaders: HeaderLookup = new Map();
+  private sourceAddress: string | undefined;
+  private admission: Promise<Admission | undefined> | undefined;
+  private admitted: Admission | undefined;
+  private settling: Promise<void> | undefined;
   private precount: Promise<InputCount | undefined> | undefined;
   private precountValue: InputCount | undefined;
   private status: number | undefined;
@@ -66,6 +82,7 @@ export class Session {
       this.requestBodyMode = msg.protocol_config.request_body_mode;
       this.responseBodyMode = msg.protocol_config.response_body_mode;
     }
+    if (msg.request === 'request_headers') this.sourceAddress = sourceAddress(msg);
     const reply = this.dispatch(msg);
     if (!msg.observability_mode) return reply;
     return reply instanceof Promise ? reply.then(() => undefined) : undefined;
@@ -77,7 +94,7 @@ export class Session {
       case 'request_body': return this.onRequestBody(msg.request_body);
       case 'request_trailers':
         this.completeRequestBody(false);
-        return { request_trailers: {} };
+        return this.gate({ request_trailers: {} });
       case 'response_headers': return this.onResponseHeaders(msg.response_headers);
       case 'response_body': return this.onResponseBody(msg.response_body);
       case 'response_trailers': return this.withMetadata({ response_trailers: {} }, this.finish(true));
@@ -88,8 +105,9 @@ export class Session {
     }
   }
 
-  private onRequestHeaders(h: HttpHeaders__Output | null | undefined): Reply {
+  private onRequestHeaders(h: HttpHeaders__Output | null | undefined): Reply | Promise<Reply> {
     const headers = readHeaders(h?.headers);
+    this.reqHeaders = headers;
     this.requestId = headers.get('x-request-id') ?? '';
     this.route = matchRoute(headers.get(':method') ?? '', headers.get(':path') ?? '');
     if (!this.route) {
@@ -101,10 +119,20 @@ export class Session {
     const encoding = headers.get('content-encoding');
     if (encoding && encoding !== 'identity') this.reqUnreadable = 'request_encoded';
     if (h?.end_of_stream) this.completeRequestBody(false);
-    return { request_headers: { response: {} } };
+    return this.gate({ request_headers: { response: {} } });
   }
 
-  private onRequestBody(b: HttpBody__Output | null | undefined): Reply {
+  /** The reply to the message that completed the request: held until the budget decision, replaced when rejected. */
+  private gate(reply: ProcessingResponse): Reply | Promise<Reply> {
+    if (!this.admission || this.admitted) return reply;
+    return this.admission.then((a) => {
+      if (!a?.rejection) return reply;
+      this.status = a.rejection.status;
+      return immediateReply(a.rejection);
+    });
+  }
+
+  private onRequestBody(b: HttpBody__Output | null | undefined): Reply | Promise<Reply> {
     const chunk = b?.body ?? Buffer.alloc(0);
     const echo = this.requestBodyMode === 'FULL_DUPLEX_STREAMED';
     const reply: ProcessingResponse = echo
@@ -116,7 +144,7 @@ export class Session {
     if (b?.end_of_stream || single) {
       if (this.requestBodyMode === 'BUFFERED_PARTIAL' && !b?.end_of_stream) this.reqUnreadable ??= 'truncated';
       const mutated = this.completeRequestBody(single && !echo && this.reqChunks.length <= 1);
-      if (mutated) return { request_body: { response: { body_mutation: { body: mutated } } } };
+      return this.gate(mutated ? { request_body: { response: { body_mutation: { body: mutated } } } } : reply);
     }
     return reply;
   }
@@ -132,38 +160,41 @@ export class Session {
     this.reqChunks.push(chunk);
   }
 
-  /** Parses and counts the request body once it is complete. Returns a replacement body when one is wanted. */
+  /** Parses, counts and admits the request body once it is complete. Returns a replacement body when one is wanted. */
   private completeRequestBody(canMutate: boolean): Buffer | undefined {
     if (this.reqDone || this.passthrough || !this.route) return undefined;
     this.reqDone = true;
     const route = this.route;
+    const bytes = this.reqBytes;
     const problem = this.reqOverCap ? 'body_too_large' : this.reqUnreadable;
     const raw = this.reqChunks.length === 1 ? (this.reqChunks[0] as Buffer) : Buffer.concat(this.reqChunks);
     this.reqChunks = [];
-    if (problem) return this.requestProblem(problem);
-    if (raw.length === 0) {
-      this.facts = readRequestFacts(route, undefined);
-      return undefined;
-    }
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      this.requestProblem('utf8_invalid');
-      text = raw.toString('utf8');
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return this.requestProblem('json_invalid');
-    }
-    this.facts = readRequestFacts(route, body);
-    this.startCount(body, raw.length);
-    if (!canMutate || !this.deps.config.injectStreamUsage) return undefined;
-    const replaced = withStreamUsage(route, body, this.facts);
+    const reading = problem ? undefined : readRequestBody(route, raw);
+    for (const p of problem ? [problem] : reading?.problems ?? []) this.requestProblem(p);
+    if (reading) this.facts = reading.facts;
+    if (reading?.body !== undefined) this.startCount(reading.body, raw.length);
+    this.startAdmission(bytes);
+    if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
+    const replaced = withStreamUsage(route, reading.body, this.facts);
     this.injected = replaced !== undefined;
     return replaced;
+  }
+
+  /** Asks the limiter, once the input is counted. A body we could not count reserves bytes/4 tokens (documented). */
+  private startAdmission(bytes: number): void {
+    const limiter = this.deps.limiter;
+    const route = this.route;
+    if (!limiter?.active() || !route) return;
+    const h = this.reqHeaders;
+    this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
+      requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
+      path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
+      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4),
+    })).then((a) => (this.admitted = a), (err: unknown) => {
+      this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
+      this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
+      return undefined;
+    });
   }
 
   private startCount(body: unknown, bytes: number): void {
@@ -197,9 +228,9 @@ export class Session {
     });
     const build = (): ProcessingResponse => {
       const count = this.precountValue;
-      return count
-        ? { response_headers: { response: { header_mutation: { set_headers: [setHeader(PRECOUNT_HEADER, String(count.tokens))] } } } }
-        : { response_headers: { response: {} } };
+      const set = headerOptions(this.admitted?.headers);
+      if (count) set.push(setHeader(PRECOUNT_HEADER, String(count.tokens)));
+      return { response_headers: { response: set.length > 0 ? { header_mutation: { set_headers: set } } : {} } };
     };
     const pending = this.precountValue === undefined ? this.precount : undefined;
     // Wait briefly for a count still running (large bodies), but never long enough to threaten Envoy's message timeout.
@@ -229,7 +260,7 @@ export class Session {
   /** Called when the gRPC stream ends for any reason: accounts the request if the response never completed. */
   close(): Promise<void> {
     if (this.passthrough || !this.route) return Promise.resolve();
-    return this.finish(false).then(() => undefined);
+    return this.finish(false).then(() => this.settling);
   }
 
   /** Settles the request once: final usage, metrics, log line; resolves to the dynamic metadata. */
@@ -239,16 +270,24 @@ export class Session {
     const route = this.route;
     if (!route) return Promise.resolve(undefined);
     this.completeRequestBody(false);
-    this.finishing = Promise.all([this.meter?.end(), this.precount]).then(([raw, precount]) => {
+    this.finishing = Promise.all([this.meter?.end(), this.precount, this.admission]).then(([raw, precount]) => {
       // Usage the provider started to report but never finished (a stream cut short) is partly our estimate.
       const reading = raw?.problems.includes('usage_incomplete') ? { ...raw, usageSource: 'estimated' as const } : raw;
       const record = this.record(reading, precount);
       this.deps.metrics.openStreams.dec();
       recordMetrics(this.deps.metrics, record);
-      logRecord(this.deps.logger, record);
+      // The reply does not wait for the store: settle, then write the log line (it carries what was charged).
+      this.settling = this.settle(record).then((charged) => logRecord(this.deps.logger, record, this.admitted?.log, charged));
       return metadataFor(record);
     });
     return this.finishing;
+  }
+
+  private settle(record: RequestRecord): Promise<Record<string, number> | undefined> {
+    const a = this.admitted;
+    if (!a) return Promise.resolve(undefined);
+    const usage = tokenUsage(outcomeUsage(record.outcome));
+    return a.settle(usage, record.responseModel ?? record.requestModel).catch(() => undefined);
   }
 
   private record(reading: ResponseMeterResult | undefined, precount: InputCount | undefined): RequestRecord {
@@ -257,6 +296,7 @@ export class Session {
     if (this.status === undefined) problems.push('no_response');
     else if (this.responseIncomplete) problems.push('response_incomplete');
     const record: RequestRecord = {
+      rejected: this.admitted?.rejection !== undefined,
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, stream: this.facts.stream,
       outcome: decideOutcome(this.status, precount, reading), problems, injectedIncludeUsage: this.injected,
       durationSeconds: Number(this.now() - this.startedAt) / 1e9,
@@ -268,4 +308,8 @@ export class Session {
     if (reading?.usageSource === 'provider') record.reportedUsage = reading.usage;
     return record;
   }
+}
+
+function outcomeUsage(o: Outcome): { inputTokens: number; outputTokens: number; cachedInputTokens?: number; cacheWriteTokens?: number; reasoningTokens?: number } {
+  return { inputTokens: o.inputTokens, outputTokens: o.outputTokens, cachedInputTokens: o.cachedInputTokens, cacheWriteTokens: o.cacheWriteTokens, reasoningTokens: o.reasoningTokens };
 }

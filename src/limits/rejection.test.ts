@@ -59,8 +59,9 @@ describe('other rejections', () => {
   it('503 for a closed store and 400 for a missing subject, in provider shape', () => {
     expect(storeUnavailableRejection('anthropic', 'p')).toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
     expect(JSON.parse(storeUnavailableRejection('gemini', 'p').body)).toMatchObject({ error: { code: 503, status: 'UNAVAILABLE' } });
-    const m = missingSubjectRejection('openai', 'team', 'the x-tenant-id header');
+    const m = missingSubjectRejection('openai', 'team', 400, 'the x-tenant-id header is missing');
     expect(m.status).toBe(400);
+    expect(JSON.parse(missingSubjectRejection('anthropic', 'team', 401, 'no API key').body)).toMatchObject({ error: { type: 'authentication_error' } });
     expect(m.body).toContain('x-tenant-id');
   });
 

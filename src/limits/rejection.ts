@@ -49,9 +49,9 @@ export function rateLimitHeaders(state: RateLimitState): Record<string, string> 
 function errorBody(provider: Provider, status: number, message: string): string {
   switch (provider) {
     case 'anthropic':
-      return JSON.stringify({ type: 'error', error: { type: status === 429 ? 'rate_limit_error' : status === 503 ? 'overloaded_error' : 'invalid_request_error', message } });
+      return JSON.stringify({ type: 'error', error: { type: status === 429 ? 'rate_limit_error' : status === 503 ? 'overloaded_error' : status === 401 ? 'authentication_error' : 'invalid_request_error', message } });
     case 'gemini':
-      return JSON.stringify({ error: { code: status, message, status: status === 429 ? 'RESOURCE_EXHAUSTED' : status === 503 ? 'UNAVAILABLE' : 'INVALID_ARGUMENT' } });
+      return JSON.stringify({ error: { code: status, message, status: status === 429 ? 'RESOURCE_EXHAUSTED' : status === 503 ? 'UNAVAILABLE' : status === 401 ? 'UNAUTHENTICATED' : 'INVALID_ARGUMENT' } });
     default:
       return JSON.stringify({ error: { message, type: status === 429 ? 'tokens' : status === 503 ? 'server_error' : 'invalid_request_error', param: null, code: status === 429 ? 'rate_limit_exceeded' : status === 503 ? 'service_unavailable' : 'invalid_request' } });
   }
@@ -80,12 +80,12 @@ export function storeUnavailableRejection(provider: Provider, policy: string): R
   };
 }
 
-/** 400 when a policy needs a subject (tenant header, API key, JWT claim…) that the request lacks and onMissing is Reject. */
-export function missingSubjectRejection(provider: Provider, policy: string, what: string): Rejection {
+/** 400/401 when a policy needs a subject (tenant header, API key, JWT claim…) that the request lacks and onMissing is Reject. */
+export function missingSubjectRejection(provider: Provider, policy: string, status: 400 | 401, reason: string): Rejection {
   return {
-    status: 400,
+    status,
     headers: { 'content-type': 'application/json' },
-    body: errorBody(provider, 400, `Request rejected by policy "${policy}": it needs ${what} to identify whose token budget to use.`),
+    body: errorBody(provider, status, `Request rejected by policy "${policy}": ${reason}`),
     details: `tokenmeter_subject_missing{${policy}}`,
   };
 }

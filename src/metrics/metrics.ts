@@ -23,6 +23,14 @@ export interface Metrics {
   openStreams: Gauge;
   parseFailures: Counter<'phase' | 'reason'>;
   streamErrors: Counter<'reason'>;
+  costUSD: Counter<'provider' | 'model'>;
+  limitDecisions: Counter<'policy' | 'limit' | 'outcome'>;
+  reservationError: Histogram<'policy' | 'limit'>;
+  settleDuration: Histogram;
+  storeDuration: Histogram<'store' | 'op'>;
+  storeErrors: Counter<'store'>;
+  policiesLoaded: Gauge;
+  policyReloads: Counter<'result'>;
 }
 
 export interface MetricsOptions {
@@ -73,5 +81,28 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       name: 'tokenmeter_stream_errors_total', help: 'ext_proc streams that ended abnormally (protocol misuse, gRPC errors), by reason. Envoy cancelling a finished stream is not counted.',
       labelNames: ['reason'], registers,
     }),
+    costUSD: new Counter({
+      name: 'tokenmeter_cost_usd_total', help: 'Estimated spend in USD at built-in list prices (see README), by provider and model.',
+      labelNames: ['provider', 'model'], registers,
+    }),
+    limitDecisions: new Counter({
+      name: 'tokenmeter_limit_decisions_total', help: 'Budget decisions by policy, limit and outcome (allowed, limited, dry-run-limited, store-error, subject-missing).',
+      labelNames: ['policy', 'limit', 'outcome'], registers,
+    }),
+    reservationError: new Histogram({
+      name: 'tokenmeter_reservation_error_ratio', help: '(settled - reserved) / reserved per limit: negative = reserved too much (released at settle), positive = overshoot.',
+      labelNames: ['policy', 'limit'], buckets: [-1, -0.9, -0.75, -0.5, -0.25, -0.1, 0, 0.1, 0.25, 0.5, 1, 2, 5], registers,
+    }),
+    settleDuration: new Histogram({
+      name: 'tokenmeter_settle_duration_seconds', help: 'Time to settle a request\'s reservations with the counter store.',
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers,
+    }),
+    storeDuration: new Histogram({
+      name: 'tokenmeter_store_duration_seconds', help: 'Counter store round trips by store (memory, redis) and operation (reserve, settle).',
+      labelNames: ['store', 'op'], buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.25], registers,
+    }),
+    storeErrors: new Counter({ name: 'tokenmeter_store_errors_total', help: 'Counter store operations that failed (store unreachable or timed out).', labelNames: ['store'], registers }),
+    policiesLoaded: new Gauge({ name: 'tokenmeter_policies_loaded', help: 'TokenPolicies currently enforced.', registers }),
+    policyReloads: new Counter({ name: 'tokenmeter_policy_reloads_total', help: 'Policy reloads by result (ok, invalid: some files had errors and their previous policies were kept).', labelNames: ['result'], registers }),
   };
 }

@@ -1,0 +1,61 @@
+/**
+ * Token budgets for `tokenmeter extproc --policies PATH`: the watched policy files, the counter store (memory, or
+ * Redis with --redis-url) and the Limiter the sessions call. Wiring only.
+ */
+import type { ExtprocConfig } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { limiterEvents } from '../extproc/admission.js';
+import { Limiter } from '../limits/limiter.js';
+import { createMemoryStore } from '../limits/memory-store.js';
+import { ObservedOutput } from '../limits/observed.js';
+import { createRedisStore } from '../limits/redis-store.js';
+import type { CounterStore } from '../limits/store.js';
+import { watchPolicies, type PolicySet, type PolicyWatcher } from '../policy/file-source.js';
+import { compileMatcher, type PolicyMatcher } from '../policy/match.js';
+import { policyErrorsToError } from '../policy/parse.js';
+import { formatPolicyError, policyKey } from '../policy/types.js';
+
+export interface Budgets {
+  limiter: Limiter;
+  store: CounterStore;
+  matcher(): PolicyMatcher;
+  close(): Promise<void>;
+}
+
+export async function createBudgets(config: ExtprocConfig, logger: Logger, metrics: Metrics): Promise<Budgets | undefined> {
+  if (!config.policies) return undefined;
+  let matcher = compileMatcher([]);
+  const apply = (set: PolicySet, initial: boolean): void => {
+    for (const e of set.errors) logger.error({ file: e.source, policy: e.policy, field: e.path }, `invalid TokenPolicy: ${formatPolicyError(e)}`);
+    if (set.kept.length > 0) logger.warn({ kept: set.kept }, 'kept the previous version of policies whose files are now invalid');
+    matcher = compileMatcher(set.policies);
+    metrics.policiesLoaded.set(set.policies.length);
+    if (!initial) metrics.policyReloads.inc({ result: set.errors.length > 0 ? 'invalid' : 'ok' });
+    logger.info({ policies: set.policies.map(policyKey), files: set.files.length }, initial ? 'policies loaded' : 'policies reloaded');
+  };
+  const watcher: PolicyWatcher = await watchPolicies({
+    path: config.policies,
+    onChange: (set) => apply(set, false),
+    onError: (err) => logger.error({ err }, 'policy reload failed; keeping the current policies'),
+  });
+  if (watcher.current.errors.length > 0 && watcher.current.policies.length === 0) {
+    watcher.close();
+    throw policyErrorsToError(watcher.current.errors);
+  }
+  apply(watcher.current, true);
+  const store: CounterStore = config.redisUrl
+    ? createRedisStore({ url: config.redisUrl, onHealthChange: (healthy, error) => logger[healthy ? 'info' : 'warn']({ err: error }, healthy ? 'redis connected' : 'redis unavailable') })
+    : createMemoryStore();
+  const limiter = new Limiter({
+    store, matcher: () => matcher, observed: new ObservedOutput(), reservationTtlMs: config.reservationTtlMs,
+    events: limiterEvents(metrics, logger, store.kind),
+  });
+  return {
+    limiter, store, matcher: () => matcher,
+    close: async () => {
+      watcher.close();
+      await store.close();
+    },
+  };
+}
