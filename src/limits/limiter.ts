@@ -9,7 +9,8 @@ import { isTokenmeterError } from '../errors/catalogue.js';
 import type { Endpoint, Provider } from '../llm/types.js';
 import { chargeFor, counterBudget, counterUnits, reservationFor, type TokenUsage } from '../policy/charge.js';
 import type { PolicyMatcher } from '../policy/match.js';
-import { modelKey, subjectFor } from '../policy/subject.js';
+import { subjectFor } from '../policy/subject.js';
+import { counterKey } from './keys.js';
 import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
 import { windowAt } from '../policy/windows.js';
 import type { ObservedOutput } from './observed.js';
@@ -143,13 +144,12 @@ export class Limiter {
   private counterFor(target: { policy: TokenPolicy; limit: Limit; subjectKey: string; dryRun: boolean }, input: AdmitInput, now: number): Applied {
     const { policy, limit, subjectKey, dryRun } = target;
     const w = windowAt(limit.window, now);
-    const model = limit.perModel ? `|${modelKey(input.model)}` : '';
     const observedP95 = policy.reservation.output === 'Observed' && input.model ? this.deps.observed.p95(input.model) : undefined;
     const maxOut = input.endpoint === 'openai.embeddings' ? 0 : input.maxOutputTokens;
     const charge = reservationFor(limit, policy.reservation, { inputTokens: input.inputTokens, maxOutputTokens: maxOut, observedP95 }, { model: input.model, pricing: policy.pricing });
     return {
       policy, limit, dryRun, resetAt: w.end,
-      spec: { key: `${policyKey(policy)}|${limit.name}|${subjectKey}${model}|${w.id}`, amount: counterUnits(limit, charge.amount), limit: counterBudget(limit), windowEndMs: w.end, hashTag: subjectKey },
+      spec: { key: counterKey(policy, limit, subjectKey, input.model, w.id), amount: counterUnits(limit, charge.amount), limit: counterBudget(limit), windowEndMs: w.end, hashTag: subjectKey },
     };
   }
 
