@@ -7,13 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProtos } from '../../src/extproc/protos.js';
 import type { ProcessingRequest__Output } from '../../src/gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../../src/gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
+import type { ExternalProcessorClient } from '../../src/gen/envoy/service/ext_proc/v3/ExternalProcessor.js';
 import { createEnvoyClient, runExchange, splitRandomly, type Exchange } from './emulator.js';
 
 type Behaviour = (msg: ProcessingRequest__Output, reply: (r: ProcessingResponse) => void) => void;
-const echoKind: Behaviour = (msg, reply) => reply({ [msg.request as string]: msg.request?.endsWith('trailers') ? {} : { response: {} } } as ProcessingResponse);
+const echoKind: Behaviour = (msg, reply) => reply({ [msg.request as string]: msg.request?.endsWith('trailers') ? {} : { response: {} } });
 const behaviours: Record<string, Behaviour> = {
   good: echoKind,
-  'wrong-kind': (msg, reply) => reply(msg.request === 'request_body' ? { response_body: { response: {} } } : ({ [msg.request as string]: { response: {} } } as ProcessingResponse)),
+  'wrong-kind': (msg, reply) => reply(msg.request === 'request_body' ? { response_body: { response: {} } } : ({ [msg.request as string]: { response: {} } })),
   extra: (msg, reply) => {
     echoKind(msg, reply);
     if (msg.request === 'request_headers') echoKind(msg, reply);
@@ -49,12 +50,13 @@ afterAll(() => server.forceShutdown());
 
 const ex: Exchange = { path: '/v1/chat/completions', requestChunks: splitRandomly(Buffer.from('{"model":"gpt-4o","messages":[]}'), 3, 1), status: 200, responseChunks: [Buffer.from('{}')] };
 
-function clientFor(behaviour: string) {
+function clientFor(behaviour: string): ExternalProcessorClient {
   const client = createEnvoyClient(`127.0.0.1:${port}`);
   const orig = client.Process.bind(client);
   const md = new grpc.Metadata();
   md.set('behaviour', behaviour);
-  return Object.assign(client, { Process: () => orig(md) }) as typeof client;
+  client.Process = () => orig(md);
+  return client;
 }
 
 describe('Envoy emulator', () => {

@@ -31,7 +31,7 @@ export async function startTestServer(opts: { args?: string[]; deps?: Partial<Se
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const metrics = createMetrics({ maxModelLabels: config.maxModelLabels, processMetrics: false });
+  const metrics = opts.deps?.metrics ?? createMetrics({ maxModelLabels: config.maxModelLabels, processMetrics: false });
   const plane = createDataPlane(config, logger);
   const server = await startExtprocServer({
     config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter, ...opts.deps,

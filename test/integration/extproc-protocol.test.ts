@@ -40,7 +40,7 @@ describe('ext_proc protocol', () => {
     const chunks = splitRandomly(chatResponse, 7, 1);
     const res = await runExchange(t.client, chat({ responseChunks: chunks }));
     expect(res.replies.map((r) => r.response)).toEqual([
-      'request_headers', 'request_body', 'response_headers', ...Array(chunks.length + 1).fill('response_body'),
+      'request_headers', 'request_body', 'response_headers', ...Array<string>(chunks.length + 1).fill('response_body'),
     ]);
     expect(res.replies.at(-1)?.dynamic_metadata).toBeTruthy();
     expect(res.replies.slice(0, -1).every((r) => !r.dynamic_metadata)).toBe(true);
@@ -146,6 +146,31 @@ describe('bad input passes through and is counted', () => {
     expect(line).toMatchObject({ provider: 'openai', status: 200, input_tokens: 9, usage_source: 'estimated' });
     expect(line.problems).toContain('response_incomplete');
     expect(line.output_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe('metrics', () => {
+  it('records tokens by type, requests by status class, the GenAI histogram, message timings and the pre-count error', async () => {
+    const m = t.metrics;
+    const labels = { provider: 'openai', model: 'gpt-4o-mini', source: 'provider' };
+    const before = {
+      input: await metricValue(m, 'tokenmeter_tokens_total', { ...labels, type: 'input' }),
+      output: await metricValue(m, 'tokenmeter_tokens_total', { ...labels, type: 'output' }),
+      ok: await metricValue(m, 'tokenmeter_requests_total', { provider: 'openai', status_class: '2xx' }),
+      err: await metricValue(m, 'tokenmeter_requests_total', { provider: 'openai', status_class: '4xx' }),
+    };
+    await runExchange(t.client, chat());
+    await runExchange(t.client, chat({ status: 429, responseChunks: [Buffer.from('{"error":{"message":"slow down","type":"rate_limit_error"}}')] }));
+    expect(await metricValue(m, 'tokenmeter_tokens_total', { ...labels, type: 'input' })).toBe(before.input + 9);
+    expect(await metricValue(m, 'tokenmeter_tokens_total', { ...labels, type: 'output' })).toBe(before.output + 2);
+    expect(await metricValue(m, 'tokenmeter_requests_total', { provider: 'openai', status_class: '2xx' })).toBe(before.ok + 1);
+    expect(await metricValue(m, 'tokenmeter_requests_total', { provider: 'openai', status_class: '4xx' })).toBe(before.err + 1);
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/gen_ai_client_token_usage_bucket\{le="16",gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini",gen_ai_response_model="gpt-4o-mini",gen_ai_token_type="input"\} \d+/);
+    expect(text).toMatch(/tokenmeter_extproc_message_duration_seconds_count\{message="response_body"\} [1-9]/);
+    expect(text).toMatch(/tokenmeter_input_precount_relative_error_count\{provider="openai",exact="true"\} [1-9]/);
+    expect(text).toMatch(/tokenmeter_input_precount_relative_error_bucket\{le="0",provider="openai",exact="true"\} [1-9]/);
+    expect(await metricValue(m, 'tokenmeter_open_streams')).toBe(0);
   });
 });
 
