@@ -98,7 +98,7 @@ describe('what clients see', () => {
     let denied;
     for (let i = 1; i < 20 && !denied; i++) denied = (await runExchange(t.client, plannedRequest(i, 'acme', 256).exchange)).immediate;
     expect(denied?.status?.code).toBe('TooManyRequests');
-    const headers = Object.fromEntries((denied?.headers?.set_headers ?? []).map((h) => [h.header?.key, h.header?.raw_value.toString()]));
+    const headers: Record<string, string> = Object.fromEntries((denied?.headers?.set_headers ?? []).map((h) => [h.header?.key ?? '', h.header?.raw_value.toString() ?? '']));
     expect(Number(headers['retry-after'])).toBeGreaterThan(0);
     expect(headers['x-ratelimit-remaining-tokens']).toBeDefined();
     expect(JSON.parse(denied?.body.toString() ?? '')).toMatchObject({ error: { type: 'tokens', code: 'rate_limit_exceeded' } });
