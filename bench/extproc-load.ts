@@ -14,9 +14,9 @@ export interface ServerProcess {
   stop(): void;
 }
 
-export async function startServerProcess(kind: 'tokenmeter' | 'echo'): Promise<ServerProcess> {
+export async function startServerProcess(kind: 'tokenmeter' | 'budgets' | 'echo', redisUrl?: string): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
-  const child = fork(script, [kind], { execArgv: ['--expose-gc', ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, redisUrl ? [kind, redisUrl] : [kind], { execArgv: ['--expose-gc', ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));

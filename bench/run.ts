@@ -7,6 +7,9 @@ import { runExchange } from '../test/envoy/emulator.js';
 import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
 import { memoryPerOpenStream } from './open-streams.js';
 import { benchTokenizers } from './tokenizers.js';
+import { benchStores } from './stores.js';
+import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
+import type { ServerProcess } from './extproc-load.js';
 
 const quick = process.argv.includes('--quick');
 const f1 = (n: number): string => n.toFixed(1);
@@ -93,14 +96,49 @@ async function smallWhileLarge(): Promise<void> {
   }
 }
 
+/** Budgets: counter stores alone, then the CPU enforcement adds per request over metering alone. */
+async function budgets(): Promise<void> {
+  let redis: RedisServer | undefined;
+  try {
+    redis = await startRedisServer();
+  } catch (err) {
+    console.log(`(redis-server not available: ${String(err)}; Redis rows skipped)\n`);
+  }
+  try {
+    console.log('## Counter stores: reserve+settle pairs (one process, loopback Redis)\n');
+    const rows = await benchStores(redis?.url, quick);
+    table(['store', 'counters/req', 'in flight', 'pairs/s', 'reserve p50 ms', 'reserve p99 ms', 'settle p99 ms'],
+      rows.map((r) => [r.store, String(r.counters), String(r.concurrency), r.pairsPerSec.toFixed(0), r.reserveP50Ms.toFixed(3), r.reserveP99Ms.toFixed(3), r.settleP99Ms.toFixed(3)]));
+    const ex = chatExchange(4096, 100);
+    const servers: [string, ServerProcess][] = [['metering only', await startServerProcess('tokenmeter')], ['budgets, memory store', await startServerProcess('budgets')]];
+    if (redis) servers.push(['budgets, Redis store', await startServerProcess('budgets', redis.url)]);
+    try {
+      const res: [string, LoadResult][] = [];
+      for (const [name, s] of servers) {
+        await runLoad(s, ex, 8, quick ? 20 : 100);
+        res.push([name, await runLoad(s, ex, 32, quick ? 64 : 400)]);
+      }
+      const base = (res[0] as [string, LoadResult])[1].cpuUsPerRequest;
+      console.log('## Enforcement overhead: same sequence at concurrency 32, two limits per request\n');
+      table(['server', 'CPU µs/req', 'vs metering only'], res.map(([name, r]) => [name, f1(r.cpuUsPerRequest), `${f2(r.cpuUsPerRequest / base)}x`]));
+    } finally {
+      servers.forEach(([, s]) => s.stop());
+    }
+  } finally {
+    await redis?.close();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
+  if (process.argv.includes('--budgets-only')) return budgets();
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
   await extprocVsEcho();
   await smallWhileLarge();
+  await budgets();
 }
 
 await main();

@@ -1,7 +1,10 @@
 /**
- * A benchmark server process: `node dist/bench/server-child.js tokenmeter|echo`. Prints its gRPC port on stdout and
+ * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL]`. Prints its gRPC port on stdout and
  * answers IPC requests for its own CPU time and RSS, so the parent measures the server alone.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/log/logger.js';
@@ -30,14 +33,26 @@ async function startEcho(): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
 }
 
-async function startTokenmeter(): Promise<number> {
-  const { config } = loadConfig(['extproc', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent'], {});
+/** tokenmeter, metering only; or with a budget policy (a budget large enough that every request is admitted). */
+async function startTokenmeter(budgets: boolean): Promise<number> {
+  const extra: string[] = [];
+  if (budgets) {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'));
+    writeFileSync(join(dir, 'policy.yaml'), [
+      'apiVersion: tokenmeter.dev/v1alpha1', 'kind: TokenPolicy', 'metadata: {name: bench}', 'spec:',
+      '  subject: {from: Header, name: x-tenant-id, onMissing: Shared}',
+      '  limits:', '  - {name: per-minute, tokens: 1000000000000, window: 1m}', '  - {name: daily, tokens: 1000000000000, window: Day, count: Weighted, weights: {output: 4}}',
+    ].join('\n'));
+    extra.push('--policies', dir);
+    if (process.argv[3]) extra.push('--redis-url', process.argv[3]);
+  }
+  const { config } = loadConfig(['extproc', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent', ...extra], {});
   const running = await runExtproc(config, createLogger('silent'));
   return running.grpc.port;
 }
 
 const kind = process.argv[2];
-const port = kind === 'echo' ? await startEcho() : await startTokenmeter();
+const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets');
 process.on('message', (msg: string) => {
   if (msg === 'exit') process.exit(0);
   if (msg === 'gc') (globalThis as { gc?: () => void }).gc?.();
