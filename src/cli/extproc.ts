@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
+import type { EncodingOverrides } from '../tokenize/encodings.js';
 import { createDataPlane } from './data-plane.js';
 import { createBudgets } from './budgets.js';
 
@@ -26,7 +27,11 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
   }, config.grpc.host, config.grpc.port);
   let admin: AdminServer;
   try {
-    admin = await startAdminServer({ registry: metrics.registry, ready: () => grpc.health.serving }, config.admin.host, config.admin.port);
+    admin = await startAdminServer({
+      registry: metrics.registry, ready: () => grpc.health.serving,
+      maxRequestBodyBytes: config.maxRequestBodyBytes, encodingOverrides: config.encodingOverrides as EncodingOverrides, adminToken: config.adminToken,
+      usage: budgets && { policies: () => budgets.matcher().policies, store: budgets.store, now: Date.now },
+    }, config.admin.host, config.admin.port);
   } catch (err) {
     await grpc.shutdown(0);
     await budgets?.close();

@@ -5,6 +5,7 @@
 import { loadConfig, usage } from '../config/config.js';
 import { isTokenmeterError } from '../errors/catalogue.js';
 import { createLogger } from '../log/logger.js';
+import { runCount } from './count.js';
 import { runExtproc } from './extproc.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +19,9 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.help || parsed.command === undefined || parsed.command === 'help') {
     process.stdout.write(`${usage()}\n`);
     return parsed.command === undefined && !parsed.help ? 2 : 0;
+  }
+  if (parsed.command === 'count') {
+    return runCount(parsed.rest, parsed.count, parsed.config, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   }
   if (parsed.command !== 'extproc') {
     process.stderr.write(`tokenmeter: unknown command "${parsed.command}"\n\n${usage()}\n`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseHostPort } from './config.js';
+import { loadConfig, parseHostPort, usage } from './config.js';
 
 describe('loadConfig', () => {
   it('applies defaults', () => {
@@ -30,5 +30,23 @@ describe('loadConfig', () => {
     const { config } = loadConfig(['extproc', '--encoding-overrides', 'my-model=cl100k_base, ft:*=o200k_base'], {});
     expect(config.encodingOverrides).toEqual({ 'my-model': 'cl100k_base', 'ft:*': 'o200k_base' });
     expect(parseHostPort('[::1]:80', 'x')).toEqual({ host: '[::1]', port: 80 });
+  });
+});
+
+describe('count options', () => {
+  it('are read for the count command and rejected elsewhere', () => {
+    const parsed = loadConfig(['count', 'body.json', '--endpoint', 'openai.chat', '--model', 'gpt-4o'], { TOKENMETER_ENCODING_OVERRIDES: 'x=cl100k_base' });
+    expect(parsed.command).toBe('count');
+    expect(parsed.rest).toEqual(['body.json']);
+    expect(parsed.count).toEqual({ endpoint: 'openai.chat', model: 'gpt-4o' });
+    expect(parsed.config.encodingOverrides).toEqual({ x: 'cl100k_base' });
+    expect(loadConfig(['count', '-'], {}).rest).toEqual(['-']);
+    expect(() => loadConfig(['extproc', '--model', 'gpt-4o'], {})).toThrow(/--model is an option of the count command/);
+    expect(() => loadConfig(['count', '-', '--endpoint', ' '], {})).toThrow(/--endpoint: expected a value/);
+  });
+
+  it('usage lists the count command', () => {
+    expect(usage()).toContain('count FILE|-');
+    expect(usage()).toContain('--endpoint');
   });
 });

@@ -114,7 +114,7 @@ function parseCount(raw: string, name: string): number {
 
 const OPTIONS = [
   { key: 'grpc', flag: 'grpc-address', env: 'TOKENMETER_GRPC_ADDRESS', fallback: '0.0.0.0:50051', parse: parseHostPort, help: 'ext_proc gRPC listen address' },
-  { key: 'admin', flag: 'admin-address', env: 'TOKENMETER_ADMIN_ADDRESS', fallback: '0.0.0.0:9464', parse: parseHostPort, help: 'HTTP address for /metrics, /healthz, /readyz' },
+  { key: 'admin', flag: 'admin-address', env: 'TOKENMETER_ADMIN_ADDRESS', fallback: '0.0.0.0:9464', parse: parseHostPort, help: 'HTTP address for /metrics, /healthz, /readyz, /v1/count, /v1/usage, /v1/models' },
   { key: 'logLevel', flag: 'log-level', env: 'TOKENMETER_LOG_LEVEL', fallback: 'info', parse: parseLevel, help: `log level (${LOG_LEVELS.join('|')})` },
   { key: 'maxRequestBodyBytes', flag: 'max-request-body', env: 'TOKENMETER_MAX_REQUEST_BODY', fallback: '8MiB', parse: parseBytes, help: 'request body cap for counting' },
   { key: 'maxResponseBodyBytes', flag: 'max-response-body', env: 'TOKENMETER_MAX_RESPONSE_BODY', fallback: '8MiB', parse: parseBytes, help: 'non-streaming response body cap for reading usage' },
@@ -129,17 +129,34 @@ const OPTIONS = [
   { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
+/** Options of `tokenmeter count` (rejected with other commands). */
+export interface CountArgs {
+  /** API format of the body (openai.chat, anthropic.messages, …); absent = sniffed from the body. */
+  endpoint?: string;
+  /** Model to count and price for, overriding the body's. */
+  model?: string;
+}
+
+const COUNT_FLAGS = [
+  { flag: 'endpoint', help: 'API format: openai.chat|openai.responses|openai.completions|openai.embeddings|anthropic.messages|gemini.generate, or an API path such as /v1/messages (default: from the body)' },
+  { flag: 'model', help: "model to count and price for (default: the body's)" },
+] as const;
+
 export interface ParsedCommand {
   command: string | undefined;
   help: boolean;
   config: ExtprocConfig;
+  count: CountArgs;
   rest: string[];
 }
 
 export function usage(): string {
   const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(22)} ${o.help} (env ${o.env}, default "${o.fallback}")`);
-  return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc   run the Envoy ext_proc server', '',
-    'Options for extproc:', ...lines, '  --help                   show this help'].join('\n');
+  const countLines = COUNT_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`);
+  return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc       run the Envoy ext_proc server',
+    '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)', '',
+    'Options for extproc:', ...lines, '  --help                   show this help', '',
+    'Options for count (it also reads --encoding-overrides):', ...countLines].join('\n');
 }
 
 /** Parses argv (without node and script) and the environment into a frozen config. Throws TM_CONFIG_INVALID. */
@@ -147,7 +164,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const flagOptions = Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }]));
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: { ...flagOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const countOptions = Object.fromEntries(COUNT_FLAGS.map((o) => [o.flag, { type: 'string' as const }]));
+    parsed = parseArgs({ args: [...argv], options: { ...flagOptions, ...countOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
     throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, (err as Error).message, { cause: err });
   }
@@ -160,5 +178,13 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     config[o.key] = o.parse(raw, name);
   }
   const [command, ...rest] = parsed.positionals;
-  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), rest };
+  const count: CountArgs = {};
+  for (const { flag } of COUNT_FLAGS) {
+    const v = values[flag];
+    if (typeof v !== 'string') continue;
+    if (command !== 'count') fail(`--${flag} is an option of the count command`);
+    if (v.trim() === '') fail(`--${flag}: expected a value`);
+    count[flag] = v.trim();
+  }
+  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, rest };
 }

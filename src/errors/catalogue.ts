@@ -21,6 +21,11 @@ export const ErrorCodes = {
   STORE_REQUEST_INVALID: 'TM_STORE_REQUEST_INVALID',
   /** TokenPolicy YAML that does not validate (src/policy); the message lists every problem with its field path. */
   POLICY_INVALID: 'TM_POLICY_INVALID',
+  NOT_FOUND: 'TM_NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'TM_METHOD_NOT_ALLOWED',
+  UNAUTHORIZED: 'TM_UNAUTHORIZED',
+  REQUEST_INVALID: 'TM_REQUEST_INVALID',
+  INTERNAL: 'TM_INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
