@@ -86,7 +86,7 @@ describe.skipIf(skipWithoutRedis())('budgets shared through Redis by two ext_pro
     const requests = Array.from({ length: 200 }, (_, i) => plannedRequest(i, 'joint', 256));
     const results = await Promise.all(requests.map(async (r, i) => {
       await new Promise((res) => setTimeout(res, i % 5));
-      return runExchange((replicas[i % 2] as Replica).client, r.exchange, { messageTimeoutMs: 2000 });
+      return runExchange((replicas[i % 2] as Replica).client, r.exchange, { messageTimeoutMs: 10_000 });
     }));
     let used = 0;
     let admitted = 0;
@@ -106,7 +106,7 @@ describe.skipIf(skipWithoutRedis())('budgets shared through Redis by two ext_pro
     const [a, b] = replicas as [Replica, Replica];
     await redis.kill();
     const t0 = Date.now();
-    const during = await runExchange(a.client, plannedRequest(1, 'outage', 256).exchange, { messageTimeoutMs: 2000 });
+    const during = await runExchange(a.client, plannedRequest(1, 'outage', 256).exchange, { messageTimeoutMs: 10_000 });
     expect(during.immediate).toBeUndefined();
     expect(during.responseHeaderMutations['x-ratelimit-limit-tokens']).toBeUndefined();
     expect(Date.now() - t0).toBeLessThan(1500);
@@ -117,7 +117,7 @@ describe.skipIf(skipWithoutRedis())('budgets shared through Redis by two ext_pro
     const until = Date.now() + 5000;
     let closed;
     while (Date.now() < until) {
-      closed = await runExchange(b.client, plannedRequest(2, 'outage', 256).exchange, { messageTimeoutMs: 2000 });
+      closed = await runExchange(b.client, plannedRequest(2, 'outage', 256).exchange, { messageTimeoutMs: 10_000 });
       if (closed.immediate) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -128,14 +128,14 @@ describe.skipIf(skipWithoutRedis())('budgets shared through Redis by two ext_pro
     const second = plannedRequest(4, 'after', 256);
     let ok;
     for (let i = 0; i < 50; i++) {
-      ok = await runExchange(a.client, first.exchange, { messageTimeoutMs: 2000 });
+      ok = await runExchange(a.client, first.exchange, { messageTimeoutMs: 10_000 });
       if (!ok.immediate) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(ok?.responseHeaderMutations['x-ratelimit-remaining-tokens']).toBe(String(20_000 - first.reserved));
     // Settled on replica A, seen from replica B: only the real usage remains; the reservation did not leak.
     await new Promise((r) => setTimeout(r, 200));
-    const next = await runExchange(b.client, second.exchange, { messageTimeoutMs: 2000 });
+    const next = await runExchange(b.client, second.exchange, { messageTimeoutMs: 10_000 });
     expect(next.responseHeaderMutations['x-ratelimit-remaining-tokens']).toBe(String(20_000 - (first.input + first.output) - second.reserved));
   });
 });

@@ -63,7 +63,7 @@ describe('reserve then settle under concurrency', () => {
     const requests = Array.from({ length: 200 }, (_, i) => plannedRequest(i, 'acme', 256));
     const results = await Promise.all(requests.map(async (r, i) => {
       await new Promise((res) => setTimeout(res, i % 5));
-      return runExchange(t.client, r.exchange, { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED', messageTimeoutMs: 2000 });
+      return runExchange(t.client, r.exchange, { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED', messageTimeoutMs: 10_000 });
     }));
     let used = 0;
     let admitted = 0;
