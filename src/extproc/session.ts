@@ -199,8 +199,9 @@ export class Session {
 
   private startCount(body: unknown, bytes: number): void {
     const route = this.route as Route;
-    const model = route.azureDeployment && this.facts.model === route.pathModel ? undefined : this.facts.model;
-    this.precount = this.deps.counter.count(route.endpoint, body, model, bytes).then(
+    // An Azure deployment name is counted as a model only if it is one (or --encoding-overrides names it); otherwise
+    // the count uses the default encoding and is marked inexact.
+    this.precount = this.deps.counter.count(route.endpoint, body, this.facts.model, bytes).then(
       (c) => (this.precountValue = c),
       (err: unknown) => {
         this.deps.metrics.parseFailures.inc({ phase: 'request', reason: 'tokenize_failed' });

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, splitRandomly, type EnvoyOptions, type Exchange } from '../envoy/emulator.js';
 import { expectedUsage, familyOf, fixtureFile, hasRequest, loadManifest, type FixtureEntry } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { eventually, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const entries = loadManifest().filter((e) => e.dir !== 'vercel-ai-chunks');
 
@@ -83,6 +83,25 @@ describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', (_
     const body = hasRequest(e) ? (JSON.parse(fixtureFile(e.req).toString()) as { stream?: boolean; stream_options?: { include_usage?: boolean } }) : {};
     const injectable = e.url.includes('/chat/completions') && body.stream === true && body.stream_options?.include_usage !== true && opts.requestBodyMode === 'BUFFERED';
     expect(res.requestBodyMutation !== undefined).toBe(injectable);
+  });
+});
+
+describe('Azure deployments', () => {
+  it('count exactly once --encoding-overrides names the deployment', async () => {
+    const azure = entries.find((e) => e.url.includes('/openai/deployments/')) as FixtureEntry;
+    const plain = await runExchange(t.client, exchangeFor(azure, 1, 'BUFFERED'));
+    const withOverride = await startTestServer({ args: ['--encoding-overrides', `${new URL(azure.url).pathname.split('/')[3] ?? ''}=o200k_base`] });
+    try {
+      const res = await runExchange(withOverride.client, exchangeFor(azure, 1, 'BUFFERED'));
+      expect(Number(res.responseHeaderMutations['x-tokenmeter-input-tokens'])).toBe(expectedUsage(azure)?.inputTokens);
+      const line = await eventually(() => withOverride.logs.find((l) => l.request_id === azure.name));
+      expect(line.precount_exact).toBe(true);
+      const before = await eventually(() => t.logs.find((l) => l.request_id === azure.name && l.precount_exact === false));
+      expect(before).toBeDefined();
+      expect(plain.dynamicMetadata['io.tokenmeter']?.input_tokens).toBe(expectedUsage(azure)?.inputTokens);
+    } finally {
+      await withOverride.close();
+    }
   });
 });
 
