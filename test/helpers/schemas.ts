@@ -35,7 +35,7 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 function newAjv(): Ajv {
   const ajv = new Ajv({
     strict: false, allErrors: true, validateFormats: true,
-    code: { regExp: (pattern: string, flags: string) => (pattern.startsWith('(?i)') ? new RegExp(pattern.slice(4), `${flags}i`) : new RegExp(pattern, flags)) as unknown as never },
+    code: { regExp: (pattern: string, flags: string) => pattern.startsWith('(?i)') ? new RegExp(pattern.slice(4), `${flags}i`) : new RegExp(pattern, flags) },
   });
   addFormats(ajv);
   for (const f of ['int32', 'int64', 'double', 'float', 'byte', 'int-or-string', 'quantity', 'date-time']) ajv.addFormat(f, true);
