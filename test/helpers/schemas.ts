@@ -32,10 +32,16 @@ const CORE_FILES: Record<string, string> = {
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
+/** RE2's leading `(?i)` (case-insensitive) is not JavaScript syntax: turn it into the `i` flag. */
+const re2Compatible = Object.assign(
+  (pattern: string, flags: string): RegExp => (pattern.startsWith('(?i)') ? new RegExp(pattern.slice(4), `${flags}i`) : new RegExp(pattern, flags)),
+  { code: 'new RegExp' },
+);
+
 function newAjv(): Ajv {
   const ajv = new Ajv({
     strict: false, allErrors: true, validateFormats: true,
-    code: { regExp: (pattern: string, flags: string) => pattern.startsWith('(?i)') ? new RegExp(pattern.slice(4), `${flags}i`) : new RegExp(pattern, flags) },
+    code: { regExp: re2Compatible },
   });
   addFormats(ajv);
   for (const f of ['int32', 'int64', 'double', 'float', 'byte', 'int-or-string', 'quantity', 'date-time']) ajv.addFormat(f, true);
