@@ -5,7 +5,7 @@ import type { HeaderMutation as _envoy_service_ext_proc_v3_HeaderMutation, Heade
 import type { BodyMutation as _envoy_service_ext_proc_v3_BodyMutation, BodyMutation__Output as _envoy_service_ext_proc_v3_BodyMutation__Output } from '../../../../envoy/service/ext_proc/v3/BodyMutation.js';
 import type { HeaderMap as _envoy_config_core_v3_HeaderMap, HeaderMap__Output as _envoy_config_core_v3_HeaderMap__Output } from '../../../../envoy/config/core/v3/HeaderMap.js';
 
-// Original file: /work/main/proto/envoy/service/ext_proc/v3/external_processor.proto
+// Original file: proto/envoy/service/ext_proc/v3/external_processor.proto
 
 export const _envoy_service_ext_proc_v3_CommonResponse_ResponseStatus = {
   CONTINUE: 'CONTINUE',
