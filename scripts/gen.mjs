@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
@@ -36,10 +36,21 @@ function genProtoTypes() {
   return out;
 }
 
-const generators = [{ dir: 'src/gen', run: genProtoTypes }];
+/**
+ * The TokenPolicy CRD, from the compiled src/crd (plain JS cannot import TypeScript on Node 20): `npm run gen` and
+ * `npm run gen:check` build first. Imported lazily, so the proto typings above never depend on dist/.
+ */
+async function genCrds() {
+  const mod = join(root, 'dist', 'src', 'crd', 'index.js');
+  if (!existsSync(mod)) throw new Error(`${relative(root, mod)} is missing: run \`npm run build\` first (npm run gen does)`);
+  const { generatedCrdFiles } = await import(pathToFileURL(mod).href);
+  return generatedCrdFiles();
+}
+
+const generators = [{ dir: 'src/gen', run: genProtoTypes }, { dir: 'crds', run: genCrds }];
 let stale = [];
 for (const { dir, run } of generators) {
-  const want = run();
+  const want = await run();
   const have = new Set(walk(join(root, dir)).map((f) => relative(root, f)));
   for (const [rel, text] of want) {
     const abs = join(root, rel);
