@@ -16,6 +16,8 @@ import { compileMatcher, type PolicyMatcher } from '../policy/match.js';
 import { policyErrorsToError } from '../policy/parse.js';
 import { formatPolicyError, policyKey } from '../policy/types.js';
 
+const REDIS_STARTUP_WAIT_MS = 5000;
+
 export interface Budgets {
   limiter: Limiter;
   store: CounterStore;
@@ -44,9 +46,16 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
     throw policyErrorsToError(watcher.current.errors);
   }
   apply(watcher.current, true);
-  const store: CounterStore = config.redisUrl
-    ? createRedisStore({ url: config.redisUrl, onHealthChange: (healthy, error) => logger[healthy ? 'info' : 'warn']({ err: error }, healthy ? 'redis connected' : 'redis unavailable') })
-    : createMemoryStore();
+  let store: CounterStore;
+  if (config.redisUrl) {
+    const redis = createRedisStore({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, onHealthChange: (healthy, error) => logger[healthy ? 'info' : 'warn']({ err: error }, healthy ? 'redis connected' : 'redis unavailable') });
+    // Serve only once the first connection is up (bounded): a replica that starts answering before it can reach
+    // Redis would apply failureMode to its first requests for no reason.
+    if (!(await redis.waitReady(REDIS_STARTUP_WAIT_MS))) logger.warn({ wait_ms: REDIS_STARTUP_WAIT_MS }, 'redis not reachable at start-up; serving with each policy\'s failureMode until it is');
+    store = redis;
+  } else {
+    store = createMemoryStore();
+  }
   const limiter = new Limiter({
     store, matcher: () => matcher, observed: new ObservedOutput(), reservationTtlMs: config.reservationTtlMs,
     events: limiterEvents(metrics, logger, store.kind),

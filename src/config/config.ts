@@ -37,6 +37,8 @@ export interface ExtprocConfig {
   redisUrl: string;
   /** A reservation never settled (a crashed replica) is released after this. */
   reservationTtlMs: number;
+  /** Per-command Redis timeout: past it the policy's failureMode applies. */
+  redisTimeoutMs: number;
   /** Bearer token the admin endpoints that reveal usage require; empty = no token. */
   adminToken: string;
 }
@@ -125,6 +127,7 @@ const OPTIONS = [
   { key: 'maxModelLabels', flag: 'max-model-labels', env: 'TOKENMETER_MAX_MODEL_LABELS', fallback: '200', parse: parseCount, help: 'distinct model label values before "other"' },
   { key: 'policies', flag: 'policies', env: 'TOKENMETER_POLICIES', fallback: '', parse: parseText, help: 'TokenPolicy YAML file or directory, re-read on change (empty: metering only)' },
   { key: 'redisUrl', flag: 'redis-url', env: 'TOKENMETER_REDIS_URL', fallback: '', parse: parseText, help: 'redis://, rediss:// or redis+sentinel:// URL for shared counters (empty: in memory)' },
+  { key: 'redisTimeoutMs', flag: 'redis-timeout', env: 'TOKENMETER_REDIS_TIMEOUT', fallback: '0.25', parse: parseSeconds, help: 'seconds a Redis command may take before failureMode applies' },
   { key: 'reservationTtlMs', flag: 'reservation-ttl', env: 'TOKENMETER_RESERVATION_TTL', fallback: '900', parse: parseSeconds, help: 'seconds before a never-settled reservation is released' },
   { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];

@@ -10,6 +10,7 @@ import type { Endpoint, Provider } from '../llm/types.js';
 import { chargeFor, counterBudget, counterUnits, reservationFor, type TokenUsage } from '../policy/charge.js';
 import type { PolicyMatcher } from '../policy/match.js';
 import { subjectFor } from '../policy/subject.js';
+import { modelMaxOutput } from '../policy/output-limits.js';
 import { counterKey } from './keys.js';
 import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
 import { windowAt } from '../policy/windows.js';
@@ -146,7 +147,8 @@ export class Limiter {
     const w = windowAt(limit.window, now);
     const observedP95 = policy.reservation.output === 'Observed' && input.model ? this.deps.observed.p95(input.model) : undefined;
     const maxOut = input.endpoint === 'openai.embeddings' ? 0 : input.maxOutputTokens;
-    const charge = reservationFor(limit, policy.reservation, { inputTokens: input.inputTokens, maxOutputTokens: maxOut, observedP95 }, { model: input.model, pricing: policy.pricing });
+    const req = { inputTokens: input.inputTokens, maxOutputTokens: maxOut, observedP95, modelMaxOutput: modelMaxOutput(input.model) };
+    const charge = reservationFor(limit, policy.reservation, req, { model: input.model, pricing: policy.pricing });
     return {
       policy, limit, dryRun, resetAt: w.end,
       spec: { key: counterKey(policy, limit, subjectKey, input.model, w.id), amount: counterUnits(limit, charge.amount), limit: counterBudget(limit), windowEndMs: w.end, hashTag: subjectKey },

@@ -116,6 +116,8 @@ export interface ReservationRequest {
   maxOutputTokens?: number;
   /** Observed p95 of output tokens for this model, when the caller tracks it. */
   observedP95?: number;
+  /** The model's own output limit (src/policy/output-limits.ts), for requests without a cap. */
+  modelMaxOutput?: number;
 }
 
 /** Output tokens a request reserves under `reservation`. */
@@ -126,7 +128,8 @@ export function reservedOutputTokens(reservation: Reservation, req: ReservationR
     case 'Observed':
       if (req.observedP95 !== undefined && req.observedP95 >= 0) return Math.min(Math.ceil(req.observedP95), cap ?? Infinity);
       return cap ?? reservation.defaultMaxTokens;
-    case 'MaxTokens': return cap ?? reservation.defaultMaxTokens;
+    // Without a cap the model's own output limit is the true upper bound; defaultMaxTokens for unknown models.
+    case 'MaxTokens': return cap ?? req.modelMaxOutput ?? reservation.defaultMaxTokens;
   }
 }
 

@@ -133,11 +133,11 @@ export const SPEC_SCHEMA = {
       properties: {
         output: {
           type: 'string', enum: ['MaxTokens', 'Observed', 'None'], default: 'MaxTokens',
-          description: 'MaxTokens: the request cap or defaultMaxTokens. Observed: p95 of recent outputs for the model. None: 0.',
+          description: 'MaxTokens: the request cap, else the model\'s output limit, else defaultMaxTokens. Observed: p95 of recent outputs for the model. None: 0.',
         },
         defaultMaxTokens: {
           type: 'integer', minimum: 1, maximum: 10000000, default: 4096,
-          description: 'Output reserved when the request has no cap (or, for Observed, no history yet).',
+          description: 'Output reserved when the request has no cap and the model\'s output limit is unknown (or, for Observed, no history yet).',
         },
       },
     },

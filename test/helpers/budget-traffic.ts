@@ -4,13 +4,14 @@
  * bookkeeping to compute overshoot from what the emulated Envoy saw.
  */
 import { countInputTokens } from '../../src/tokenize/count-request.js';
+import { modelMaxOutput } from '../../src/policy/output-limits.js';
 import type { Exchange } from '../envoy/emulator.js';
 
 export interface PlannedRequest {
   exchange: Exchange;
   input: number;
   output: number;
-  /** What tokenmeter reserves for it: input + (max_tokens or the policy's defaultMaxTokens). */
+  /** What tokenmeter reserves for it: input + (max_tokens, else the model's output limit, else defaultMaxTokens). */
   reserved: number;
 }
 
@@ -38,7 +39,7 @@ export function plannedRequest(i: number, tenant: string, defaultMaxTokens: numb
       path: '/v1/chat/completions', requestHeaders: { 'content-type': 'application/json', 'x-tenant-id': tenant, 'x-request-id': `req-${i}` },
       requestChunks: [Buffer.from(JSON.stringify(body))], status: 200, responseHeaders: { 'content-type': 'text/event-stream' }, responseChunks: [sse],
     },
-    input, output: cap, reserved: input + (withCap ? maxTokens : defaultMaxTokens),
+    input, output: cap, reserved: input + (withCap ? maxTokens : modelMaxOutput('gpt-4o-mini') ?? defaultMaxTokens),
   };
 }
 
