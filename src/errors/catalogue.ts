@@ -26,6 +26,12 @@ export const ErrorCodes = {
   UNAUTHORIZED: 'TM_UNAUTHORIZED',
   REQUEST_INVALID: 'TM_REQUEST_INVALID',
   INTERNAL: 'TM_INTERNAL',
+  /** The Kubernetes API answered with an error status (src/k8s KubeApiError: status, reason, message). */
+  KUBE_API: 'TM_KUBE_API',
+  /** The Kubernetes API could not be reached (connection refused, reset, DNS): no HTTP status. */
+  KUBE_UNREACHABLE: 'TM_KUBE_UNREACHABLE',
+  /** A kubeconfig that cannot be loaded or names no cluster. */
+  KUBE_CONFIG_INVALID: 'TM_KUBE_CONFIG_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
