@@ -1,0 +1,94 @@
+/**
+ * Everything the operator applies for a set of accepted policies, for the configured flavour — pure: the same
+ * policies and settings always give the same objects, in the same order (namespace/name), so reconciles are
+ * idempotent. Per flavour:
+ * - EnvoyGateway: per policy an EnvoyExtensionPolicy (+ a BackendTrafficPolicy with rateLimit: BackendTrafficPolicy),
+ *   per foreign policy namespace a ReferenceGrant;
+ * - Istio: one EnvoyFilter;
+ * - Envoy: one ConfigMap (http_filters.yaml, clusters.yaml);
+ * and always the limits ConfigMap, plus the ServiceMonitor when Prometheus Operator is installed.
+ */
+import type { TokenPolicy } from '../policy/types.js';
+import { renderEnvoyExtensionPolicy, renderReferenceGrant } from './envoy-gateway.js';
+import { renderEnvoyConfigMap } from './envoy.js';
+import { renderEnvoyFilter } from './istio.js';
+import { renderLimitsConfigMap, type LimitsRender } from './limits.js';
+import { byNamespaceName, type AcceptedPolicy, type RenderedConfigMap, type RenderedObject } from './meta.js';
+import { renderBackendTrafficPolicy, type SkippedLimit } from './rate-limit.js';
+import { renderServiceMonitor } from './service-monitor.js';
+import type { OperatorSettings } from './settings.js';
+
+export type KubeObject = RenderedObject | RenderedConfigMap;
+
+export interface RenderOptions {
+  /** The ServiceMonitor CRD exists (Prometheus Operator installed). */
+  serviceMonitor: boolean;
+}
+
+export interface RenderResult {
+  objects: KubeObject[];
+  limits: LimitsRender;
+  /** Envoy Gateway: policies (`namespace/name`) with no targetRefs, which Envoy Gateway cannot attach. */
+  unattached: string[];
+  /** Envoy Gateway BackendTrafficPolicy mode: limits that could not be expressed, and why. */
+  skipped: SkippedLimit[];
+}
+
+function key(a: AcceptedPolicy): string {
+  return `${a.identity.namespace}/${a.identity.name}`;
+}
+
+/** The policy model with its namespace taken from the Kubernetes identity (the limits must name it). */
+function namespaced(a: AcceptedPolicy): TokenPolicy {
+  return { ...a.policy, name: a.identity.name, namespace: a.identity.namespace };
+}
+
+function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, out: RenderResult): void {
+  const namespaces = new Set<string>();
+  for (const a of policies) {
+    const eep = renderEnvoyExtensionPolicy(a, s);
+    if (!eep) {
+      out.unattached.push(key(a));
+      continue;
+    }
+    out.objects.push(eep);
+    namespaces.add(a.identity.namespace);
+    if (s.envoyGateway.rateLimit === 'BackendTrafficPolicy') {
+      const rl = renderBackendTrafficPolicy(a, s);
+      if (rl.backendTrafficPolicy) out.objects.push(rl.backendTrafficPolicy);
+      out.skipped.push(...rl.skipped);
+    }
+  }
+  for (const ns of [...namespaces].sort()) {
+    const grant = renderReferenceGrant(ns, s);
+    if (grant) out.objects.push(grant);
+  }
+}
+
+/** Every object for `policies` under settings `s`. */
+export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettings, opts: RenderOptions): RenderResult {
+  const sorted = [...policies].sort((a, b) => byNamespaceName(a.identity, b.identity));
+  const limits = renderLimitsConfigMap(sorted.map(namespaced), s);
+  const out: RenderResult = { objects: [], limits, unattached: [], skipped: [] };
+  if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out);
+  else if (sorted.length > 0) out.objects.push(s.flavour === 'Istio' ? renderEnvoyFilter(s) : renderEnvoyConfigMap(s));
+  out.objects.push(limits.configMap);
+  if (opts.serviceMonitor) out.objects.push(renderServiceMonitor(s));
+  return out;
+}
+
+/**
+ * Targets (`namespace/Kind/name[/section]`) named by more than one policy, with those policies. Envoy Gateway accepts
+ * one policy of a kind per target: harmless for the EnvoyExtensionPolicies (identical ext_proc wiring), but only
+ * one BackendTrafficPolicy's rules apply on a shared target, so the operator reports these in BackendTrafficPolicy mode.
+ */
+export function sharedTargets(policies: readonly AcceptedPolicy[]): Map<string, string[]> {
+  const byTarget = new Map<string, string[]>();
+  for (const a of [...policies].sort((x, y) => byNamespaceName(x.identity, y.identity))) {
+    for (const r of a.policy.targets.refs) {
+      const t = `${a.identity.namespace}/${r.kind}/${r.name}${r.sectionName === undefined ? '' : `/${r.sectionName}`}`;
+      byTarget.set(t, [...(byTarget.get(t) ?? []), key(a)]);
+    }
+  }
+  return new Map([...byTarget].filter(([, ps]) => ps.length > 1).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

@@ -1,0 +1,116 @@
+/**
+ * The TokenPolicy model → TokenPolicy YAML: the inverse of `parsePolicies` (src/policy/parse.ts). Every field is
+ * written explicitly (defaults included, weights only for Weighted limits, all four prices), so parsing the output
+ * gives back a model equal to the input, whatever the defaults become later. Key order is fixed, so equal models
+ * give byte-identical YAML. The layout is compact — metadata and each spec field on one line, one line per limit
+ * and price — because 1,000 policies must fit in one ConfigMap (1 MiB).
+ */
+import { API_VERSION, KIND } from '../policy/parse.js';
+import type { Limit, Subject, TokenPolicy } from '../policy/types.js';
+
+export interface SubjectSpec {
+  from: Subject['from'];
+  name?: string;
+  trustedProxyHops?: number;
+  onMissing: Subject['onMissing'];
+}
+
+export interface LimitSpec {
+  name: string;
+  tokens?: number;
+  costUSD?: number;
+  window: string;
+  count?: string;
+  weights?: { input: number; cachedInput: number; cacheWrite: number; output: number; reasoning: number };
+  perModel: boolean;
+}
+
+export interface TokenPolicySpec {
+  targetRefs: { group: string; kind: string; name: string; sectionName?: string }[];
+  hosts: string[];
+  match: { paths: string[]; models: string[] };
+  subject?: SubjectSpec;
+  limits: LimitSpec[];
+  reservation: { output: string; defaultMaxTokens: number };
+  enforcement: { mode: string; failureMode: string };
+  pricing: { model: string; input: number; cachedInput: number; cacheWrite: number; output: number }[];
+}
+
+export interface TokenPolicyDocument {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: { name: string; namespace?: string };
+  spec: TokenPolicySpec;
+}
+
+function subjectSpec(s: Subject): SubjectSpec {
+  switch (s.from) {
+    case 'Header': return { from: s.from, name: s.header, onMissing: s.onMissing };
+    case 'JWTClaim': return { from: s.from, name: s.claim, onMissing: s.onMissing };
+    case 'ClientIP': return { from: s.from, trustedProxyHops: s.trustedProxyHops, onMissing: s.onMissing };
+    case 'APIKey': return { from: s.from, onMissing: s.onMissing };
+  }
+}
+
+function limitSpec(l: Limit): LimitSpec {
+  if (l.kind === 'cost') return { name: l.name, costUSD: l.costUSD, window: l.window.text, perModel: l.perModel };
+  const w = l.weights;
+  return {
+    name: l.name,
+    tokens: l.tokens,
+    window: l.window.text,
+    count: l.count,
+    ...(l.count === 'Weighted'
+      ? { weights: { input: w.input, cachedInput: w.cachedInput, cacheWrite: w.cacheWrite, output: w.output, reasoning: w.reasoning } }
+      : {}),
+    perModel: l.perModel,
+  };
+}
+
+/** The spec of a policy, every field explicit. */
+export function policySpec(p: TokenPolicy): TokenPolicySpec {
+  return {
+    targetRefs: p.targets.refs.map((r) => ({ group: r.group, kind: r.kind, name: r.name, ...(r.sectionName === undefined ? {} : { sectionName: r.sectionName }) })),
+    hosts: [...p.targets.hosts],
+    match: { paths: [...p.match.paths], models: [...p.match.models] },
+    ...(p.subject === undefined ? {} : { subject: subjectSpec(p.subject) }),
+    limits: p.limits.map(limitSpec),
+    reservation: { output: p.reservation.output, defaultMaxTokens: p.reservation.defaultMaxTokens },
+    enforcement: { mode: p.enforcement.mode, failureMode: p.enforcement.failureMode },
+    pricing: p.pricing.map((o) => ({ model: o.model, input: o.input, cachedInput: o.cachedInput, cacheWrite: o.cacheWrite, output: o.output })),
+  };
+}
+
+/** The TokenPolicy document (apiVersion, kind, metadata, spec) of a policy. */
+export function policyDocument(p: TokenPolicy): TokenPolicyDocument {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: p.name, ...(p.namespace === undefined ? {} : { namespace: p.namespace }) },
+    spec: policySpec(p),
+  };
+}
+
+/** Lists written one item per line; every other spec field on one line. */
+const ONE_ITEM_PER_LINE = new Set(['limits', 'pricing']);
+
+/**
+ * One policy as a YAML document (no `---`). Values are written as JSON, which is YAML flow syntax: unambiguous
+ * (every string double-quoted, so `*`, `yes` or `null` stay strings), compact, and about 100 times faster to produce
+ * than through the yaml library's document model — which matters when 1,000 policies are rendered per reconcile.
+ */
+export function policyToYaml(p: TokenPolicy): string {
+  const doc = policyDocument(p);
+  const lines = [`apiVersion: ${doc.apiVersion}`, `kind: ${doc.kind}`, `metadata: ${JSON.stringify(doc.metadata)}`, 'spec:'];
+  for (const [key, value] of Object.entries(doc.spec)) {
+    if (ONE_ITEM_PER_LINE.has(key) && Array.isArray(value) && value.length > 0) {
+      lines.push(`  ${key}:`, ...value.map((item) => `  - ${JSON.stringify(item)}`));
+    } else lines.push(`  ${key}: ${JSON.stringify(value)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Policies as a multi-document YAML stream, in the given order; '' for none. */
+export function policiesToYaml(policies: readonly TokenPolicy[]): string {
+  return policies.map((p) => `---\n${policyToYaml(p)}`).join('');
+}

@@ -1,0 +1,175 @@
+/**
+ * Operator settings the renderers read: which Envoy flavour to program, where the ext_proc Service is, the filter's
+ * timeout and failure behaviour, and the names of the shared objects. `resolveSettings` fills defaults, validates
+ * once (a bad value is a TM_CONFIG_INVALID naming the field) and freezes; renderers trust the result.
+ */
+import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
+
+export type Flavour = 'EnvoyGateway' | 'Istio' | 'Envoy';
+export const FLAVOURS: readonly Flavour[] = ['EnvoyGateway', 'Istio', 'Envoy'];
+
+/** Envoy Gateway only: also render a BackendTrafficPolicy charging tokens through Envoy Gateway's global limiter. */
+export type RateLimitMode = 'Off' | 'BackendTrafficPolicy';
+
+export interface ExtProcService {
+  name: string;
+  namespace: string;
+  /** gRPC (ext_proc) port of the Service. */
+  port: number;
+  /** Admin (/metrics) port number of the Service. */
+  adminPort: number;
+  /** Name of the admin port in the Service (ServiceMonitors select ports by name). */
+  adminPortName: string;
+  /** Labels on the Service (the ServiceMonitor selects on them). */
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface OperatorSettings {
+  flavour: Flavour;
+  extProc: ExtProcService;
+  /** Per-message timeout, Go duration syntax as Envoy Gateway accepts it (`200ms`, `1s`, `1m30s`). */
+  messageTimeout: string;
+  /** `messageTimeout` in milliseconds. */
+  messageTimeoutMs: number;
+  /** The ext_proc being unreachable or failing lets traffic through (true) or fails the request (false). */
+  failOpen: boolean;
+  envoyGateway: { rateLimit: RateLimitMode };
+  istio: {
+    /** Namespace of the EnvoyFilter: the gateway workloads' namespace (or the Istio root namespace for all). */
+    namespace: string;
+    /** Labels of the gateway pods the filter is inserted into. */
+    workloadSelector: Readonly<Record<string, string>>;
+    /** Name of the (single) EnvoyFilter. */
+    name: string;
+  };
+  /** Plain Envoy: the ConfigMap holding http_filters.yaml and clusters.yaml. */
+  envoy: { configMapName: string; namespace: string; clusterName: string };
+  /** Labels stamped on every rendered object (`app.kubernetes.io/managed-by` at least). */
+  labels: Readonly<Record<string, string>>;
+  /** The data-plane limits ConfigMap the ext_proc replicas read. */
+  limitsConfigMap: { name: string; namespace: string };
+  serviceMonitor: { name: string; interval: string };
+  /** Kubernetes cluster DNS domain, for the Service's FQDN. */
+  clusterDomain: string;
+}
+
+/** What the operator configuration may set; everything else has a default. */
+export interface SettingsInput {
+  flavour?: Flavour;
+  extProc?: Partial<ExtProcService>;
+  messageTimeout?: string;
+  failOpen?: boolean;
+  envoyGateway?: Partial<OperatorSettings['envoyGateway']>;
+  istio?: Partial<OperatorSettings['istio']>;
+  envoy?: Partial<OperatorSettings['envoy']>;
+  labels?: Readonly<Record<string, string>>;
+  limitsConfigMap?: Partial<OperatorSettings['limitsConfigMap']>;
+  serviceMonitor?: Partial<OperatorSettings['serviceMonitor']>;
+  clusterDomain?: string;
+}
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'tokenmeter-operator';
+export const POLICY_LABEL = 'tokenmeter.dev/policy';
+
+const DEFAULT_NAMESPACE = 'tokenmeter-system';
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Envoy Gateway's messageTimeout pattern (Go duration subset). */
+const GO_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+function fail(message: string): never {
+  throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, `operator settings: ${message}`);
+}
+
+/** Milliseconds of a Go-style duration (`200ms`, `1m30s`); undefined when the text is not one. */
+export function parseGoDuration(text: string): number | undefined {
+  if (!GO_DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const m of text.matchAll(/([0-9]+)(ms|h|m|s)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
+  return ms;
+}
+
+/** A protobuf JSON Duration (`0.2s`, `90s`) for Envoy's own configuration. */
+export function protoDuration(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+function name(value: string, field: string, re: RegExp, max: number): string {
+  if (value.length > max || !re.test(value)) fail(`${field}: expected a DNS ${re === DNS_LABEL ? 'label' : 'subdomain'} name, got "${value}"`);
+  return value;
+}
+
+function port(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) fail(`${field}: expected a port 1-65535, got ${value}`);
+  return value;
+}
+
+function labels(value: Readonly<Record<string, string>>, field: string): Readonly<Record<string, string>> {
+  for (const [k, v] of Object.entries(value)) {
+    if (!/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(k)) fail(`${field}: invalid label key "${k}"`);
+    if (!/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(v)) fail(`${field}: invalid value "${v}" for label ${k}`);
+  }
+  return Object.freeze({ ...value });
+}
+
+function extProcService(input: Partial<ExtProcService> = {}): ExtProcService {
+  const svcName = name(input.name ?? 'tokenmeter', 'extProc.name', DNS_LABEL, 63);
+  return Object.freeze({
+    name: svcName,
+    namespace: name(input.namespace ?? DEFAULT_NAMESPACE, 'extProc.namespace', DNS_LABEL, 63),
+    port: port(input.port ?? 50051, 'extProc.port'),
+    adminPort: port(input.adminPort ?? 9464, 'extProc.adminPort'),
+    adminPortName: name(input.adminPortName ?? 'admin', 'extProc.adminPortName', DNS_LABEL, 15),
+    labels: labels(input.labels ?? { 'app.kubernetes.io/name': svcName }, 'extProc.labels'),
+  });
+}
+
+/** Defaults applied, validated and frozen. Throws TM_CONFIG_INVALID naming the first bad field. */
+export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
+  const flavour = input.flavour ?? 'EnvoyGateway';
+  if (!FLAVOURS.includes(flavour)) fail(`flavour: expected one of ${FLAVOURS.join(', ')}, got "${String(flavour)}"`);
+  const extProc = extProcService(input.extProc);
+  const messageTimeout = input.messageTimeout ?? '200ms';
+  const messageTimeoutMs = parseGoDuration(messageTimeout);
+  if (messageTimeoutMs === undefined || messageTimeoutMs < 1) fail(`messageTimeout: expected a duration like 200ms or 1s, got "${messageTimeout}"`);
+  const rateLimit = input.envoyGateway?.rateLimit ?? 'Off';
+  if (rateLimit !== 'Off' && rateLimit !== 'BackendTrafficPolicy') fail(`envoyGateway.rateLimit: expected Off or BackendTrafficPolicy, got "${String(rateLimit)}"`);
+  const interval = input.serviceMonitor?.interval ?? '30s';
+  if (parseGoDuration(interval) === undefined) fail(`serviceMonitor.interval: expected a duration like 30s, got "${interval}"`);
+  const clusterDomain = name(input.clusterDomain ?? 'cluster.local', 'clusterDomain', DNS_SUBDOMAIN, 253);
+  return Object.freeze({
+    flavour,
+    extProc,
+    messageTimeout,
+    messageTimeoutMs,
+    failOpen: input.failOpen ?? true,
+    envoyGateway: Object.freeze({ rateLimit }),
+    istio: Object.freeze({
+      namespace: name(input.istio?.namespace ?? 'istio-system', 'istio.namespace', DNS_LABEL, 63),
+      workloadSelector: labels(input.istio?.workloadSelector ?? { istio: 'ingressgateway' }, 'istio.workloadSelector'),
+      name: name(input.istio?.name ?? 'tokenmeter-ext-proc', 'istio.name', DNS_SUBDOMAIN, 253),
+    }),
+    envoy: Object.freeze({
+      configMapName: name(input.envoy?.configMapName ?? 'tokenmeter-envoy', 'envoy.configMapName', DNS_SUBDOMAIN, 253),
+      namespace: name(input.envoy?.namespace ?? extProc.namespace, 'envoy.namespace', DNS_LABEL, 63),
+      clusterName: input.envoy?.clusterName ?? 'tokenmeter',
+    }),
+    labels: labels({ ...input.labels, [MANAGED_BY_LABEL]: MANAGED_BY }, 'labels'),
+    limitsConfigMap: Object.freeze({
+      name: name(input.limitsConfigMap?.name ?? 'tokenmeter-policies', 'limitsConfigMap.name', DNS_SUBDOMAIN, 253),
+      namespace: name(input.limitsConfigMap?.namespace ?? extProc.namespace, 'limitsConfigMap.namespace', DNS_LABEL, 63),
+    }),
+    serviceMonitor: Object.freeze({
+      name: name(input.serviceMonitor?.name ?? `${extProc.name}-extproc`, 'serviceMonitor.name', DNS_SUBDOMAIN, 253),
+      interval,
+    }),
+    clusterDomain,
+  });
+}
+
+/** The ext_proc Service's cluster-local DNS name. */
+export function serviceHost(s: OperatorSettings): string {
+  return `${s.extProc.name}.${s.extProc.namespace}.svc.${s.clusterDomain}`;
+}
