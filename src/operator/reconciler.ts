@@ -1,0 +1,240 @@
+/**
+ * The TokenPolicy reconciler: level-based and idempotent. `reconcile(key)` re-reads the policy, decides whether it
+ * is accepted, renders the objects for ALL accepted policies (src/render), applies what differs with server-side
+ * apply, prunes what is no longer rendered and writes status — whatever event queued the key.
+ *
+ * Deletion needs no finalizer: every per-policy child (EnvoyExtensionPolicy, BackendTrafficPolicy) is in the
+ * policy's namespace with an ownerReference, so the garbage collector deletes it; the shared objects (limits
+ * ConfigMap, ReferenceGrants in the ext_proc namespace, EnvoyFilter, Envoy ConfigMap) are recomputed from the
+ * remaining policies by the reconcile the deletion queues, and the ones no longer rendered are pruned by label.
+ * Nothing needs the deleted policy's spec to clean up, so a missed delete event is repaired by any later reconcile
+ * or the periodic resync.
+ */
+import { isNotFound, type KubeClient, type KubeObject } from '../k8s/client.js';
+import type { Logger } from '../log/logger.js';
+import { API_VERSION, KIND } from '../policy/parse.js';
+import { renderAll, type RenderResult } from '../render/index.js';
+import { policyLabelValue } from '../render/meta.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
+import { APPLY_OPTIONS, applyChanged, prune, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
+import {
+  ConditionTypes, Reasons, conditionsOf, readyCondition, sameConditions, setConditions, transitions,
+  type Condition, type ConditionInput,
+} from './conditions.js';
+import { kubeEventRecorder, type EventRecorder } from './events.js';
+import { PolicyBook, acceptedIdentity, formatFieldErrors, unresolvedTargets, type PolicyCache } from './policies.js';
+
+export type OperatorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  settings: OperatorSettings;
+  cache: PolicyCache;
+  now: () => Date;
+  log: OperatorLog;
+  /** Default: Events through `client`, reported by instance "tokenmeter-operator". */
+  recorder?: EventRecorder;
+  /** How soon a policy whose targets are missing is looked at again. Default 30 s. */
+  targetRetryMs?: number;
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export const SERVICE_MONITOR = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' } as const;
+const MANAGED = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+const OUR_TYPES: readonly string[] = Object.values(ConditionTypes);
+
+interface Verdict {
+  accepted: ConditionInput;
+  policy?: ReturnType<PolicyBook['accepted']>[number];
+  requeueAfterMs?: number;
+}
+
+interface Converged {
+  render: RenderResult;
+  serviceMonitor: boolean;
+}
+
+export interface PolicyStatus {
+  observedGeneration: number;
+  loadedVersion?: string;
+  conditions: Condition[];
+}
+
+export class Reconciler {
+  private readonly deps: ReconcilerDeps;
+  private readonly recorder: EventRecorder;
+  private readonly book = new PolicyBook();
+
+  constructor(deps: ReconcilerDeps) {
+    this.deps = deps;
+    this.recorder = deps.recorder ?? kubeEventRecorder(deps.client, 'tokenmeter-operator');
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace, name, extra] = key.split('/');
+    if (!namespace || !name || extra !== undefined) {
+      this.deps.log.error({ key }, 'Ignoring malformed TokenPolicy key (expected namespace/name)');
+      return {};
+    }
+    const obj = await this.deps.client.get({ apiVersion: API_VERSION, kind: KIND, namespace, name });
+    if (!obj || obj.metadata.deletionTimestamp !== undefined) {
+      await this.converge(key, undefined, undefined);
+      this.book.forget(obj?.metadata.uid);
+      this.deps.log.info({ name, namespace }, obj ? 'TokenPolicy is being deleted' : 'TokenPolicy is gone');
+      return {};
+    }
+    const verdict = await this.evaluate(obj);
+    let converged: Converged | undefined;
+    let failure: Error | undefined;
+    try {
+      converged = await this.converge(key, verdict, obj);
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+    }
+    await this.writeStatus(obj, this.statusFor(obj, verdict, converged, failure));
+    if (failure) throw failure;
+    return verdict.requeueAfterMs === undefined ? {} : { requeueAfterMs: verdict.requeueAfterMs };
+  }
+
+  /** Accepted: spec valid, then targets resolved. */
+  private async evaluate(obj: KubeObject): Promise<Verdict> {
+    const observedGeneration = obj.metadata.generation ?? 0;
+    const base = { type: ConditionTypes.Accepted, observedGeneration };
+    const { policy, errors } = this.book.validate(obj);
+    if (!policy) {
+      return { accepted: { ...base, status: 'False', reason: Reasons.Invalid, message: formatFieldErrors(errors) } };
+    }
+    const missing = await unresolvedTargets(this.deps.client, obj.metadata.namespace ?? '', policy);
+    this.book.noteTargets(obj, missing.length === 0);
+    if (missing.length > 0) {
+      return {
+        accepted: { ...base, status: 'False', reason: Reasons.TargetNotFound, message: missing.join('; ') },
+        requeueAfterMs: this.deps.targetRetryMs ?? 30_000,
+      };
+    }
+    const identity = acceptedIdentity(obj);
+    const accepted: ConditionInput = { ...base, status: 'True', reason: Reasons.Accepted, message: 'The spec is valid and every targetRef resolves.' };
+    return identity ? { accepted, policy: { identity, policy } } : { accepted };
+  }
+
+  /** Renders every accepted policy, applies the shared objects and this policy's children, prunes the rest. */
+  private async converge(key: string, verdict: Verdict | undefined, obj: KubeObject | undefined): Promise<Converged> {
+    const { client, settings, cache, log } = this.deps;
+    const serviceMonitor = await client.resourceExists(SERVICE_MONITOR.apiVersion, SERVICE_MONITOR.kind);
+    const policies = this.book.accepted(cache, { key, ...(verdict?.policy ? { accepted: verdict.policy } : {}) });
+    const render = renderAll(policies, settings, { serviceMonitor });
+    const uid = obj?.metadata.uid;
+    const desired: DesiredObject[] = render.objects.filter((o) => {
+      const owners = o.metadata.ownerReferences ?? [];
+      return owners.length === 0 || owners.some((r) => r.uid === uid);
+    });
+    const report: ApplyReport = { applied: [], deleted: [] };
+    await applyChanged(client, desired, report);
+    await prune(client, this.pruneScopes(obj), desired, report);
+    for (const id of report.applied) log.info({ object: id }, `Applied ${id.split(' ')[0] ?? ''}`);
+    for (const id of report.deleted) log.info({ object: id }, `Deleted ${id.split(' ')[0] ?? ''}`);
+    return { render, serviceMonitor };
+  }
+
+  /** Where objects the operator no longer renders can be: shared ones by label, and this policy's own children. */
+  private pruneScopes(obj: KubeObject | undefined): PruneScope[] {
+    const s = this.deps.settings;
+    if (s.flavour === 'Istio') {
+      return [{ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name }];
+    }
+    if (s.flavour === 'Envoy') {
+      return [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName }];
+    }
+    const scopes: PruneScope[] = [
+      { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED },
+    ];
+    const { uid, namespace, name } = obj?.metadata ?? { name: '' };
+    if (uid === undefined || namespace === undefined) return scopes;
+    const labelSelector = `${MANAGED},${POLICY_LABEL}=${policyLabelValue(name)}`;
+    const owned = (o: KubeObject): boolean => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid);
+    for (const kind of ['EnvoyExtensionPolicy', 'BackendTrafficPolicy']) {
+      scopes.push({ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind, namespace, labelSelector, filter: owned });
+    }
+    return scopes;
+  }
+
+  private statusFor(obj: KubeObject, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined): PolicyStatus {
+    const observedGeneration = obj.metadata.generation ?? 0;
+    const programmed = this.programmed(observedGeneration, verdict, converged, failure);
+    const monitored = this.monitored(observedGeneration, converged);
+    const before = conditionsOf(obj.status).filter((c) => OUR_TYPES.includes(c.type));
+    const next = [verdict.accepted, programmed, readyCondition(verdict.accepted, programmed), monitored];
+    const conditions = setConditions(before, next, this.deps.now());
+    const status: PolicyStatus = { observedGeneration, conditions };
+    if (programmed.status === 'True' && converged) status.loadedVersion = converged.render.limits.version;
+    return status;
+  }
+
+  private programmed(observedGeneration: number, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined): ConditionInput {
+    const base = { type: ConditionTypes.Programmed, observedGeneration };
+    if (failure || !converged) {
+      return { ...base, status: 'False', reason: Reasons.ApplyFailed, message: `Applying failed (will retry): ${failure?.message ?? 'unknown error'}` };
+    }
+    if (!verdict.policy) {
+      return { ...base, status: 'False', reason: Reasons.NotAccepted, message: 'Not programmed: the policy is not accepted.' };
+    }
+    const { render } = converged;
+    const s = this.deps.settings;
+    const key = `${verdict.policy.identity.namespace}/${verdict.policy.identity.name}`;
+    const notes = [
+      `${s.flavour} configuration applied; limits version ${render.limits.version} published in ConfigMap ${s.limitsConfigMap.namespace}/${s.limitsConfigMap.name}.`,
+      ...(render.unattached.includes(key) ? ['No targetRefs: Envoy Gateway attaches nothing for this policy; it applies only to traffic other policies send to the ext_proc.'] : []),
+      ...render.skipped.filter((k) => k.policy === key).map((k) => `Limit ${k.limit} is not in the BackendTrafficPolicy: ${k.reason}.`),
+    ];
+    return { ...base, status: 'True', reason: Reasons.Programmed, message: notes.join(' ') };
+  }
+
+  private monitored(observedGeneration: number, converged: Converged | undefined): ConditionInput {
+    const base = { type: ConditionTypes.Monitored, observedGeneration };
+    const s = this.deps.settings;
+    if (!converged) return { ...base, status: 'Unknown', reason: Reasons.Pending, message: 'Not known until the objects are applied.' };
+    if (!converged.serviceMonitor) {
+      return {
+        ...base, status: 'False', reason: Reasons.ServiceMonitorCRDMissing,
+        message: `Prometheus Operator is not installed (${SERVICE_MONITOR.apiVersion} ${SERVICE_MONITOR.kind} is not served): no ServiceMonitor scrapes the ext_proc metrics.`,
+      };
+    }
+    return {
+      ...base, status: 'True', reason: Reasons.ServiceMonitorApplied,
+      message: `ServiceMonitor ${s.extProc.namespace}/${s.serviceMonitor.name} scrapes the ext_proc metrics.`,
+    };
+  }
+
+  /** Server-side apply to /status, skipped when nothing but lastTransitionTime would change; Events on transitions. */
+  private async writeStatus(obj: KubeObject, status: PolicyStatus): Promise<void> {
+    const current = (obj.status ?? {}) as Partial<PolicyStatus>;
+    const before = conditionsOf(obj.status).filter((c) => OUR_TYPES.includes(c.type));
+    const unchanged = current.observedGeneration === status.observedGeneration && current.loadedVersion === status.loadedVersion &&
+      sameConditions(before, status.conditions);
+    if (unchanged) return;
+    const { name, namespace } = obj.metadata;
+    try {
+      await this.deps.client.applyStatus({ apiVersion: API_VERSION, kind: KIND, metadata: { name, ...(namespace === undefined ? {} : { namespace }) }, status }, APPLY_OPTIONS);
+    } catch (err) {
+      if (isNotFound(err)) return; // deleted meanwhile: the delete queues another reconcile
+      throw err;
+    }
+    await this.recordTransitions(obj, before, status.conditions);
+  }
+
+  private async recordTransitions(obj: KubeObject, before: readonly Condition[], after: readonly Condition[]): Promise<void> {
+    const changed = transitions(before, after).filter((c) => c.type !== ConditionTypes.Ready && c.reason !== Reasons.NotAccepted);
+    for (const c of changed) {
+      try {
+        await this.recorder.record(obj, c.status === 'False' ? 'Warning' : 'Normal', c.reason, `${c.type}: ${c.message}`);
+      } catch (err) {
+        this.deps.log.warn({ err, name: obj.metadata.name, namespace: obj.metadata.namespace, reason: c.reason }, 'Could not record Event');
+      }
+    }
+  }
+}
+
+
