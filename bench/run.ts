@@ -8,6 +8,7 @@ import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult 
 import { memoryPerOpenStream } from './open-streams.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
+import { benchOperator } from './operator.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
 import type { ServerProcess } from './extproc-load.js';
 
@@ -129,16 +130,24 @@ async function budgets(): Promise<void> {
   }
 }
 
+async function operator(): Promise<void> {
+  const r = await benchOperator(1000);
+  console.log('## Operator: 1,000 TokenPolicies (in process, in-memory API)\n');
+  table(['policies', 'converge to Ready s', 'RSS MiB', 'edit enforced s'], [[String(r.policies), f2(r.convergeSeconds), f1(r.rssMiB), f2(r.editEnforcedSeconds)]]);
+}
+
 async function main(): Promise<void> {
   console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (process.argv.includes('--budgets-only')) return budgets();
+  if (process.argv.includes('--operator-only')) return operator();
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
   await extprocVsEcho();
   await smallWhileLarge();
   await budgets();
+  await operator();
 }
 
 await main();

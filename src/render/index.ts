@@ -38,9 +38,20 @@ function key(a: AcceptedPolicy): string {
   return `${a.identity.namespace}/${a.identity.name}`;
 }
 
+/**
+ * Namespaced copies, memoised per policy object: the operator keeps one validated model per uid and generation, so
+ * across reconciles the same copy (and its memoised YAML, see policy-yaml.ts) is reused and a reconcile over 1,000
+ * unchanged policies does not re-render them all. Pure: the memo holds only values derived from its key.
+ */
+const namespacedCopies = new WeakMap<TokenPolicy, TokenPolicy>();
+
 /** The policy model with its namespace taken from the Kubernetes identity (the limits must name it). */
 function namespaced(a: AcceptedPolicy): TokenPolicy {
-  return { ...a.policy, name: a.identity.name, namespace: a.identity.namespace };
+  const cached = namespacedCopies.get(a.policy);
+  if (cached && cached.name === a.identity.name && cached.namespace === a.identity.namespace) return cached;
+  const copy = { ...a.policy, name: a.identity.name, namespace: a.identity.namespace };
+  namespacedCopies.set(a.policy, copy);
+  return copy;
 }
 
 function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, out: RenderResult): void {

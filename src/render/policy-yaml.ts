@@ -111,6 +111,16 @@ export function policyToYaml(p: TokenPolicy): string {
 }
 
 /** Policies as a multi-document YAML stream, in the given order; '' for none. */
+/** Rendered documents, memoised per (immutable) policy model object. */
+const documents = new WeakMap<TokenPolicy, string>();
+
 export function policiesToYaml(policies: readonly TokenPolicy[]): string {
-  return policies.map((p) => `---\n${policyToYaml(p)}`).join('');
+  return policies.map((p) => {
+    let doc = documents.get(p);
+    if (doc === undefined) {
+      doc = `---\n${policyToYaml(p)}`;
+      documents.set(p, doc);
+    }
+    return doc;
+  }).join('');
 }
