@@ -2,7 +2,7 @@
  * The admin HTTP endpoint: /metrics (Prometheus text), /healthz (process alive), /readyz (accepting streams), and the
  * token count and cost API: POST /v1/count (count-api.ts), GET /v1/usage (usage-api.ts, bearer token when
  * configured), GET /v1/models (models-api.ts). Unknown paths answer 404 and wrong methods 405; API errors are JSON
- * `{error: {message, code}}`.
+ * `{error: {message, code}}`. The operator serves the first three only (probesOnly).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,8 @@ export interface AdminDeps {
   usage?: UsageSource;
   /** Bearer token /v1/usage requires; empty or absent = none. */
   adminToken?: string;
+  /** Serve only /healthz, /readyz and /metrics (the operator). */
+  probesOnly?: boolean;
 }
 
 export interface AdminServer {
@@ -45,7 +47,7 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
 }
 
-function routes(deps: AdminDeps): ReadonlyMap<string, Route> {
+function probeRoutes(deps: AdminDeps): ReadonlyMap<string, Route> {
   const GET = ['GET', 'HEAD'] as const;
   return new Map<string, Route>([
     ['/healthz', { methods: GET, handle: (_q, res) => text(res, 200, 'ok\n') }],
@@ -61,6 +63,15 @@ function routes(deps: AdminDeps): ReadonlyMap<string, Route> {
         }
       },
     }],
+  ]);
+}
+
+function routes(deps: AdminDeps): ReadonlyMap<string, Route> {
+  const probes = probeRoutes(deps);
+  if (deps.probesOnly) return probes;
+  const GET = ['GET', 'HEAD'] as const;
+  return new Map<string, Route>([
+    ...probes,
     ['/v1/count', {
       methods: ['POST'],
       handle: (req, res, url) => handleCount(req, res, url, { maxBodyBytes: deps.maxRequestBodyBytes ?? DEFAULT_MAX_BODY, overrides: deps.encodingOverrides }),

@@ -1,6 +1,8 @@
 /**
- * Token budgets for `tokenmeter extproc --policies PATH`: the watched policy files, the counter store (memory, or
- * Redis with --redis-url) and the Limiter the sessions call. Wiring only.
+ * Token budgets for `tokenmeter extproc --policies PATH` or `--policies-configmap NS/NAME`: the policy source (watched
+ * files, or the operator's limits ConfigMap watched through the API), the counter store (memory, or Redis with
+ * --redis-url) and the Limiter the sessions call. Either source swaps the matcher the Limiter reads; streams in
+ * flight keep the reservations they made. Wiring only.
  */
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -11,7 +13,9 @@ import { createMemoryStore } from '../limits/memory-store.js';
 import { ObservedOutput } from '../limits/observed.js';
 import { createRedisStore } from '../limits/redis-store.js';
 import type { CounterStore } from '../limits/store.js';
-import { watchPolicies, type PolicySet, type PolicyWatcher } from '../policy/file-source.js';
+import { kubeClientFor } from '../k8s/client-node.js';
+import { watchConfigMapPolicies } from '../policy/configmap-source.js';
+import { watchPolicies, type PolicySet } from '../policy/file-source.js';
 import { compileMatcher, type PolicyMatcher } from '../policy/match.js';
 import { policyErrorsToError } from '../policy/parse.js';
 import { formatPolicyError, policyKey } from '../policy/types.js';
@@ -26,7 +30,7 @@ export interface Budgets {
 }
 
 export async function createBudgets(config: ExtprocConfig, logger: Logger, metrics: Metrics): Promise<Budgets | undefined> {
-  if (!config.policies) return undefined;
+  if (!config.policies && !config.policiesConfigMap) return undefined;
   let matcher = compileMatcher([]);
   const apply = (set: PolicySet, initial: boolean): void => {
     for (const e of set.errors) logger.error({ file: e.source, policy: e.policy, field: e.path }, `invalid TokenPolicy: ${formatPolicyError(e)}`);
@@ -36,16 +40,7 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
     if (!initial) metrics.policyReloads.inc({ result: set.errors.length > 0 ? 'invalid' : 'ok' });
     logger.info({ policies: set.policies.map(policyKey), files: set.files.length }, initial ? 'policies loaded' : 'policies reloaded');
   };
-  const watcher: PolicyWatcher = await watchPolicies({
-    path: config.policies,
-    onChange: (set) => apply(set, false),
-    onError: (err) => logger.error({ err }, 'policy reload failed; keeping the current policies'),
-  });
-  if (watcher.current.errors.length > 0 && watcher.current.policies.length === 0) {
-    watcher.close();
-    throw policyErrorsToError(watcher.current.errors);
-  }
-  apply(watcher.current, true);
+  const source = config.policiesConfigMap ? await configMapSource(config, logger, metrics, apply) : await fileSource(config, logger, apply);
   let store: CounterStore;
   if (config.redisUrl) {
     const redis = createRedisStore({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, onHealthChange: (healthy, error) => logger[healthy ? 'info' : 'warn']({ err: error }, healthy ? 'redis connected' : 'redis unavailable') });
@@ -63,8 +58,48 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
   return {
     limiter, store, matcher: () => matcher,
     close: async () => {
-      watcher.close();
+      source.close();
       await store.close();
     },
   };
+}
+
+type Apply = (set: PolicySet, initial: boolean) => void;
+
+async function fileSource(config: ExtprocConfig, logger: Logger, apply: Apply): Promise<{ close(): void }> {
+  const watcher = await watchPolicies({
+    path: config.policies,
+    onChange: (set) => apply(set, false),
+    onError: (err) => logger.error({ err }, 'policy reload failed; keeping the current policies'),
+  });
+  if (watcher.current.errors.length > 0 && watcher.current.policies.length === 0) {
+    watcher.close();
+    throw policyErrorsToError(watcher.current.errors);
+  }
+  apply(watcher.current, true);
+  return watcher;
+}
+
+async function configMapSource(config: ExtprocConfig, logger: Logger, metrics: Metrics, apply: Apply): Promise<{ close(): void }> {
+  const ref = config.policiesConfigMap as { namespace: string; name: string };
+  const setVersion = (version: string | undefined): void => {
+    if (version === undefined) return;
+    metrics.policiesVersion.reset();
+    metrics.policiesVersion.set({ version }, 1);
+  };
+  const source = await watchConfigMapPolicies({
+    client: kubeClientFor(config.kubeconfig), namespace: ref.namespace, name: ref.name,
+    onChange: (set, version) => {
+      apply(set, false);
+      setVersion(version);
+      if (set.errors.length === 0) logger.info({ version, configmap: `${ref.namespace}/${ref.name}` }, 'limits version loaded');
+    },
+    onDeleted: () => logger.warn({ configmap: `${ref.namespace}/${ref.name}` }, 'limits ConfigMap deleted; keeping the current policies'),
+    onError: (err, context) => logger.warn({ err, context, configmap: `${ref.namespace}/${ref.name}` }, 'limits ConfigMap watch: retrying'),
+  });
+  if (!source.synced) logger.error({ configmap: `${ref.namespace}/${ref.name}` }, 'could not list the limits ConfigMap at start-up; serving without budgets until it can');
+  else if (source.version === undefined && source.current.errors.length === 0) logger.warn({ configmap: `${ref.namespace}/${ref.name}` }, 'limits ConfigMap not found yet; serving without budgets until the operator publishes it');
+  apply(source.current, true);
+  setVersion(source.version);
+  return source;
 }

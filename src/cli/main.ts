@@ -7,6 +7,7 @@ import { isTokenmeterError } from '../errors/catalogue.js';
 import { createLogger } from '../log/logger.js';
 import { runCount } from './count.js';
 import { runExtproc } from './extproc.js';
+import { runOperator } from './operator.js';
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -23,12 +24,13 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.command === 'count') {
     return runCount(parsed.rest, parsed.count, parsed.config, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   }
-  if (parsed.command !== 'extproc') {
+  if (parsed.command !== 'extproc' && parsed.command !== 'operator') {
     process.stderr.write(`tokenmeter: unknown command "${parsed.command}"\n\n${usage()}\n`);
     return 2;
   }
-  const logger = createLogger(parsed.config.logLevel);
-  const running = await runExtproc(parsed.config, logger);
+  const operator = parsed.operator;
+  const logger = createLogger(operator ? operator.logLevel : parsed.config.logLevel);
+  const running = operator ? await runOperator(operator, logger) : await runExtproc(parsed.config, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'shutdown requested');

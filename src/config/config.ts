@@ -5,13 +5,11 @@
 import { parseArgs } from 'node:util';
 import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+import { fail, parseBool, parseBytes, parseHostPort, parseLevel, parseSeconds, LOG_LEVELS, type HostPort, type LogLevel } from './parsers.js';
+import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, operatorUsage, type OperatorConfig } from './operator.js';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export { parseHostPort, type HostPort, type LogLevel } from './parsers.js';
+export type { OperatorConfig } from './operator.js';
 
 export interface ExtprocConfig {
   grpc: HostPort;
@@ -41,6 +39,10 @@ export interface ExtprocConfig {
   redisTimeoutMs: number;
   /** Bearer token the admin endpoints that reveal usage require; empty = no token. */
   adminToken: string;
+  /** NAMESPACE/NAME of the limits ConfigMap the operator publishes, watched through the API (exclusive with policies). */
+  policiesConfigMap: { namespace: string; name: string } | undefined;
+  /** Kubeconfig file for --policies-configmap; empty = in-cluster service account. */
+  kubeconfig: string;
 }
 
 /** One option: its flag, environment variable, default and parser. */
@@ -51,45 +53,6 @@ interface OptionSpec<K extends keyof ExtprocConfig> {
   help: string;
   parse: (raw: string, name: string) => ExtprocConfig[K];
   fallback: string;
-}
-
-function fail(message: string): never {
-  throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, message);
-}
-
-export function parseHostPort(raw: string, name: string): HostPort {
-  const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(raw.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) fail(`${name}: expected HOST:PORT, got "${raw}"`);
-  return { host: m[1] === '' ? '0.0.0.0' : (m[1] as string), port };
-}
-
-function parseBytes(raw: string, name: string): number {
-  const m = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(raw.trim());
-  if (!m) fail(`${name}: expected a byte size such as 4MiB, got "${raw}"`);
-  const unit = (m[2] ?? 'b').toLowerCase();
-  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
-  const n = Number(m[1]) * mult;
-  if (n < 1024) fail(`${name}: must be at least 1KiB, got "${raw}"`);
-  return n;
-}
-
-function parseSeconds(raw: string, name: string): number {
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || n > 86400) fail(`${name}: expected seconds between 0 and 86400, got "${raw}"`);
-  return Math.round(n * 1000);
-}
-
-function parseBool(raw: string, name: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  return fail(`${name}: expected true or false, got "${raw}"`);
-}
-
-function parseLevel(raw: string, name: string): LogLevel {
-  const level = raw.toLowerCase() as LogLevel;
-  if (!LOG_LEVELS.includes(level)) fail(`${name}: expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
-  return level;
 }
 
 function parseOverrides(raw: string, name: string): Record<string, string> {
@@ -106,6 +69,15 @@ function parseOverrides(raw: string, name: string): Record<string, string> {
 
 function parseText(raw: string): string {
   return raw.trim();
+}
+
+/** NAMESPACE/NAME (empty: undefined). */
+export function parseNamespacedName(raw: string, name: string): { namespace: string; name: string } | undefined {
+  const text = raw.trim();
+  if (text === '') return undefined;
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  if (!m) fail(`${name}: expected NAMESPACE/NAME, got "${raw}"`);
+  return { namespace: m[1] as string, name: m[3] as string };
 }
 
 function parseCount(raw: string, name: string): number {
@@ -130,6 +102,8 @@ const OPTIONS = [
   { key: 'redisTimeoutMs', flag: 'redis-timeout', env: 'TOKENMETER_REDIS_TIMEOUT', fallback: '0.25', parse: parseSeconds, help: 'seconds a Redis command may take before failureMode applies' },
   { key: 'reservationTtlMs', flag: 'reservation-ttl', env: 'TOKENMETER_RESERVATION_TTL', fallback: '900', parse: parseSeconds, help: 'seconds before a never-settled reservation is released' },
   { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
+  { key: 'policiesConfigMap', flag: 'policies-configmap', env: 'TOKENMETER_POLICIES_CONFIGMAP', fallback: '', parse: parseNamespacedName, help: 'NAMESPACE/NAME of the limits ConfigMap the operator publishes, watched through the API and hot-reloaded (instead of --policies)' },
+  { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 /** Options of `tokenmeter count` (rejected with other commands). */
@@ -150,6 +124,8 @@ export interface ParsedCommand {
   help: boolean;
   config: ExtprocConfig;
   count: CountArgs;
+  /** Set for the operator command. */
+  operator?: OperatorConfig;
   rest: string[];
 }
 
@@ -157,9 +133,11 @@ export function usage(): string {
   const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(22)} ${o.help} (env ${o.env}, default "${o.fallback}")`);
   const countLines = COUNT_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`);
   return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc       run the Envoy ext_proc server',
-    '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)', '',
+    '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)',
+    '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)', '',
     'Options for extproc:', ...lines, '  --help                   show this help', '',
-    'Options for count (it also reads --encoding-overrides):', ...countLines].join('\n');
+    'Options for count (it also reads --encoding-overrides):', ...countLines, '',
+    `Options for operator (it also reads ${SHARED_FLAGS.map((f) => `--${f}`).join(', ')}):`, ...operatorUsage()].join('\n');
 }
 
 /** Parses argv (without node and script) and the environment into a frozen config. Throws TM_CONFIG_INVALID. */
@@ -168,7 +146,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   let parsed: ReturnType<typeof parseArgs>;
   try {
     const countOptions = Object.fromEntries(COUNT_FLAGS.map((o) => [o.flag, { type: 'string' as const }]));
-    parsed = parseArgs({ args: [...argv], options: { ...flagOptions, ...countOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const operatorOptions = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f, { type: 'string' as const }]));
+    parsed = parseArgs({ args: [...argv], options: { ...flagOptions, ...countOptions, ...operatorOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
     throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, (err as Error).message, { cause: err });
   }
@@ -189,5 +168,13 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (v.trim() === '') fail(`--${flag}: expected a value`);
     count[flag] = v.trim();
   }
-  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, rest };
+  if (config.policies && config.policiesConfigMap) fail('--policies and --policies-configmap are exclusive: choose one policy source');
+  for (const o of OPTIONS) {
+    if (command === 'operator' && typeof values[o.flag] === 'string' && !SHARED_FLAGS.includes(o.flag)) fail(`--${o.flag} is not an option of the operator command`);
+  }
+  for (const flag of OPERATOR_FLAGS) {
+    if (command !== 'operator' && typeof values[flag] === 'string') fail(`--${flag} is an option of the operator command`);
+  }
+  const operator = command === 'operator' ? operatorConfig(values, env) : undefined;
+  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, rest, ...(operator ? { operator } : {}) };
 }

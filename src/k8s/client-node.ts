@@ -70,6 +70,11 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
   return new ClientNodeKubeClient(kc);
 }
 
+/** The client for a kubeconfig file, or for the in-cluster service account when `path` is empty. */
+export function kubeClientFor(path: string): KubeClient {
+  return createKubeClient(loadKubeConfig(path ? { kind: 'file', path } : { kind: 'in-cluster' }));
+}
+
 const APPLY = PatchStrategy.ServerSideApply;
 const WATCH_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 

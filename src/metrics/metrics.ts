@@ -31,6 +31,8 @@ export interface Metrics {
   storeErrors: Counter<'store'>;
   policiesLoaded: Gauge;
   policyReloads: Counter<'result'>;
+  /** 1 for the limits version loaded from the operator's ConfigMap (only the current one is kept). */
+  policiesVersion: Gauge<'version'>;
 }
 
 export interface MetricsOptions {
@@ -104,5 +106,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     storeErrors: new Counter({ name: 'tokenmeter_store_errors_total', help: 'Counter store operations that failed (store unreachable or timed out).', labelNames: ['store'], registers }),
     policiesLoaded: new Gauge({ name: 'tokenmeter_policies_loaded', help: 'TokenPolicies currently enforced.', registers }),
     policyReloads: new Counter({ name: 'tokenmeter_policy_reloads_total', help: 'Policy reloads by result (ok, invalid: some files had errors and their previous policies were kept).', labelNames: ['result'], registers }),
+    policiesVersion: new Gauge({
+      name: 'tokenmeter_policies_version_info', help: 'The limits version loaded from the operator\'s ConfigMap (--policies-configmap): 1 for the current version.',
+      labelNames: ['version'], registers,
+    }),
   };
 }

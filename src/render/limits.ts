@@ -1,6 +1,6 @@
 /**
- * The data-plane limits: every accepted policy in one ConfigMap the ext_proc replicas read (`tokenmeter extproc
- * --policies` on the mounted file, re-read on change). `policies.yaml` is the multi-document TokenPolicy YAML,
+ * The data-plane limits: every accepted policy in one ConfigMap the ext_proc replicas watch (`tokenmeter extproc
+ * --policies-configmap NS/NAME`, through the API; or `--policies` on a mounted copy). `policies.yaml` is the multi-document TokenPolicy YAML,
  * ordered by namespace then name so that a reconcile over the same policies writes the same bytes (no spurious
  * reloads); `version` is a short sha256 of it — the version the ext_proc reports as loaded and the operator compares
  * before setting Programmed. The YAML holds the model only (no uid or generation): an edit that leaves the model

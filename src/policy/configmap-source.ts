@@ -1,0 +1,104 @@
+/**
+ * Operator mode policy source (`tokenmeter extproc --policies-configmap NS/NAME`): the limits ConfigMap the operator
+ * publishes (src/render/limits.ts), watched through the Kubernetes API rather than mounted as a volume. The kubelet
+ * refreshes mounted ConfigMaps on its sync period plus cache TTL (up to about a minute); an API watch delivers an
+ * edit in milliseconds, so every replica enforces a changed limit well within 2 s. RBAC: get, list and watch on
+ * configmaps in that one namespace (a Role, not a ClusterRole).
+ *
+ * A list-and-watch Informer on ConfigMaps in the namespace (reconnects, 410 relist) picks the one name. A change of
+ * `data["policies.yaml"]` is parsed with the local-mode parser; invalid content keeps the previous policies (the
+ * errors are reported through onChange with `kept`). A deleted ConfigMap keeps the current policies too: losing
+ * every limit because an object was removed by accident would be worse than enforcing the last good ones.
+ */
+import type { KubeClient, KubeObject } from '../k8s/client.js';
+import { Informer } from '../k8s/informer.js';
+import { POLICIES_KEY, VERSION_KEY, limitsVersion } from '../render/limits.js';
+import type { PolicySet } from './file-source.js';
+import { parsePolicies } from './parse.js';
+import { policyKey } from './types.js';
+
+export interface ConfigMapSourceOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  /** A new set was loaded (errors non-empty: the content was invalid and `policies` are the previous ones). */
+  onChange: (set: PolicySet, version: string | undefined) => void;
+  /** The ConfigMap was deleted (the current policies are kept). */
+  onDeleted?: () => void;
+  /** Informer failures (retried) and handler errors. */
+  onError?: (err: unknown, context: string) => void;
+  /** How long start-up waits for the first list before serving with what it has (none). Default 10 s. */
+  syncTimeoutMs?: number;
+}
+
+export interface ConfigMapPolicySource {
+  readonly current: PolicySet;
+  /** data.version of the loaded content; undefined until a valid one was loaded. */
+  readonly version: string | undefined;
+  /** Whether the first list completed before start-up went on. */
+  readonly synced: boolean;
+  close(): void;
+}
+
+/** Lists and watches the ConfigMap; resolves after the first list (or syncTimeoutMs) with the initial set. */
+export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Promise<ConfigMapPolicySource> {
+  const source = `configmap ${opts.namespace}/${opts.name}`;
+  let current: PolicySet = { policies: [], errors: [], kept: [], files: [] };
+  let version: string | undefined;
+  let lastText: string | undefined;
+  let started = false;
+
+  const load = (obj: KubeObject): void => {
+    if (obj.metadata.name !== opts.name) return;
+    const data = (obj as { data?: Record<string, string> }).data ?? {};
+    const text = data[POLICIES_KEY];
+    if (text === undefined) {
+      const errors = [{ source, policy: '', path: `data.${POLICIES_KEY}`, message: 'missing' }];
+      current = { policies: current.policies, errors, kept: current.policies.map(policyKey), files: [source] };
+      if (started) opts.onChange(current, version);
+      return;
+    }
+    if (text === lastText) return;
+    lastText = text;
+    const parsed = parsePolicies(text, source);
+    if (parsed.errors.length > 0) {
+      current = { policies: current.policies, errors: parsed.errors, kept: current.policies.map(policyKey), files: [source] };
+    } else {
+      current = { policies: parsed.policies, errors: [], kept: [], files: [source] };
+      version = data[VERSION_KEY] ?? limitsVersion(text);
+    }
+    if (started) opts.onChange(current, version);
+  };
+
+  const informer = new Informer({
+    client: opts.client, resource: { apiVersion: 'v1', kind: 'ConfigMap' }, namespaces: [opts.namespace],
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  informer.addHandlers({
+    onAdd: load,
+    onUpdate: (_old, obj) => load(obj),
+    onDelete: (obj) => {
+      if (obj.metadata.name !== opts.name) return;
+      lastText = undefined;
+      opts.onDeleted?.();
+    },
+  });
+  informer.start();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, opts.syncTimeoutMs ?? 10_000);
+  });
+  await Promise.race([informer.waitForSync(), timedOut]);
+  clearTimeout(timer);
+  started = true;
+  return {
+    get current(): PolicySet {
+      return current;
+    },
+    get version(): string | undefined {
+      return version;
+    },
+    synced: informer.hasSynced(),
+    close: () => informer.stop(),
+  };
+}
