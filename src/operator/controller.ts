@@ -14,7 +14,7 @@
  */
 import { objectKey, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { Informer } from '../k8s/informer.js';
-import { LeaderElector } from '../k8s/leader.js';
+import { LeaderElector, type LeaderElectionOptions } from '../k8s/leader.js';
 import type { Timers } from '../k8s/timers.js';
 import { WorkQueue, type ProcessResult } from '../k8s/workqueue.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
@@ -24,14 +24,8 @@ export interface ReconcileFn {
   reconcile(key: string): Promise<ReconcileResult>;
 }
 
-export interface LeaderElectionConfig {
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
+/** Where and as whom to hold the Lease: LeaderElectionOptions without the client and the callbacks. */
+export type LeaderElectionConfig = Omit<LeaderElectionOptions, 'client' | 'onStartedLeading' | 'onStoppedLeading'>;
 
 export interface ControllerOptions {
   client: KubeClient;
