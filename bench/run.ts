@@ -133,7 +133,7 @@ async function budgets(): Promise<void> {
 async function operator(): Promise<void> {
   const r = await benchOperator(1000);
   console.log('## Operator: 1,000 TokenPolicies (in process, in-memory API)\n');
-  table(['policies', 'converge to Ready s', 'RSS MiB', 'edit enforced s'], [[String(r.policies), f2(r.convergeSeconds), f1(r.rssMiB), f2(r.editEnforcedSeconds)]]);
+  table(['policies', 'converge to Ready s', 'RSS MiB', 'heap after GC MiB', 'edit enforced s'], [[String(r.policies), f2(r.convergeSeconds), f1(r.rssMiB), f1(r.heapAfterGcMiB), f2(r.editEnforcedSeconds)]]);
 }
 
 async function main(): Promise<void> {
