@@ -3,11 +3,10 @@
  * the provider reported (the manifest), stated here independently of the extractors, in tokenmeter's billing terms.
  * Also: random chunk splits give identical results; the SDK-captured chunk files fed as objects.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fixtureFile, loadManifest, type FixtureEntry } from '../../test/helpers/fixtures.js';
 import { createResponseMeter } from './response-meter.js';
 import type { ResponseMeterResult } from './response-meter.js';
 import { matchRoute } from './routes.js';
@@ -16,26 +15,10 @@ import { createUsageExtractor, TextCollector } from './usage/index.js';
 
 // ---- the oracle ----------------------------------------------------------------------------------------------------
 
-const FIXTURES = join(import.meta.dirname, '../../test/fixtures/llm');
-
-interface ManifestEntry {
-  dir: string;
-  name: string;
-  resp: string;
-  url: string | null;
-  status: number;
-  ctype?: string | null;
-  model: string;
-  streaming: boolean;
-  usage: Record<string, unknown>;
-}
-
-function loadManifest(): ManifestEntry[] {
-  return JSON.parse(readFileSync(join(FIXTURES, 'manifest.json'), 'utf8')) as ManifestEntry[];
-}
+type ManifestEntry = FixtureEntry;
 
 function readResponse(e: ManifestEntry): Buffer {
-  return readFileSync(join(FIXTURES, e.resp));
+  return fixtureFile(e.resp);
 }
 
 function endpointOf(e: ManifestEntry): Endpoint {

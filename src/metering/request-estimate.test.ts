@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectedUsage, fixtureFile, hasRequest, loadManifest, type FixtureEntry } from '../../test/helpers/fixtures.js';
+import { expectedUsage, fixtureFile, hasRequest, wireEntries, type WireEntry } from '../../test/helpers/fixtures.js';
 import type { Endpoint } from '../llm/types.js';
 import { knownEncoding } from '../tokenize/encodings.js';
 import { countInputTokens } from '../tokenize/count-request.js';
@@ -95,8 +95,8 @@ describe('estimateRequest: every format', () => {
 });
 
 describe('estimateRequest on the recorded exchanges', () => {
-  const withBodies = loadManifest().filter(hasRequest).map((e) => ({ e, body: JSON.parse(fixtureFile(e.req).toString('utf8')) as unknown }));
-  const pathOf = (e: FixtureEntry): string => {
+  const withBodies = wireEntries().filter(hasRequest).map((e) => ({ e, body: JSON.parse(fixtureFile(e.req).toString('utf8')) as unknown }));
+  const pathOf = (e: WireEntry): string => {
     const u = new URL(e.url);
     return u.pathname + u.search;
   };

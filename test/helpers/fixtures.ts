@@ -13,13 +13,14 @@ export interface FixtureEntry {
   name: string;
   req?: string;
   resp: string;
-  url: string;
+  /** null for response-only recordings (vercel-ai-chunks). */
+  url: string | null;
   status: number;
   ctype: string | null;
   enc: string | null;
   model: string;
   streaming: boolean;
-  usage?: Record<string, unknown>;
+  usage: Record<string, unknown>;
   body_fidelity?: string;
 }
 
@@ -27,11 +28,19 @@ export function loadManifest(): FixtureEntry[] {
   return JSON.parse(readFileSync(`${FIXTURE_DIR}manifest.json`, 'utf8')) as FixtureEntry[];
 }
 
+/** An exchange recorded on the wire: it has a request URL. */
+export type WireEntry = FixtureEntry & { url: string };
+
+/** The exchanges recorded on the wire (all but the response-only vercel-ai-chunks). */
+export function wireEntries(): WireEntry[] {
+  return loadManifest().filter((e): e is WireEntry => e.url !== null);
+}
+
 export function fixtureFile(rel: string): Buffer {
   return readFileSync(`${FIXTURE_DIR}${rel}`);
 }
 
-export function hasRequest(e: FixtureEntry): e is FixtureEntry & { req: string } {
+export function hasRequest<E extends FixtureEntry>(e: E): e is E & { req: string } {
   return e.req !== undefined && existsSync(`${FIXTURE_DIR}${e.req}`);
 }
 
