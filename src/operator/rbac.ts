@@ -40,6 +40,14 @@ export const OPERATOR_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ].map((r) => Object.freeze(r)));
 
+/**
+ * What each ext_proc replica needs with `--policies-configmap`: read and watch the limits ConfigMap, in its
+ * namespace only (a Role, not a ClusterRole). Nothing else: the operator is the only writer.
+ */
+export const EXTPROC_RULES: readonly PolicyRule[] = Object.freeze([
+  Object.freeze({ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }),
+]);
+
 /** kind → plural resource name, for the kinds the operator touches. */
 const PLURALS: Readonly<Record<string, string>> = {
   TokenPolicy: 'tokenpolicies', ConfigMap: 'configmaps', EnvoyExtensionPolicy: 'envoyextensionpolicies',
