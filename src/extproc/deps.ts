@@ -2,7 +2,7 @@
  * What the ext_proc edge needs from the pure domain, as small interfaces so the session is tested with real or fake
  * implementations and the composition root picks them.
  */
-import type { Endpoint, InputCount, Usage } from '../llm/types.js';
+import type { Endpoint, InputCount } from '../llm/types.js';
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -13,22 +13,11 @@ export interface InputCounter {
   count(endpoint: Endpoint, body: unknown, model: string | undefined, bodyBytes: number): Promise<InputCount>;
 }
 
-export interface ResponseMeterResult {
-  usage: Usage;
-  usageSource: 'provider' | 'estimated' | 'none';
-  model?: string;
-  /** Label-safe reasons for anything that could not be read. */
-  problems: readonly string[];
-  estimatedOutputTokens?: number;
-}
+/** The response meter the session drives is the domain's (src/llm/response-meter.ts): one definition, not a copy. */
+export type { ResponseMeter, ResponseMeterResult } from '../llm/response-meter.js';
+import type { ResponseMeter } from '../llm/response-meter.js';
 
-export interface ResponseMeter {
-  /** Never throws; cheap; the work may happen later. */
-  write(chunk: Buffer): void;
-  /** Never rejects. */
-  end(): Promise<ResponseMeterResult>;
-}
-
+/** What the session knows when a response starts; the composition root adds caps and the output tokenizer. */
 export interface ResponseMeterOptions {
   endpoint: Endpoint;
   status: number;

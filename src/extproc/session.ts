@@ -293,7 +293,7 @@ export class Session {
 
   private record(reading: ResponseMeterResult | undefined, precount: InputCount | undefined): RequestRecord {
     const route = this.route as Route;
-    const problems = reading ? [...reading.problems] : [];
+    const problems: string[] = reading ? [...reading.problems] : [];
     if (this.status === undefined) problems.push('no_response');
     else if (this.responseIncomplete) problems.push('response_incomplete');
     const record: RequestRecord = {
