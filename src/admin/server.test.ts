@@ -10,6 +10,7 @@ import { createMemoryStore } from '../limits/memory-store.js';
 import { ObservedOutput } from '../limits/observed.js';
 import { compileMatcher } from '../policy/match.js';
 import { parsePolicies } from '../policy/parse.js';
+import { policyKey } from '../policy/types.js';
 import { startAdminServer, type AdminServer } from './server.js';
 
 const POLICIES = `apiVersion: tokenmeter.dev/v1alpha1
@@ -53,6 +54,7 @@ beforeAll(async () => {
   admin = await startAdminServer({
     registry: new Registry(), ready: () => true, maxRequestBodyBytes: MAX_BODY, adminToken: TOKEN,
     usage: { policies: () => matcher.policies, store, now: () => T0 },
+    loadedPolicies: () => ({ source: 'configmap', version: 'v-abc', policies: matcher.policies.map(policyKey) }),
   }, '127.0.0.1', 0);
   bare = await startAdminServer({ registry: new Registry(), ready: () => false }, '127.0.0.1', 0);
   base = `http://127.0.0.1:${admin.port}`;
@@ -86,6 +88,16 @@ describe('health endpoints', () => {
     expect((await call('/readyz', {}, `http://127.0.0.1:${bare.port}`)).status).toBe(503);
     const m = await fetch(`${base}/metrics`);
     expect(m.status).toBe(200);
+  });
+});
+
+describe('GET /v1/policies', () => {
+  it('reports the source, the limits version loaded and the policies; none when budgets are off', async () => {
+    const res = await call('/v1/policies');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ source: 'configmap', version: 'v-abc', policies: ['team', 'llm/keys'] });
+    expect((await call('/v1/policies', {}, `http://127.0.0.1:${bare.port}`)).body).toEqual({ source: 'none', version: null, policies: [] });
+    expect((await call('/v1/policies', { method: 'POST' })).status).toBe(405);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The admin HTTP endpoint: /metrics (Prometheus text), /healthz (process alive), /readyz (accepting streams), and the
  * token count and cost API: POST /v1/count (count-api.ts), GET /v1/usage (usage-api.ts, bearer token when
- * configured), GET /v1/models (models-api.ts). Unknown paths answer 404 and wrong methods 405; API errors are JSON
+ * configured), GET /v1/models (models-api.ts), GET /v1/policies (policies-api.ts: the limits version loaded). Unknown paths answer 404 and wrong methods 405; API errors are JSON
  * `{error: {message, code}}`. The operator serves the first three only (probesOnly).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +12,7 @@ import type { EncodingOverrides } from '../tokenize/encodings.js';
 import { handleCount } from './count-api.js';
 import { sendError } from './http.js';
 import { handleModels } from './models-api.js';
+import { handlePolicies, type LoadedPolicies } from './policies-api.js';
 import { handleUsage, type UsageSource } from './usage-api.js';
 
 export interface AdminDeps {
@@ -25,6 +26,8 @@ export interface AdminDeps {
   usage?: UsageSource;
   /** Bearer token /v1/usage requires; empty or absent = none. */
   adminToken?: string;
+  /** What GET /v1/policies reports; absent when budgets are off. */
+  loadedPolicies?: () => LoadedPolicies;
   /** Serve only /healthz, /readyz and /metrics (the operator). */
   probesOnly?: boolean;
 }
@@ -78,6 +81,7 @@ function routes(deps: AdminDeps): ReadonlyMap<string, Route> {
     }],
     ['/v1/usage', { methods: GET, handle: (req, res, url) => handleUsage(req, res, url, { source: deps.usage, adminToken: deps.adminToken ?? '' }) }],
     ['/v1/models', { methods: GET, handle: (_q, res) => handleModels(res, deps.encodingOverrides) }],
+    ['/v1/policies', { methods: GET, handle: (_q, res) => handlePolicies(res, deps.loadedPolicies) }],
   ]);
 }
 

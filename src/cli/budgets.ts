@@ -4,6 +4,7 @@
  * --redis-url) and the Limiter the sessions call. Either source swaps the matcher the Limiter reads; streams in
  * flight keep the reservations they made. Wiring only.
  */
+import type { LoadedPolicies } from '../admin/policies-api.js';
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -26,6 +27,8 @@ export interface Budgets {
   limiter: Limiter;
   store: CounterStore;
   matcher(): PolicyMatcher;
+  /** What GET /v1/policies reports. */
+  loaded(): LoadedPolicies;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,11 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
   });
   return {
     limiter, store, matcher: () => matcher,
+    loaded: () => ({
+      source: config.policiesConfigMap ? 'configmap' : 'file',
+      version: source.version ?? null,
+      policies: matcher.policies.map(policyKey),
+    }),
     close: async () => {
       source.close();
       await store.close();
@@ -66,7 +74,13 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
 
 type Apply = (set: PolicySet, initial: boolean) => void;
 
-async function fileSource(config: ExtprocConfig, logger: Logger, apply: Apply): Promise<{ close(): void }> {
+interface Source {
+  /** The limits version loaded (ConfigMap source only). */
+  readonly version?: string | undefined;
+  close(): void;
+}
+
+async function fileSource(config: ExtprocConfig, logger: Logger, apply: Apply): Promise<Source> {
   const watcher = await watchPolicies({
     path: config.policies,
     onChange: (set) => apply(set, false),
@@ -80,7 +94,7 @@ async function fileSource(config: ExtprocConfig, logger: Logger, apply: Apply): 
   return watcher;
 }
 
-async function configMapSource(config: ExtprocConfig, logger: Logger, metrics: Metrics, apply: Apply): Promise<{ close(): void }> {
+async function configMapSource(config: ExtprocConfig, logger: Logger, metrics: Metrics, apply: Apply): Promise<Source> {
   const ref = config.policiesConfigMap as { namespace: string; name: string };
   const setVersion = (version: string | undefined): void => {
     if (version === undefined) return;
