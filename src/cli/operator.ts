@@ -8,12 +8,16 @@ import { startAdminServer, type AdminServer } from '../admin/server.js';
 import type { OperatorConfig } from '../config/config.js';
 import { kubeClientFor } from '../k8s/client-node.js';
 import { Informer } from '../k8s/informer.js';
+import { replicaProbe } from '../k8s/replica-probe.js';
 import type { Logger } from '../log/logger.js';
 import { Controller } from '../operator/controller.js';
+import { cachedProbe } from '../operator/data-plane.js';
 import { createOperatorMetrics, type OperatorMetrics } from '../operator/metrics.js';
 import { Reconciler } from '../operator/reconciler.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
-import { resolveSettings } from '../render/settings.js';
+
+/** How long the replicas' reported versions are reused across reconciles (converging many policies at once). */
+const PROBE_CACHE_MS = 300;
 
 export interface RunningOperator {
   controller: Controller;
@@ -31,11 +35,7 @@ export interface OperatorOverrides {
 
 export async function runOperator(config: OperatorConfig, logger: Logger, overrides: OperatorOverrides = {}): Promise<RunningOperator> {
   const client = kubeClientFor(config.kubeconfig);
-  const settings = resolveSettings({
-    flavour: config.flavour,
-    extProc: { name: config.extProc.name, namespace: config.extProc.namespace, port: config.extProc.port },
-    limitsConfigMap: config.limitsConfigMap,
-  });
+  const { settings } = config;
   const metrics = createOperatorMetrics({ processMetrics: overrides.processMetrics !== false });
   const log = logger.child({ component: 'operator' });
   const informer = new Informer({
@@ -43,7 +43,11 @@ export async function runOperator(config: OperatorConfig, logger: Logger, overri
     onError: (err, context) => log.warn({ err, context }, 'TokenPolicy informer: retrying'),
   });
   const identity = `${config.identity}-${randomBytes(4).toString('hex')}`;
-  const reconciler = new Reconciler({ client, settings, cache: informer, now: () => new Date(), log });
+  const { extProc } = settings;
+  const dataPlane = cachedProbe(replicaProbe({
+    client, namespace: extProc.namespace, service: extProc.name, adminPortName: extProc.adminPortName, adminPort: extProc.adminPort,
+  }), PROBE_CACHE_MS);
+  const reconciler = new Reconciler({ client, settings, cache: informer, now: () => new Date(), log, dataPlane });
   const controller = new Controller({
     client, informer, reconciler, metrics, log, resyncMs: config.resyncMs,
     ...(config.leaderElect ? { leaderElection: { namespace: config.leaseNamespace, name: config.leaseName, identity, ...overrides.lease } } : {}),

@@ -3,7 +3,11 @@
  * flags (--log-level, --admin-address, --kubeconfig) have the same names; --admin-address defaults to another port
  * (9465) so an operator and an ext_proc can share a host.
  */
-import { FLAVOURS, type Flavour } from '../render/settings.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
+import { mergeSettings, settingsFromDocument } from '../render/settings-document.js';
+import { FLAVOURS, resolveSettings, type Flavour, type OperatorSettings, type SettingsInput } from '../render/settings.js';
 import { fail, parseBool, parseHostPort, parseLevel, parseSeconds, type HostPort, type LogLevel } from './parsers.js';
 
 export interface OperatorConfig {
@@ -25,6 +29,8 @@ export interface OperatorConfig {
   resyncMs: number;
   admin: HostPort;
   logLevel: LogLevel;
+  /** Everything the renderers read: the --settings file, then the flags and environment above it, defaults filled. */
+  settings: OperatorSettings;
 }
 
 interface OperatorOption {
@@ -38,9 +44,10 @@ interface OperatorOption {
 export const SHARED_FLAGS: readonly string[] = ['log-level', 'admin-address', 'kubeconfig'];
 
 const OPTIONS = [
+  { flag: 'settings', env: 'TOKENMETER_SETTINGS', fallback: '', help: 'YAML file of operator settings (flavour, extProc, istio, envoy, serviceMonitor, ...; see README); flags below override it' },
   { flag: 'namespaces', env: 'TOKENMETER_NAMESPACES', fallback: '', help: 'comma-separated namespaces to watch for TokenPolicies (empty: all)' },
-  { flag: 'flavour', env: 'TOKENMETER_FLAVOUR', fallback: 'EnvoyGateway', help: `Envoy to program: ${FLAVOURS.join('|')}` },
-  { flag: 'extproc-service', env: 'TOKENMETER_EXTPROC_SERVICE', fallback: 'tokenmeter.tokenmeter-system:50051', help: 'the ext_proc Service as NAME.NAMESPACE:PORT' },
+  { flag: 'flavour', env: 'TOKENMETER_FLAVOUR', fallback: '', help: `Envoy to program: ${FLAVOURS.join('|')} (default: the settings file's, else EnvoyGateway)` },
+  { flag: 'extproc-service', env: 'TOKENMETER_EXTPROC_SERVICE', fallback: '', help: 'the ext_proc Service as NAME.NAMESPACE:PORT (default: the settings file\'s, else tokenmeter.tokenmeter-system:50051)' },
   { flag: 'limits-configmap', env: 'TOKENMETER_LIMITS_CONFIGMAP', fallback: '', help: 'NAMESPACE/NAME of the limits ConfigMap (default: the ext_proc namespace/tokenmeter-policies)' },
   { flag: 'leader-elect', env: 'TOKENMETER_LEADER_ELECT', fallback: 'true', help: 'elect a leader with a coordination.k8s.io Lease (several replicas)' },
   { flag: 'lease-namespace', env: 'TOKENMETER_LEASE_NAMESPACE', fallback: '', help: 'namespace of the Lease "tokenmeter-operator" (default: the ext_proc namespace)' },
@@ -60,7 +67,10 @@ export function operatorUsage(): string[] {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Builds the operator's config from parsed flag values and the environment. Throws TM_CONFIG_INVALID. */
-export function operatorConfig(values: Readonly<Record<string, string | boolean | undefined>>, env: Env): OperatorConfig {
+export function operatorConfig(
+  values: Readonly<Record<string, string | boolean | undefined>>, env: Env,
+  readText: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): OperatorConfig {
   const read = (flag: string, envName: string, fallback: string): { raw: string; name: string } => {
     const v = values[flag];
     if (typeof v === 'string') return { raw: v, name: `--${flag}` };
@@ -74,12 +84,8 @@ export function operatorConfig(values: Readonly<Record<string, string | boolean 
   const ns = opt('namespaces');
   const namespaces = ns.raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of namespaces) if (!DNS_LABEL.test(n)) fail(`${ns.name}: "${n}" is not a namespace name`);
-  const fl = opt('flavour');
-  if (!(FLAVOURS as readonly string[]).includes(fl.raw.trim())) fail(`${fl.name}: expected one of ${FLAVOURS.join(', ')}, got "${fl.raw}"`);
-  const extProc = parseService(opt('extproc-service'));
-  const cm = opt('limits-configmap');
-  const limitsConfigMap = cm.raw.trim() === '' ? { namespace: extProc.namespace, name: 'tokenmeter-policies' } : parseRef(cm);
-  const leaseNs = opt('lease-namespace').raw.trim() || extProc.namespace;
+  const settings = operatorSettings(opt, readText);
+  const leaseNs = opt('lease-namespace').raw.trim() || settings.extProc.namespace;
   if (!DNS_LABEL.test(leaseNs)) fail(`--lease-namespace: "${leaseNs}" is not a namespace name`);
   const le = opt('leader-elect');
   const rs = opt('resync');
@@ -88,9 +94,9 @@ export function operatorConfig(values: Readonly<Record<string, string | boolean 
   return Object.freeze({
     kubeconfig: read('kubeconfig', 'TOKENMETER_KUBECONFIG', '').raw.trim(),
     namespaces: Object.freeze(namespaces),
-    flavour: fl.raw.trim() as Flavour,
-    extProc: Object.freeze(extProc),
-    limitsConfigMap: Object.freeze(limitsConfigMap),
+    flavour: settings.flavour,
+    extProc: Object.freeze({ name: settings.extProc.name, namespace: settings.extProc.namespace, port: settings.extProc.port }),
+    limitsConfigMap: settings.limitsConfigMap,
     leaderElect: parseBool(le.raw, le.name),
     leaseNamespace: leaseNs,
     leaseName: 'tokenmeter-operator',
@@ -98,7 +104,39 @@ export function operatorConfig(values: Readonly<Record<string, string | boolean 
     resyncMs: parseSeconds(rs.raw, rs.name),
     admin: parseHostPort(admin.raw, admin.name),
     logLevel: parseLevel(level.raw, level.name),
+    settings,
   });
+}
+
+type Opt = (flag: (typeof OPTIONS)[number]['flag']) => { raw: string; name: string };
+
+/** The settings file (if any), the flags and environment that override it, resolved and validated. */
+function operatorSettings(opt: Opt, readText: (path: string) => string): OperatorSettings {
+  const file = opt('settings');
+  let input: SettingsInput = {};
+  if (file.raw.trim() !== '') {
+    const path = file.raw.trim();
+    let doc: unknown;
+    try {
+      doc = parseYaml(readText(path));
+    } catch (err) {
+      throw new TokenmeterError(ErrorCodes.CONFIG_INVALID, `${file.name}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    input = settingsFromDocument(doc, path);
+  }
+  const over: SettingsInput = {};
+  const fl = opt('flavour');
+  if (fl.raw.trim() !== '') {
+    if (!(FLAVOURS as readonly string[]).includes(fl.raw.trim())) fail(`${fl.name}: expected one of ${FLAVOURS.join(', ')}, got "${fl.raw}"`);
+    over.flavour = fl.raw.trim() as Flavour;
+  }
+  const svc = opt('extproc-service');
+  if (svc.raw.trim() !== '') over.extProc = parseService(svc);
+  const cm = opt('limits-configmap');
+  if (cm.raw.trim() !== '') over.limitsConfigMap = parseRef(cm);
+  const merged = mergeSettings(input, over);
+  // The limits ConfigMap follows the ext_proc namespace unless set (resolveSettings does the same).
+  return resolveSettings(merged);
 }
 
 function parseService({ raw, name }: { raw: string; name: string }): { name: string; namespace: string; port: number } {

@@ -3,11 +3,13 @@
  *
  * Types:
  * - Accepted: the spec is valid and every targetRef resolves (reasons Accepted, Invalid, TargetNotFound);
- * - Programmed: the Envoy objects and the data-plane limits for this generation are applied (Programmed,
- *   ApplyFailed, NotAccepted);
+ * - Programmed: the Envoy objects are applied and every ready ext_proc replica loaded the limits version that
+ *   includes this generation (Programmed, ApplyFailed, NotAccepted; Pending while replicas catch up, NoDataPlane
+ *   with no ready replica, DataPlaneUnreachable (Unknown) when none can be asked);
  * - Ready: Accepted and Programmed both True (Ready, NotAccepted, NotProgrammed);
  * - Monitored: a separate, informational type that does not gate Ready — the ServiceMonitor for the ext_proc metrics
- *   is applied (ServiceMonitorApplied) or Prometheus Operator is not installed (ServiceMonitorCRDMissing). A cluster
+ *   is applied (ServiceMonitorApplied), Prometheus Operator is not installed (ServiceMonitorCRDMissing) or the
+ *   settings turn it off (ServiceMonitorDisabled). A cluster
  *   without Prometheus Operator is a valid setup, so it must not make a policy un-Ready; a condition of its own says
  *   so where users look (`kubectl describe tpol`) without a Warning on every policy's Ready.
  *
@@ -51,6 +53,11 @@ export const Reasons = {
   Ready: 'Ready',
   ServiceMonitorApplied: 'ServiceMonitorApplied',
   ServiceMonitorCRDMissing: 'ServiceMonitorCRDMissing',
+  ServiceMonitorDisabled: 'ServiceMonitorDisabled',
+  /** Programmed=False/Unknown while the ext_proc replicas have not (all) loaded the published limits. */
+  DataPlanePending: 'Pending',
+  NoDataPlane: 'NoDataPlane',
+  DataPlaneUnreachable: 'DataPlaneUnreachable',
 } as const;
 
 /** Order of the condition types in status (others keep their place after these). */

@@ -13,6 +13,8 @@
  *   server-side apply that creates needs both), list + delete (pruning objects no longer rendered);
  * - gateways/httproutes/grpcroutes get/list/watch: resolving targetRefs (get); list/watch for requeueing policies
  *   when a target appears;
+ * - discovery.k8s.io endpointslices list: the ready ext_proc replicas, asked which limits version they loaded before
+ *   a policy is Programmed (src/k8s/replica-probe.ts);
  * - events.k8s.io events create: Events on condition transitions;
  * - coordination.k8s.io leases get/create/update: leader election (src/k8s/leader.ts).
  * Discovery (is the ServiceMonitor CRD installed?) needs no RBAC: /apis is readable by every authenticated user.
@@ -36,6 +38,7 @@ export const OPERATOR_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways', 'httproutes', 'grpcroutes'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['networking.istio.io'], resources: ['envoyfilters'], verbs: CHILD_VERBS },
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors'], verbs: CHILD_VERBS },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ].map((r) => Object.freeze(r)));
@@ -53,7 +56,7 @@ const PLURALS: Readonly<Record<string, string>> = {
   TokenPolicy: 'tokenpolicies', ConfigMap: 'configmaps', EnvoyExtensionPolicy: 'envoyextensionpolicies',
   BackendTrafficPolicy: 'backendtrafficpolicies', ReferenceGrant: 'referencegrants', EnvoyFilter: 'envoyfilters',
   ServiceMonitor: 'servicemonitors', Gateway: 'gateways', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes',
-  Event: 'events', Lease: 'leases',
+  Event: 'events', Lease: 'leases', EndpointSlice: 'endpointslices',
 };
 
 /** The API group and resource of a kind (`{group: '', resource: 'configmaps'}`); undefined for an unknown kind. */

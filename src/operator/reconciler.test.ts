@@ -1,66 +1,9 @@
-import { pino } from 'pino';
-import { parseAllDocuments } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeKube, rbacVerbs } from '../../test/helpers/fake-kube.js';
 import { schemaErrors } from '../../test/helpers/schemas.js';
-import { KubeApiError, type KubeObject, type ObjectRef } from '../k8s/client.js';
-import { resolveSettings, type SettingsInput } from '../render/settings.js';
-import { findCondition, type Condition } from './conditions.js';
-import { allowed, resourceOf } from './rbac.js';
-import { Reconciler, type PolicyStatus } from './reconciler.js';
+import { KubeApiError, type KubeObject } from '../k8s/client.js';
+import { GOOD_SPEC, LIMITS, TP, checkCallsAllowed, eep, setup } from '../../test/helpers/reconciler-harness.js';
 
-const TP = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy' } as const;
-const LIMITS: ObjectRef = { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'tokenmeter-system', name: 'tokenmeter-policies' };
-const GOOD_SPEC = {
-  targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'llm' }],
-  limits: [{ name: 'per-minute', tokens: 100000, window: '1m' }],
-};
-
-function eep(ns: string, name: string): ObjectRef {
-  return { apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind: 'EnvoyExtensionPolicy', namespace: ns, name: `tokenmeter-${name}` };
-}
-
-const kubes: FakeKube[] = [];
-
-function setup(settingsInput: SettingsInput = {}, opts: { serviceMonitor?: boolean } = {}) {
-  const kube = new FakeKube();
-  kubes.push(kube);
-  if (opts.serviceMonitor !== false) kube.served.add('monitoring.coreos.com/v1/ServiceMonitor');
-  let seconds = 0;
-  const reconciler = new Reconciler({
-    client: kube,
-    settings: resolveSettings(settingsInput),
-    cache: { list: () => [...kube.objects.values()].filter((o) => o.kind === 'TokenPolicy') },
-    now: () => new Date(Date.UTC(2025, 0, 1, 0, 0, seconds)),
-    log: pino({ level: 'silent' }),
-  });
-  const gateway = (ns = 'team-a', name = 'llm'): KubeObject => kube.put({
-    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name, namespace: ns },
-    spec: { gatewayClassName: 'eg', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
-  });
-  const policy = (name: string, ns = 'team-a', spec: unknown = GOOD_SPEC): KubeObject =>
-    kube.put({ ...TP, metadata: { name, namespace: ns }, spec });
-  const status = (name: string, ns = 'team-a'): PolicyStatus => kube.peek({ ...TP, name, namespace: ns })?.status as PolicyStatus;
-  const cond = (name: string, type: string, ns = 'team-a'): Condition | undefined => findCondition(status(name, ns).conditions, type);
-  const limitsYaml = (): string => (kube.peek(LIMITS)?.data as Record<string, string>)['policies.yaml'] ?? '';
-  /** `namespace/name` of each policy in the published limits. */
-  const limits = (): string[] => parseAllDocuments(limitsYaml()).map((d) => d.toJS() as { metadata?: { name: string; namespace: string } } | null)
-    .filter((d) => d?.metadata).map((d) => `${d?.metadata?.namespace ?? ''}/${d?.metadata?.name ?? ''}`);
-  const tick = (s: number): void => { seconds += s; };
-  return { kube, reconciler, gateway, policy, status, cond, limitsYaml, limits, tick };
-}
-
-/** Every call a test made must be allowed by OPERATOR_RULES. */
-afterEach(() => {
-  for (const kube of kubes.splice(0)) {
-    for (const call of kube.calls) {
-      const res = resourceOf(call.apiVersion, call.kind);
-      expect(res, `${call.kind} has a resource name`).toBeDefined();
-      const resource = `${res?.resource ?? ''}${call.subresource ? `/${call.subresource}` : ''}`;
-      for (const verb of rbacVerbs(call)) expect({ call: `${verb} ${res?.group ?? ''}/${resource}`, allowed: allowed(res?.group ?? '', resource, verb) }).toMatchObject({ allowed: true });
-    }
-  }
-});
+afterEach(checkCallsAllowed);
 
 describe('Reconciler', () => {
   it('applies the children of a good policy with the field manager and owner references, and reports Ready', async () => {

@@ -21,6 +21,7 @@ import {
   ConditionTypes, Reasons, conditionsOf, readyCondition, sameConditions, setConditions, transitions,
   type Condition, type ConditionInput,
 } from './conditions.js';
+import { dataPlaneVerdict, type DataPlaneProbe, type DataPlaneVerdict } from './data-plane.js';
 import { kubeEventRecorder, type EventRecorder } from './events.js';
 import { PolicyBook, acceptedIdentity, formatFieldErrors, unresolvedTargets, type PolicyCache } from './policies.js';
 
@@ -36,6 +37,11 @@ export interface ReconcilerDeps {
   recorder?: EventRecorder;
   /** How soon a policy whose targets are missing is looked at again. Default 30 s. */
   targetRetryMs?: number;
+  /**
+   * The ext_proc replicas' loaded versions: Programmed waits until every ready replica reports the published one.
+   * Absent: Programmed means "published" (the ConfigMap was written), for setups that cannot reach the replicas.
+   */
+  dataPlane?: DataPlaneProbe;
 }
 
 export interface ReconcileResult {
@@ -55,6 +61,8 @@ interface Verdict {
 interface Converged {
   render: RenderResult;
   serviceMonitor: boolean;
+  /** What the data plane reports for the published version (absent without a probe or when not accepted). */
+  dataPlane?: DataPlaneVerdict;
 }
 
 export interface PolicyStatus {
@@ -91,12 +99,22 @@ export class Reconciler {
     let failure: Error | undefined;
     try {
       converged = await this.converge(key, verdict, obj);
+      if (verdict.policy) converged.dataPlane = await this.askDataPlane(converged.render.limits.version);
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
     }
     await this.writeStatus(obj, this.statusFor(obj, verdict, converged, failure));
     if (failure) throw failure;
-    return verdict.requeueAfterMs === undefined ? {} : { requeueAfterMs: verdict.requeueAfterMs };
+    const retries = [verdict.requeueAfterMs, converged?.dataPlane?.loaded === false ? converged.dataPlane.retryMs : undefined]
+      .filter((x): x is number => x !== undefined);
+    return retries.length === 0 ? {} : { requeueAfterMs: Math.min(...retries) };
+  }
+
+  private async askDataPlane(version: string): Promise<DataPlaneVerdict | undefined> {
+    const probe = this.deps.dataPlane;
+    if (!probe) return undefined;
+    const { extProc } = this.deps.settings;
+    return dataPlaneVerdict(version, await probe.replicas(), `Service ${extProc.namespace}/${extProc.name}`);
   }
 
   /** Accepted: spec valid, then targets resolved. */
@@ -133,10 +151,17 @@ export class Reconciler {
     });
     const report: ApplyReport = { applied: [], deleted: [] };
     await applyChanged(client, desired, report);
-    await prune(client, this.pruneScopes(obj), desired, report);
+    await prune(client, [...this.pruneScopes(obj), ...this.serviceMonitorScope(serviceMonitor)], desired, report);
     for (const id of report.applied) log.info({ object: id }, `Applied ${id.split(' ')[0] ?? ''}`);
     for (const id of report.deleted) log.info({ object: id }, `Deleted ${id.split(' ')[0] ?? ''}`);
     return { render, serviceMonitor };
+  }
+
+  /** The ServiceMonitor, when its CRD is served: pruned once `serviceMonitor.enabled` is turned off. */
+  private serviceMonitorScope(served: boolean): PruneScope[] {
+    const s = this.deps.settings;
+    if (!served) return [];
+    return [{ ...SERVICE_MONITOR, namespace: s.extProc.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.serviceMonitor.name }];
   }
 
   /** Where objects the operator no longer renders can be: shared ones by label, and this policy's own children. */
@@ -181,11 +206,16 @@ export class Reconciler {
     if (!verdict.policy) {
       return { ...base, status: 'False', reason: Reasons.NotAccepted, message: 'Not programmed: the policy is not accepted.' };
     }
-    const { render } = converged;
+    const { render, dataPlane } = converged;
     const s = this.deps.settings;
     const key = `${verdict.policy.identity.namespace}/${verdict.policy.identity.name}`;
+    const published = `${s.flavour} configuration applied; limits version ${render.limits.version} published in ConfigMap ${s.limitsConfigMap.namespace}/${s.limitsConfigMap.name}.`;
+    if (dataPlane && !dataPlane.loaded) {
+      return { ...base, status: dataPlane.status, reason: dataPlane.reason, message: `${published} ${dataPlane.message}` };
+    }
     const notes = [
-      `${s.flavour} configuration applied; limits version ${render.limits.version} published in ConfigMap ${s.limitsConfigMap.namespace}/${s.limitsConfigMap.name}.`,
+      published,
+      ...(dataPlane ? [dataPlane.message] : []),
       ...(render.unattached.includes(key) ? ['No targetRefs: Envoy Gateway attaches nothing for this policy; it applies only to traffic other policies send to the ext_proc.'] : []),
       ...render.skipped.filter((k) => k.policy === key).map((k) => `Limit ${k.limit} is not in the BackendTrafficPolicy: ${k.reason}.`),
     ];
@@ -196,6 +226,9 @@ export class Reconciler {
     const base = { type: ConditionTypes.Monitored, observedGeneration };
     const s = this.deps.settings;
     if (!converged) return { ...base, status: 'Unknown', reason: Reasons.Pending, message: 'Not known until the objects are applied.' };
+    if (!s.serviceMonitor.enabled) {
+      return { ...base, status: 'False', reason: Reasons.ServiceMonitorDisabled, message: 'serviceMonitor.enabled is false in the operator settings: no ServiceMonitor is rendered for the ext_proc metrics.' };
+    }
     if (!converged.serviceMonitor) {
       return {
         ...base, status: 'False', reason: Reasons.ServiceMonitorCRDMissing,

@@ -84,7 +84,7 @@ export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettin
   if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out);
   else if (sorted.length > 0) out.objects.push(s.flavour === 'Istio' ? renderEnvoyFilter(s) : renderEnvoyConfigMap(s));
   out.objects.push(limits.configMap);
-  if (opts.serviceMonitor) out.objects.push(renderServiceMonitor(s));
+  if (opts.serviceMonitor && s.serviceMonitor.enabled) out.objects.push(renderServiceMonitor(s));
   return out;
 }
 

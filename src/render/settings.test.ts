@@ -17,7 +17,7 @@ describe('resolveSettings', () => {
       envoy: { configMapName: 'tokenmeter-envoy', namespace: 'tokenmeter-system', clusterName: 'tokenmeter' },
       labels: { 'app.kubernetes.io/managed-by': 'tokenmeter-operator' },
       limitsConfigMap: { name: 'tokenmeter-policies', namespace: 'tokenmeter-system' },
-      serviceMonitor: { name: 'tokenmeter-extproc', interval: '30s' },
+      serviceMonitor: { enabled: true, name: 'tokenmeter-extproc', interval: '30s', labels: {} },
       clusterDomain: 'cluster.local',
     });
   });

@@ -48,7 +48,11 @@ export interface OperatorSettings {
   labels: Readonly<Record<string, string>>;
   /** The data-plane limits ConfigMap the ext_proc replicas read. */
   limitsConfigMap: { name: string; namespace: string };
-  serviceMonitor: { name: string; interval: string };
+  /**
+   * The ext_proc ServiceMonitor: rendered when `enabled` and the CRD is served; `labels` are added to it (a
+   * Prometheus' serviceMonitorSelector, e.g. `release: kube-prometheus-stack`).
+   */
+  serviceMonitor: { enabled: boolean; name: string; interval: string; labels: Readonly<Record<string, string>> };
   /** Kubernetes cluster DNS domain, for the Service's FQDN. */
   clusterDomain: string;
 }
@@ -162,8 +166,10 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
       namespace: name(input.limitsConfigMap?.namespace ?? extProc.namespace, 'limitsConfigMap.namespace', DNS_LABEL, 63),
     }),
     serviceMonitor: Object.freeze({
+      enabled: input.serviceMonitor?.enabled ?? true,
       name: name(input.serviceMonitor?.name ?? `${extProc.name}-extproc`, 'serviceMonitor.name', DNS_SUBDOMAIN, 253),
       interval,
+      labels: labels(input.serviceMonitor?.labels ?? {}, 'serviceMonitor.labels'),
     }),
     clusterDomain,
   });

@@ -23,6 +23,7 @@ export const DEFAULT_RESOURCES: readonly FakeResource[] = [
   { group: 'tokenmeter.dev', version: 'v1alpha1', kind: 'TokenPolicy', plural: 'tokenpolicies', namespaced: true, status: true },
   { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true },
   { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+  { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true },
 ];
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';

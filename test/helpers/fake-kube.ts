@@ -32,7 +32,7 @@ const DEFAULT_SERVED = [
   'v1/ConfigMap', 'tokenmeter.dev/v1alpha1/TokenPolicy', 'gateway.envoyproxy.io/v1alpha1/EnvoyExtensionPolicy',
   'gateway.envoyproxy.io/v1alpha1/BackendTrafficPolicy', 'gateway.networking.k8s.io/v1beta1/ReferenceGrant',
   'gateway.networking.k8s.io/v1/Gateway', 'gateway.networking.k8s.io/v1/HTTPRoute', 'gateway.networking.k8s.io/v1/GRPCRoute',
-  'networking.istio.io/v1alpha3/EnvoyFilter', 'coordination.k8s.io/v1/Lease',
+  'networking.istio.io/v1alpha3/EnvoyFilter', 'coordination.k8s.io/v1/Lease', 'discovery.k8s.io/v1/EndpointSlice',
 ];
 
 function isRecord(v: unknown): v is Record<string, unknown> {

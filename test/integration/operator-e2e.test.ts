@@ -1,8 +1,9 @@
 /**
  * In-process end to end: a TokenPolicy in the fake kube-apiserver → `tokenmeter operator` (real client-node adapter,
  * informer, work queue, Lease leader election, reconciler) publishes the limits ConfigMap → `tokenmeter extproc
- * --policies-configmap` (its own API watch) loads them → the emulated Envoy gets 429 once the budget is spent → the
- * policy reads Ready=True for generation 1. Then the policy is edited (limit raised) and the ext_proc admits again
+ * --policies-configmap` (its own API watch) loads them → the operator asks the ext_proc (found through its
+ * EndpointSlice) which version it loaded → the policy reads Ready=True for generation 1 → the emulated Envoy gets
+ * 429 once the budget is spent. Then the policy is edited (limit raised) and the ext_proc admits again
  * within 2 s, without a restart.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,6 +70,14 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
       '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-grace', '1'], {});
     extproc = await runExtproc(config, logger);
     envoy = createEnvoyClient(`127.0.0.1:${extproc.grpc.port}`);
+    // The ext_proc Service's one ready endpoint, as the EndpointSlice controller would publish it: the operator asks
+    // it which limits version it loaded before setting Programmed.
+    fake.put({
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+      metadata: { name: 'tokenmeter-x1', namespace: 'tokenmeter-system', labels: { 'kubernetes.io/service-name': 'tokenmeter' } },
+      ports: [{ name: 'grpc', port: extproc.grpc.port }, { name: 'admin', port: extproc.admin.port }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    });
     fake.put(tokenPolicy(300));
     const parsed = loadConfig(['operator', '--kubeconfig', kubeconfig, '--flavour', 'Envoy', '--extproc-service', 'tokenmeter.tokenmeter-system:50051',
       '--limits-configmap', LIMITS, '--lease-namespace', 'tokenmeter-system', '--admin-address', '127.0.0.1:0', '--resync', '60'], { HOSTNAME: 'op-0' });
@@ -95,8 +104,9 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
     expect(published.data['policies.yaml']).toContain('x-tenant-id');
     expect(status().loadedVersion).toBe(published.data.version);
 
-    // The ext_proc loaded that version through its own watch.
-    await eventually(async () => ((await loadedVersion()) === published.data.version ? true : undefined), 2000);
+    // Ready means the ext_proc already loaded that version (through its own watch): the operator asked it.
+    expect(await loadedVersion()).toBe(published.data.version);
+    expect(findCondition(status().conditions ?? [], 'Programmed')?.message).toContain(`Limits version ${published.data.version} loaded by 1/1 ready ext_proc replicas.`);
     expect(await metricValue(extproc.metrics, 'tokenmeter_policies_loaded')).toBe(1);
 
     let limited: ExchangeResult | undefined;
