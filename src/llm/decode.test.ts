@@ -105,8 +105,9 @@ describe('createBodyDecoder', () => {
   it('reports corrupt data as decode_failed, never throwing', async () => {
     const { result } = await decode('gzip', [Buffer.from('this is not gzip at all')]);
     expect(result.problem).toBe('decode_failed');
-    const br = await decode('br', [randomBytes(1000)]);
-    expect(br.result.problem).toMatch(/decode_failed|truncated/);
+    // Not random bytes: about 4 % of random 1 KB buffers are a complete, valid brotli stream (measured: 791 of 20,000).
+    const br = await decode('br', [Buffer.from('this is not brotli at all'.repeat(40))]);
+    expect(br.result.problem).toBe('decode_failed');
   });
 
   it('reports an unsupported encoding and passes nothing on', async () => {
