@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `tokenmeter` binary: parses the command line and hands over to a command. Wiring only.
+ * The `tokenmeter` binary: parses the command line and hands over to a command. Wiring only. Each command's module
+ * is imported when chosen, so the operator does not load the data plane (tokenizer encodings) nor the ext_proc the
+ * Kubernetes operator machinery: each process holds only what it runs.
  */
 import { loadConfig, usage } from '../config/config.js';
 import { isTokenmeterError } from '../errors/catalogue.js';
 import { createLogger } from '../log/logger.js';
-import { runCount } from './count.js';
-import { runExtproc } from './extproc.js';
-import { runOperator } from './operator.js';
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -22,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
     return parsed.command === undefined && !parsed.help ? 2 : 0;
   }
   if (parsed.command === 'count') {
+    const { runCount } = await import('./count.js');
     return runCount(parsed.rest, parsed.count, parsed.config, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   }
   if (parsed.command !== 'extproc' && parsed.command !== 'operator') {
@@ -30,7 +30,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const operator = parsed.operator;
   const logger = createLogger(operator ? operator.logLevel : parsed.config.logLevel);
-  const running = operator ? await runOperator(operator, logger) : await runExtproc(parsed.config, logger);
+  const running = operator
+    ? await (await import('./operator.js')).runOperator(operator, logger)
+    : await (await import('./extproc.js')).runExtproc(parsed.config, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'shutdown requested');
