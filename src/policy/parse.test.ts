@@ -185,3 +185,23 @@ describe('policyErrorsToError', () => {
     ].join('\n'));
   });
 });
+
+describe('parsePolicies: JSON documents (the operator\'s limits ConfigMap)', () => {
+  const yamlDoc = 'apiVersion: tokenmeter.dev/v1alpha1\nkind: TokenPolicy\nmetadata: {name: a, namespace: n}\nspec:\n  limits: [{name: m, tokens: 5, window: 1m}]\n';
+  const jsonDoc = JSON.stringify({ apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy', metadata: { name: 'a', namespace: 'n' }, spec: { limits: [{ name: 'm', tokens: 5, window: '1m' }] } });
+
+  it('gives the same model as the YAML form, for one or several documents', () => {
+    const fromYaml = parsePolicies(`---\n${yamlDoc}`);
+    expect(parsePolicies(`---\n${jsonDoc}\n`)).toEqual(fromYaml);
+    const two = parsePolicies(`---\n${jsonDoc}\n---\n${jsonDoc.replace('"name":"a"', '"name":"b"')}\n`);
+    expect(two.policies.map((p) => p.name)).toEqual(['a', 'b']);
+  });
+
+  it('reports spec errors with the document label; broken JSON goes through the YAML parser and its message', () => {
+    const bad = parsePolicies(`---\n${jsonDoc.replace('"tokens":5', '"tokens":-5')}\n`);
+    expect(bad.errors[0]).toMatchObject({ policy: expect.stringContaining('a') as unknown });
+    expect(bad.errors).toHaveLength(1);
+    const broken = parsePolicies('---\n{"apiVersion": "tokenmeter.dev/v1alpha1", "kind": \n');
+    expect(broken.errors[0]?.message).toMatch(/invalid YAML/);
+  });
+});

@@ -99,6 +99,11 @@ function anyDocument(value: unknown, label: string, c: Collector): void {
  */
 export function parsePolicies(text: string, source?: string): ParseResult {
   const c = new Collector(source);
+  const json = jsonDocuments(text);
+  if (json) {
+    json.forEach((value, i) => anyDocument(value, `#${i + 1}`, c));
+    return { policies: c.policies, errors: c.errors };
+  }
   const docs = parseAllDocuments(text, { prettyErrors: true });
   if (!Array.isArray(docs)) return { policies: [], errors: c.errors }; // an empty stream
   docs.forEach((doc, i) => {
@@ -118,6 +123,21 @@ export function parsePolicies(text: string, source?: string): ParseResult {
     anyDocument(value, label, c);
   });
   return { policies: c.policies, errors: c.errors };
+}
+
+/**
+ * The documents of a stream whose every document is one JSON object (what the operator writes to the limits
+ * ConfigMap): parsed with JSON.parse, two orders of magnitude faster than a YAML parse. Undefined for anything
+ * else (hand-written YAML, a JSON syntax error), which goes through the YAML parser and its error messages.
+ */
+function jsonDocuments(text: string): unknown[] | undefined {
+  const parts = text.split(/^---[ \t]*$/m).map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0 || !parts.every((p) => p.startsWith('{') && p.endsWith('}'))) return undefined;
+  try {
+    return parts.map((p) => JSON.parse(p) as unknown);
+  } catch {
+    return undefined;
+  }
 }
 
 /** One TM_POLICY_INVALID error listing every problem, one per line (for start-up, where invalid policies are fatal). */
