@@ -4,7 +4,7 @@
  * /metrics) together. Wiring only; SIGTERM/SIGINT handling is in main.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { startAdminServer, type AdminServer } from '../admin/server.js';
+import { probeRoutes, serveAdmin, type AdminServer } from '../admin/probes.js';
 import type { OperatorConfig } from '../config/config.js';
 import { kubeClientFor } from '../k8s/client-node.js';
 import { Informer } from '../k8s/informer.js';
@@ -12,6 +12,7 @@ import { replicaProbe } from '../k8s/replica-probe.js';
 import type { Logger } from '../log/logger.js';
 import { Controller } from '../operator/controller.js';
 import { cachedProbe } from '../operator/data-plane.js';
+import { TARGET_KINDS } from '../operator/targets.js';
 import { createOperatorMetrics, type OperatorMetrics } from '../operator/metrics.js';
 import { Reconciler } from '../operator/reconciler.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
@@ -42,6 +43,15 @@ export async function runOperator(config: OperatorConfig, logger: Logger, overri
     client, resource: { apiVersion: API_VERSION, kind: KIND }, namespaces: config.namespaces,
     onError: (err, context) => log.warn({ err, context }, 'TokenPolicy informer: retrying'),
   });
+  // Targets are watched when their CRDs are served at start-up (installed later: the 30 s TargetNotFound retry).
+  const targets: Informer[] = [];
+  for (const resource of TARGET_KINDS) {
+    if (!(await client.resourceExists(resource.apiVersion, resource.kind))) continue;
+    targets.push(new Informer({
+      client, resource, namespaces: config.namespaces,
+      onError: (err, context) => log.warn({ err, context, kind: resource.kind }, 'target informer: retrying'),
+    }));
+  }
   const identity = `${config.identity}-${randomBytes(4).toString('hex')}`;
   const { extProc } = settings;
   const dataPlane = cachedProbe(replicaProbe({
@@ -49,10 +59,10 @@ export async function runOperator(config: OperatorConfig, logger: Logger, overri
   }), PROBE_CACHE_MS);
   const reconciler = new Reconciler({ client, settings, cache: informer, now: () => new Date(), log, dataPlane });
   const controller = new Controller({
-    client, informer, reconciler, metrics, log, resyncMs: config.resyncMs,
+    client, informer, reconciler, metrics, log, resyncMs: config.resyncMs, concurrency: config.concurrentReconciles, targets,
     ...(config.leaderElect ? { leaderElection: { namespace: config.leaseNamespace, name: config.leaseName, identity, ...overrides.lease } } : {}),
   });
-  const admin = await startAdminServer({ registry: metrics.registry, ready: () => controller.ready(), probesOnly: true }, config.admin.host, config.admin.port);
+  const admin = await serveAdmin(probeRoutes({ registry: metrics.registry, ready: () => controller.ready() }), config.admin.host, config.admin.port);
   controller.start();
   log.info({
     admin: `${config.admin.host}:${admin.port}`, identity, flavour: config.flavour, namespaces: config.namespaces.length ? config.namespaces : 'all',

@@ -27,6 +27,8 @@ export interface OperatorConfig {
   identity: string;
   /** Every policy is reconciled again this often; 0 = never. */
   resyncMs: number;
+  /** Keys the work queue processes at once. */
+  concurrentReconciles: number;
   admin: HostPort;
   logLevel: LogLevel;
   /** Everything the renderers read: the --settings file, then the flags and environment above it, defaults filled. */
@@ -52,6 +54,7 @@ const OPTIONS = [
   { flag: 'leader-elect', env: 'TOKENMETER_LEADER_ELECT', fallback: 'true', help: 'elect a leader with a coordination.k8s.io Lease (several replicas)' },
   { flag: 'lease-namespace', env: 'TOKENMETER_LEASE_NAMESPACE', fallback: '', help: 'namespace of the Lease "tokenmeter-operator" (default: the ext_proc namespace)' },
   { flag: 'resync', env: 'TOKENMETER_RESYNC', fallback: '300', help: 'seconds between full re-reconciles (0: never)' },
+  { flag: 'concurrent-reconciles', env: 'TOKENMETER_CONCURRENT_RECONCILES', fallback: '4', help: 'TokenPolicies reconciled at the same time (1-64); the shared objects are published once per burst either way' },
 ] as const satisfies readonly OperatorOption[];
 
 /** Flags only the operator accepts. */
@@ -102,6 +105,7 @@ export function operatorConfig(
     leaseName: 'tokenmeter-operator',
     identity: env.POD_NAME ?? env.HOSTNAME ?? 'tokenmeter-operator',
     resyncMs: parseSeconds(rs.raw, rs.name),
+    concurrentReconciles: parseConcurrency(opt('concurrent-reconciles')),
     admin: parseHostPort(admin.raw, admin.name),
     logLevel: parseLevel(level.raw, level.name),
     settings,
@@ -137,6 +141,12 @@ function operatorSettings(opt: Opt, readText: (path: string) => string): Operato
   const merged = mergeSettings(input, over);
   // The limits ConfigMap follows the ext_proc namespace unless set (resolveSettings does the same).
   return resolveSettings(merged);
+}
+
+function parseConcurrency({ raw, name }: { raw: string; name: string }): number {
+  const n = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 64) fail(`${name}: expected a whole number 1-64, got "${raw}"`);
+  return n;
 }
 
 function parseService({ raw, name }: { raw: string; name: string }): { name: string; namespace: string; port: number } {

@@ -18,6 +18,7 @@ import { LeaderElector, type LeaderElectionOptions } from '../k8s/leader.js';
 import type { Timers } from '../k8s/timers.js';
 import { WorkQueue, type ProcessResult } from '../k8s/workqueue.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
+import { policiesTargeting } from './targets.js';
 import type { OperatorLog, ReconcileResult } from './reconciler.js';
 
 export interface ReconcileFn {
@@ -39,6 +40,13 @@ export interface ControllerOptions {
   leaderElection?: LeaderElectionConfig;
   backoff?: { baseMs: number; maxMs: number };
   maxRetries?: number;
+  /** Policies reconciled at the same time (different keys). Default 1. */
+  concurrency?: number;
+  /**
+   * Informers on targetRef kinds (Gateways, HTTPRoutes, GRPCRoutes): a target added, changed or deleted requeues the
+   * policies that name it, so TargetNotFound clears as soon as the target exists.
+   */
+  targets?: readonly Informer[];
   timers?: Timers;
   now?: () => number;
 }
@@ -81,6 +89,14 @@ export class Controller {
       onDelete: enqueue,
     });
     this.opts.informer.start();
+    for (const t of this.opts.targets ?? []) {
+      const requeue = (target: KubeObject): void => {
+        for (const key of policiesTargeting(this.opts.informer.list(), target)) this.queue?.add(key);
+      };
+      // Status writes (the gateway controller's) do not change what resolves: only spec changes requeue.
+      t.addHandlers({ onAdd: requeue, onUpdate: (old, obj) => { if (old.metadata.generation !== obj.metadata.generation) requeue(obj); }, onDelete: requeue });
+      t.start();
+    }
     if (this.elector) this.elector.start();
     else this.startedLeading();
   }
@@ -107,6 +123,7 @@ export class Controller {
       if (this.elector) await this.elector.stop();
       else this.stoppedLeading();
       this.opts.informer.stop();
+      for (const t of this.opts.targets ?? []) t.stop();
       this.running = false;
     })();
     return this.stopping;
@@ -140,6 +157,7 @@ export class Controller {
     const { log, metrics, resyncMs } = this.opts;
     const now = this.opts.now ?? Date.now;
     return new WorkQueue({
+      concurrency: this.opts.concurrency ?? 1,
       process: async (key): Promise<ProcessResult> => {
         const started = now();
         let outcome: ReconcileOutcome = 'error';

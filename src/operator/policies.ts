@@ -40,6 +40,7 @@ function generationOf(obj: KubeObject): number {
 export class PolicyBook {
   private readonly validations = new Map<string, { generation: number; result: Validation }>();
   private readonly targets = new Map<string, { generation: number; resolved: boolean }>();
+  private readonly verdicts = new Map<string, AcceptedPolicy | undefined>();
 
   /** buildPolicy, memoised by uid and generation (the spec only changes with the generation). */
   validate(obj: KubeObject): Validation {
@@ -73,13 +74,25 @@ export class PolicyBook {
   }
 
   /**
-   * The accepted policies: every cached policy except `self.key`, which is replaced by `self.accepted` (the
-   * freshly read object's verdict; undefined when it is gone, deleting or not accepted).
+   * Records the verdict a reconcile just reached for `key` (the freshly read object's: undefined when it is gone,
+   * deleting or not accepted). It stands for that key in `accepted` until the key's next reconcile, even while the
+   * informer cache still holds an older copy.
    */
-  accepted(cache: PolicyCache, self: { key: string; accepted?: AcceptedPolicy }): AcceptedPolicy[] {
-    const out: AcceptedPolicy[] = self.accepted ? [self.accepted] : [];
+  setVerdict(key: string, accepted: AcceptedPolicy | undefined): void {
+    this.verdicts.set(key, accepted);
+  }
+
+  /** Forgets the verdict of a key whose object is gone (after the shared objects were published without it). */
+  dropVerdict(key: string): void {
+    this.verdicts.delete(key);
+  }
+
+  /** The accepted policies: each key's latest reconcile verdict, else what the cached object says. */
+  accepted(cache: PolicyCache): AcceptedPolicy[] {
+    const out: AcceptedPolicy[] = [];
+    for (const v of this.verdicts.values()) if (v) out.push(v);
     for (const obj of cache.list()) {
-      if (objectKey(obj) === self.key || obj.metadata.deletionTimestamp !== undefined) continue;
+      if (this.verdicts.has(objectKey(obj)) || obj.metadata.deletionTimestamp !== undefined) continue;
       const { policy } = this.validate(obj);
       if (!policy || this.targetsMissing(obj)) continue;
       const identity = acceptedIdentity(obj);

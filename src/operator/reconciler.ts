@@ -14,13 +14,14 @@ import { isNotFound, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { Logger } from '../log/logger.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
 import { renderAll, type RenderResult } from '../render/index.js';
-import { policyLabelValue } from '../render/meta.js';
+import { policyLabelValue, shortHash } from '../render/meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
 import { APPLY_OPTIONS, applyChanged, prune, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
 import {
   ConditionTypes, Reasons, conditionsOf, readyCondition, sameConditions, setConditions, transitions,
   type Condition, type ConditionInput,
 } from './conditions.js';
+import { Coalesced } from './coalesce.js';
 import { dataPlaneVerdict, type DataPlaneProbe, type DataPlaneVerdict } from './data-plane.js';
 import { kubeEventRecorder, type EventRecorder } from './events.js';
 import { PolicyBook, acceptedIdentity, formatFieldErrors, unresolvedTargets, type PolicyCache } from './policies.js';
@@ -42,6 +43,8 @@ export interface ReconcilerDeps {
    * Absent: Programmed means "published" (the ConfigMap was written), for setups that cannot reach the replicas.
    */
   dataPlane?: DataPlaneProbe;
+  /** How long a policy's own children, applied unchanged, are trusted before they are compared again. Default 60 s. */
+  ownRecheckMs?: number;
 }
 
 export interface ReconcileResult {
@@ -63,6 +66,8 @@ interface Converged {
   serviceMonitor: boolean;
   /** What the data plane reports for the published version (absent without a probe or when not accepted). */
   dataPlane?: DataPlaneVerdict;
+  /** `namespace/name` → generation of every policy in these shared objects. */
+  included: ReadonlyMap<string, number>;
 }
 
 export interface PolicyStatus {
@@ -75,6 +80,10 @@ export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly recorder: EventRecorder;
   private readonly book = new PolicyBook();
+  private readonly shared = new Coalesced(() => this.publishShared());
+  private lastShared: Converged | undefined;
+  /** Per key: what its own children were last applied as, and when. */
+  private readonly ownMemo = new Map<string, { fingerprint: string; at: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -99,7 +108,7 @@ export class Reconciler {
     let failure: Error | undefined;
     try {
       converged = await this.converge(key, verdict, obj);
-      if (verdict.policy) converged.dataPlane = await this.askDataPlane(converged.render.limits.version);
+      if (verdict.policy && !converged.dataPlane) converged.dataPlane = await this.askDataPlane(converged.render.limits.version);
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
     }
@@ -138,23 +147,72 @@ export class Reconciler {
     return identity ? { accepted, policy: { identity, policy } } : { accepted };
   }
 
-  /** Renders every accepted policy, applies the shared objects and this policy's children, prunes the rest. */
+  /**
+   * This policy's own children (rendered from it alone) applied and pruned, then the shared objects (rendered from
+   * every accepted policy: the limits ConfigMap, ReferenceGrants, EnvoyFilter or Envoy ConfigMap, ServiceMonitor)
+   * published through the coalescer, whose run starts after this verdict was recorded.
+   */
   private async converge(key: string, verdict: Verdict | undefined, obj: KubeObject | undefined): Promise<Converged> {
-    const { client, settings, cache, log } = this.deps;
-    const serviceMonitor = await client.resourceExists(SERVICE_MONITOR.apiVersion, SERVICE_MONITOR.kind);
-    const policies = this.book.accepted(cache, { key, ...(verdict?.policy ? { accepted: verdict.policy } : {}) });
-    const render = renderAll(policies, settings, { serviceMonitor });
+    const { client, settings } = this.deps;
+    this.book.setVerdict(key, verdict?.policy);
     const uid = obj?.metadata.uid;
-    const desired: DesiredObject[] = render.objects.filter((o) => {
-      const owners = o.metadata.ownerReferences ?? [];
-      return owners.length === 0 || owners.some((r) => r.uid === uid);
-    });
+    const own = verdict?.policy && uid !== undefined
+      ? renderAll([verdict.policy], settings, { serviceMonitor: false }).objects.filter((o) => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid))
+      : [];
+    // Own children unchanged since they were last applied (a requeue while the data plane catches up): skip the
+    // compare-and-prune round trips. The memo expires, so drift in them is still repaired within ownRecheckMs.
+    const memo = this.ownMemo.get(key);
+    const fingerprint = shortHash(JSON.stringify([uid, own]), 16);
+    const now = this.deps.now().getTime();
+    if (!memo || memo.fingerprint !== fingerprint || now - memo.at >= (this.deps.ownRecheckMs ?? 60_000)) {
+      this.ownMemo.delete(key);
+      const report: ApplyReport = { applied: [], deleted: [] };
+      await applyChanged(client, own, report);
+      await prune(client, this.ownScopes(obj), own, report);
+      this.logReport(report);
+      if (obj) this.ownMemo.set(key, { fingerprint, at: now });
+    }
+    // Wait for the shared objects when this call starts their run (one policy at a time, tests), or when nothing was
+    // published yet. In a burst a run is already in flight: this verdict rides on the queued run, and the status
+    // says Pending until a published version includes this generation (the requeue looks again).
+    const wait = !this.shared.busy() || !this.lastShared;
+    const run = this.shared.request();
+    if (wait) {
+      const shared = await run;
+      if (!obj) this.book.dropVerdict(key);
+      return shared;
+    }
+    run.catch((err: unknown) => this.deps.log.warn({ err }, 'Publishing the shared objects failed; the requeued reconciles retry'));
+    const last = this.lastShared as Converged;
+    const generation = verdict?.policy?.identity.generation;
+    if (generation === undefined || last.included.get(key) === generation) return { ...last };
+    return {
+      ...last,
+      dataPlane: {
+        loaded: false, status: 'False', reason: Reasons.DataPlanePending, retryMs: 1000,
+        message: `Generation ${generation} is queued for the next limits version (${last.render.limits.version} is published).`,
+      },
+    };
+  }
+
+  private async publishShared(): Promise<Converged> {
+    const { client, settings, cache } = this.deps;
+    const serviceMonitor = await client.resourceExists(SERVICE_MONITOR.apiVersion, SERVICE_MONITOR.kind);
+    const accepted = this.book.accepted(cache);
+    const render = renderAll(accepted, settings, { serviceMonitor });
+    const desired: DesiredObject[] = render.objects.filter((o) => (o.metadata.ownerReferences ?? []).length === 0);
     const report: ApplyReport = { applied: [], deleted: [] };
     await applyChanged(client, desired, report);
-    await prune(client, [...this.pruneScopes(obj), ...this.serviceMonitorScope(serviceMonitor)], desired, report);
-    for (const id of report.applied) log.info({ object: id }, `Applied ${id.split(' ')[0] ?? ''}`);
-    for (const id of report.deleted) log.info({ object: id }, `Deleted ${id.split(' ')[0] ?? ''}`);
-    return { render, serviceMonitor };
+    await prune(client, [...this.sharedScopes(), ...this.serviceMonitorScope(serviceMonitor)], desired, report);
+    this.logReport(report);
+    const included = new Map(accepted.map((a) => [`${a.identity.namespace}/${a.identity.name}`, a.identity.generation]));
+    this.lastShared = { render, serviceMonitor, included };
+    return this.lastShared;
+  }
+
+  private logReport(report: ApplyReport): void {
+    for (const id of report.applied) this.deps.log.info({ object: id }, `Applied ${id.split(' ')[0] ?? ''}`);
+    for (const id of report.deleted) this.deps.log.info({ object: id }, `Deleted ${id.split(' ')[0] ?? ''}`);
   }
 
   /** The ServiceMonitor, when its CRD is served: pruned once `serviceMonitor.enabled` is turned off. */
@@ -164,8 +222,8 @@ export class Reconciler {
     return [{ ...SERVICE_MONITOR, namespace: s.extProc.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.serviceMonitor.name }];
   }
 
-  /** Where objects the operator no longer renders can be: shared ones by label, and this policy's own children. */
-  private pruneScopes(obj: KubeObject | undefined): PruneScope[] {
+  /** Where shared objects the operator no longer renders can be, by label. */
+  private sharedScopes(): PruneScope[] {
     const s = this.deps.settings;
     if (s.flavour === 'Istio') {
       return [{ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name }];
@@ -173,17 +231,16 @@ export class Reconciler {
     if (s.flavour === 'Envoy') {
       return [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName }];
     }
-    const scopes: PruneScope[] = [
-      { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED },
-    ];
+    return [{ apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED }];
+  }
+
+  /** This policy's own children (Envoy Gateway), by its label and owner reference. */
+  private ownScopes(obj: KubeObject | undefined): PruneScope[] {
     const { uid, namespace, name } = obj?.metadata ?? { name: '' };
-    if (uid === undefined || namespace === undefined) return scopes;
+    if (this.deps.settings.flavour !== 'EnvoyGateway' || uid === undefined || namespace === undefined) return [];
     const labelSelector = `${MANAGED},${POLICY_LABEL}=${policyLabelValue(name)}`;
     const owned = (o: KubeObject): boolean => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid);
-    for (const kind of ['EnvoyExtensionPolicy', 'BackendTrafficPolicy']) {
-      scopes.push({ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind, namespace, labelSelector, filter: owned });
-    }
-    return scopes;
+    return ['EnvoyExtensionPolicy', 'BackendTrafficPolicy'].map((kind) => ({ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind, namespace, labelSelector, filter: owned }));
   }
 
   private statusFor(obj: KubeObject, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined): PolicyStatus {

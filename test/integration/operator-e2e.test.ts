@@ -21,9 +21,11 @@ import { findCondition, type Condition } from '../../src/operator/conditions.js'
 import { createEnvoyClient, runExchange, type ExchangeResult } from '../envoy/emulator.js';
 import { plannedRequest } from '../helpers/budget-traffic.js';
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
+import { DEFAULT_RESOURCES, type FakeResource } from '../helpers/fake-apiserver-store.js';
 import { eventually, metricValue } from '../helpers/test-server.js';
 
 const TP = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy' } as const;
+const HTTP_ROUTE: FakeResource = { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true };
 const NS = 'team-a';
 const LIMITS = 'tokenmeter-system/tokenmeter-policies';
 
@@ -60,7 +62,7 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
   };
 
   beforeAll(async () => {
-    fake = await FakeApiServer.start();
+    fake = await FakeApiServer.start({ resources: [...DEFAULT_RESOURCES, HTTP_ROUTE] });
     dir = mkdtempSync(join(tmpdir(), 'tm-e2e-'));
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, fake.kubeConfig().exportConfig());
@@ -158,6 +160,19 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
     console.info(`[e2e] edit enforced after ${admittedAfter ?? -1} ms`);
   });
 
+  it('a policy waiting for its HTTPRoute is accepted as soon as the route is created (watched, not the 30 s retry)', async () => {
+    const routed = { ...tokenPolicy(5000), metadata: { name: 'routed', namespace: NS } };
+    fake.put({ ...routed, spec: { ...(routed.spec as object), targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'llm' }] } });
+    const accepted = (): Condition | undefined => findCondition((fake.get(TP.apiVersion, TP.kind, NS, 'routed')?.status as Status | undefined)?.conditions ?? [], 'Accepted');
+    await eventually(() => (accepted()?.reason === 'TargetNotFound' ? true : undefined), 5000);
+    const t0 = Date.now();
+    fake.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'llm', namespace: NS }, spec: { parentRefs: [{ name: 'gw' }] } });
+    await eventually(() => (accepted()?.status === 'True' ? true : undefined), 5000);
+    const acceptedMs = Date.now() - t0;
+    expect(acceptedMs).toBeLessThan(5000); // the retry alone would take 30 s
+    console.info(`[e2e] target created → Accepted after ${acceptedMs} ms`);
+  });
+
   it('stopping releases the Lease; invalid limits content keeps the loaded policies', async () => {
     await operator.stop();
     const lease = fake.get('coordination.k8s.io/v1', 'Lease', 'tokenmeter-system', 'tokenmeter-operator');
@@ -169,7 +184,7 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
     fake.put({ ...cm, data: { 'policies.yaml': 'kind: TokenPolicy\nspec: [', version: 'broken' } });
     await eventually(async () => ((await metricValue(extproc.metrics, 'tokenmeter_policy_reloads_total', { result: 'invalid' })) === 1 ? true : undefined), 2000);
     expect(await loadedVersion()).toBe(version);
-    expect(await metricValue(extproc.metrics, 'tokenmeter_policies_loaded')).toBe(1);
+    expect(await metricValue(extproc.metrics, 'tokenmeter_policies_loaded')).toBe(2); // tenants + routed
     expect((await request()).immediate).toBeUndefined(); // the raised limit still applies
   });
 });
