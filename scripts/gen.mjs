@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { INSTALL, genChartTemplates, genInstallManifest } from './gen-chart.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
@@ -47,11 +48,22 @@ async function genCrds() {
   return generatedCrdFiles();
 }
 
-const generators = [{ dir: 'src/gen', run: genProtoTypes }, { dir: 'crds', run: genCrds }];
+let chartTemplates;
+/**
+ * Each generator owns every file under `dir`, or only the paths in `files` (manifests/ also holds hand-written
+ * examples). A generator that returns null was skipped (a tool is missing): its files are left as they are.
+ */
+const generators = [
+  { dir: 'src/gen', run: genProtoTypes },
+  { dir: 'crds', run: genCrds },
+  { dir: 'charts/tokenmeter/templates/generated', run: async () => (chartTemplates = await genChartTemplates(root)) },
+  { files: [INSTALL], run: () => genInstallManifest(root, chartTemplates, { check }) },
+];
 let stale = [];
-for (const { dir, run } of generators) {
+for (const { dir, files, run } of generators) {
   const want = await run();
-  const have = new Set(walk(join(root, dir)).map((f) => relative(root, f)));
+  if (want === null) continue;
+  const have = new Set(files ? files.filter((f) => existsSync(join(root, f))) : walk(join(root, dir)).map((f) => relative(root, f)));
   for (const [rel, text] of want) {
     const abs = join(root, rel);
     const current = existsSync(abs) ? readFileSync(abs, 'utf8') : null;
