@@ -1,17 +1,35 @@
 /**
- * Operator convergence, in process against the in-memory fake API (no apiserver here): 1,000 TokenPolicies from an
- * empty state reconciled to Ready, time and RSS; then one policy edited among 1,000 until the published limits, as
- * an ext_proc would load them (parse + compile), enforce the new value. Returns rows for bench/run.ts.
+ * Operator convergence as it runs: the built `tokenmeter operator` in its own process against the fake kube-apiserver
+ * (test/helpers/fake-apiserver.ts, HTTP, list+watch, server-side apply) held by this process, with a real ext_proc
+ * (`--policies-configmap`, in this process) behind an EndpointSlice so Programmed/Ready wait for the data plane as
+ * in a cluster. 1,000 TokenPolicies (50 namespaces, each with an HTTPRoute target) from an empty state: seconds
+ * until every policy reads Ready=True, and the operator process's peak RSS (VmHWM; only the operator, not the fake
+ * API or the ext_proc), run with the chart's default NODE_OPTIONS (operator.nodeOptions). Then one policy edited among 1,000: seconds until the ext_proc loaded the limits carrying
+ * the new value (it enforces what it loaded: the matcher is swapped on load).
  */
-import { pino } from 'pino';
-import { Reconciler } from '../src/operator/reconciler.js';
-import { resolveSettings } from '../src/render/settings.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { runExtproc } from '../src/cli/extproc.js';
+import { loadConfig } from '../src/config/config.js';
 import { parsePolicies } from '../src/policy/parse.js';
-import { compileMatcher } from '../src/policy/match.js';
 import type { KubeObject } from '../src/k8s/client.js';
-import { FakeKube } from '../test/helpers/fake-kube.js';
+import { createLogger } from '../src/log/logger.js';
+import { FakeApiServer } from '../test/helpers/fake-apiserver.js';
+import { DEFAULT_RESOURCES, type FakeResource } from '../test/helpers/fake-apiserver-store.js';
 
+const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TP = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy' };
+const NS = 'tokenmeter-system';
+const RESOURCES: FakeResource[] = [
+  ...DEFAULT_RESOURCES,
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1beta1', kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true },
+  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'EnvoyExtensionPolicy', plural: 'envoyextensionpolicies', namespaced: true },
+];
 
 function spec(i: number, tokens: number): Record<string, unknown> {
   return {
@@ -26,37 +44,83 @@ function spec(i: number, tokens: number): Record<string, unknown> {
 export interface OperatorBench {
   policies: number;
   convergeSeconds: number;
-  rssMiB: number;
-  /** V8 heap in use after a full GC (needs --expose-gc): what the process keeps, fake API included. */
-  heapAfterGcMiB: number;
+  /** Peak resident set of the operator process (VmHWM). */
+  peakRssMiB: number;
   editEnforcedSeconds: number;
 }
 
-export async function benchOperator(n = 1000): Promise<OperatorBench> {
-  const kube = new FakeKube();
-  const ns = (i: number): string => `team-${i % 50}`;
-  for (let t = 0; t < 50; t++) {
-    kube.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'llm', namespace: `team-${t}` }, spec: { parentRefs: [{ name: 'gw' }] } });
+function procKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
-  const cache = { list: (): KubeObject[] => [...kube.objects.values()].filter((o) => o.kind === 'TokenPolicy') };
-  const reconciler = new Reconciler({ client: kube, settings: resolveSettings({}), cache, now: () => new Date(), log: pino({ level: 'silent' }) });
-  for (let i = 0; i < n; i++) kube.put({ ...TP, metadata: { name: `p${i}`, namespace: ns(i) }, spec: spec(i, 100_000) });
+}
+
+/** The V8 flags the Helm chart gives the operator (operator.nodeOptions): the bench runs what ships. */
+export function chartNodeOptions(): string {
+  const values = parseYaml(readFileSync(new URL('../../charts/tokenmeter/values.yaml', import.meta.url), 'utf8')) as { operator?: { nodeOptions?: string } };
+  return values.operator?.nodeOptions ?? '';
+}
+
+export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()): Promise<OperatorBench> {
+  const fake = await FakeApiServer.start({ resources: RESOURCES });
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-op-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, fake.kubeConfig().exportConfig());
+  const { config } = loadConfig(['extproc', '--policies-configmap', `${NS}/tokenmeter-policies`, '--kubeconfig', kubeconfig,
+    '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-grace', '1'], {});
+  const extproc = await runExtproc(config, createLogger('silent'));
+  fake.put({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+    metadata: { name: 'tokenmeter-b1', namespace: NS, labels: { 'kubernetes.io/service-name': 'tokenmeter' } },
+    ports: [{ name: 'admin', port: extproc.admin.port }], endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+  });
+  const ns = (i: number): string => `team-${i % 50}`;
+  for (let t = 0; t < 50; t++) fake.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'llm', namespace: `team-${t}` }, spec: { parentRefs: [{ name: 'gw' }] } });
+  for (let i = 0; i < n; i++) fake.put({ ...TP, metadata: { name: `p${i}`, namespace: ns(i) }, spec: spec(i, 100_000) });
+  const loaded = async (): Promise<string | null> => ((await (await fetch(`http://127.0.0.1:${extproc.admin.port}/v1/policies`)).json()) as { version: string | null }).version;
+
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await reconciler.reconcile(`${ns(i)}/p${i}`);
-  const ready = cache.list().filter((o) => (o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
-  if (ready !== n) throw new Error(`only ${ready}/${n} policies Ready`);
-  const convergeSeconds = (performance.now() - t0) / 1000;
-  const rssMiB = process.memoryUsage().rss / 2 ** 20;
-  (globalThis as { gc?: () => void }).gc?.();
-  const heapAfterGcMiB = process.memoryUsage().heapUsed / 2 ** 20;
-  // Edit one policy; time until the published limits, loaded as the ext_proc does, carry the new value.
-  const t1 = performance.now();
-  kube.put({ ...TP, metadata: { name: 'p500', namespace: ns(500) }, spec: spec(500, 7) });
-  await reconciler.reconcile(`${ns(500)}/p500`);
-  const cm = kube.peek({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'tokenmeter-system', name: 'tokenmeter-policies' });
-  const { policies } = parsePolicies(String((cm?.data as Record<string, string> | undefined)?.['policies.yaml'] ?? ''));
-  const matcher = compileMatcher(policies);
-  const edited = matcher.policies.find((p) => p.name === 'p500');
-  if (edited?.limits[0]?.kind !== 'tokens' || edited.limits[0].tokens !== 7) throw new Error('edit not published');
-  return { policies: n, convergeSeconds, rssMiB, heapAfterGcMiB, editEnforcedSeconds: (performance.now() - t1) / 1000 };
+  const child = spawn(process.execPath, [...nodeOptions.split(' ').filter(Boolean), BIN, 'operator', '--kubeconfig', kubeconfig, '--admin-address', '127.0.0.1:0',
+    '--leader-elect', 'false', '--log-level', 'warn', '--resync', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const pid = child.pid ?? NaN;
+  try {
+    const isReady = (o: KubeObject | undefined): boolean => ((o?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [])
+      .some((c) => c.type === 'Ready' && c.status === 'True');
+    await until('1,000 policies Ready', 120_000, () => {
+      if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}`);
+      for (let i = 0; i < n; i++) if (!isReady(fake.get(TP.apiVersion, TP.kind, ns(i), `p${i}`))) return undefined;
+      return true;
+    });
+    const convergeSeconds = (performance.now() - t0) / 1000;
+
+    const edited = Math.floor(n / 2);
+    const before = await loaded();
+    const t1 = performance.now();
+    fake.put({ ...TP, metadata: { name: `p${edited}`, namespace: ns(edited) }, spec: spec(edited, 7) });
+    await until('the edit loaded by the ext_proc', 30_000, async () => {
+      const v = await loaded();
+      if (v === before) return undefined;
+      const cm = fake.get('v1', 'ConfigMap', NS, 'tokenmeter-policies') as KubeObject & { data: Record<string, string> };
+      if (cm.data.version !== v) return undefined;
+      const limit = parsePolicies(cm.data['policies.yaml'] ?? '').policies.find((p) => p.name === `p${edited}`)?.limits[0];
+      return limit?.kind === 'tokens' && limit.tokens === 7 ? true : undefined;
+    });
+    const editEnforcedSeconds = (performance.now() - t1) / 1000;
+    return { policies: n, convergeSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await extproc.stop();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
