@@ -31,7 +31,7 @@ describe('operator config', () => {
     expect(c.leaseNamespace).toBe('tokenmeter-system');
     expect(c.settings.serviceMonitor.enabled).toBe(true);
     expect(c.admin).toEqual({ host: '0.0.0.0', port: 9465 });
-    expect(c.concurrentReconciles).toBe(4);
+    expect(c.concurrentReconciles).toBe(8);
     expect(config({ 'concurrent-reconciles': '16' }).concurrentReconciles).toBe(16);
     expect(() => config({ 'concurrent-reconciles': '0' })).toThrow(/--concurrent-reconciles: expected a whole number 1-64, got "0"/);
   });

@@ -54,7 +54,7 @@ const OPTIONS = [
   { flag: 'leader-elect', env: 'TOKENMETER_LEADER_ELECT', fallback: 'true', help: 'elect a leader with a coordination.k8s.io Lease (several replicas)' },
   { flag: 'lease-namespace', env: 'TOKENMETER_LEASE_NAMESPACE', fallback: '', help: 'namespace of the Lease "tokenmeter-operator" (default: the ext_proc namespace)' },
   { flag: 'resync', env: 'TOKENMETER_RESYNC', fallback: '300', help: 'seconds between full re-reconciles (0: never)' },
-  { flag: 'concurrent-reconciles', env: 'TOKENMETER_CONCURRENT_RECONCILES', fallback: '4', help: 'TokenPolicies reconciled at the same time (1-64); the shared objects are published once per burst either way' },
+  { flag: 'concurrent-reconciles', env: 'TOKENMETER_CONCURRENT_RECONCILES', fallback: '8', help: 'TokenPolicies reconciled at the same time (1-64); the shared objects are published once per burst either way' },
 ] as const satisfies readonly OperatorOption[];
 
 /** Flags only the operator accepts. */

@@ -14,7 +14,7 @@ export interface ReplicaProbeOptions {
   adminPortName: string;
   /** Used when the slice has no port of that name. */
   adminPort: number;
-  /** Per-replica HTTP timeout. Default 1 s. */
+  /** Per-replica HTTP timeout. Default 2 s. */
   timeoutMs?: number;
 }
 
@@ -59,7 +59,7 @@ export function replicaProbe(opts: ReplicaProbeOptions): { replicas(): Promise<R
         namespace: opts.namespace, labelSelector: `kubernetes.io/service-name=${opts.service}`,
       });
       const endpoints = readyEndpoints(list.items, opts.adminPortName, opts.adminPort);
-      return Promise.all(endpoints.map((e) => ask(e, opts.timeoutMs ?? 1000)));
+      return Promise.all(endpoints.map((e) => ask(e, opts.timeoutMs ?? 2000)));
     },
   };
 }

@@ -13,9 +13,9 @@ describe('dataPlaneVerdict', () => {
   });
 
   it('no replicas: NoDataPlane; none answering: Unknown', () => {
-    expect(dataPlaneVerdict('v', [], WHERE)).toMatchObject({ loaded: false, status: 'False', reason: 'NoDataPlane', retryMs: 15_000 });
+    expect(dataPlaneVerdict('v', [], WHERE)).toMatchObject({ loaded: false, status: 'False', reason: 'NoDataPlane', retryMs: 10_000 });
     const v = dataPlaneVerdict('v', [{ endpoint: 'a', error: 'HTTP 404' }, { endpoint: 'b', error: 'HTTP 404' }], WHERE);
-    expect(v).toMatchObject({ loaded: false, status: 'Unknown', reason: 'DataPlaneUnreachable' });
+    expect(v).toMatchObject({ loaded: false, status: 'Unknown', reason: 'DataPlaneUnreachable', retryMs: 2000 });
     expect(v.message).toBe('Could not ask any of the 2 ext_proc replicas behind Service ns/svc which limits they loaded (HTTP 404).');
   });
 });

@@ -48,12 +48,12 @@ describe('Reconciler: Programmed waits for the data plane', () => {
     const t = setup({}, { dataPlane: probe });
     t.gateway();
     t.policy('budgets');
-    expect(await t.reconciler.reconcile('team-a/budgets')).toEqual({ requeueAfterMs: 15_000 });
+    expect(await t.reconciler.reconcile('team-a/budgets')).toEqual({ requeueAfterMs: 10_000 });
     expect(t.cond('budgets', 'Programmed')).toMatchObject({ status: 'False', reason: 'NoDataPlane' });
     expect(t.cond('budgets', 'Programmed')?.message).toContain('No ready ext_proc replica behind Service tokenmeter-system/tokenmeter');
 
     probe.set([{ endpoint: '10.0.0.1:9464', error: 'connect ECONNREFUSED' }]);
-    expect(await t.reconciler.reconcile('team-a/budgets')).toEqual({ requeueAfterMs: 15_000 });
+    expect(await t.reconciler.reconcile('team-a/budgets')).toEqual({ requeueAfterMs: 2000 });
     expect(t.cond('budgets', 'Programmed')).toMatchObject({ status: 'Unknown', reason: 'DataPlaneUnreachable' });
     expect(t.cond('budgets', 'Programmed')?.message).toContain('connect ECONNREFUSED');
     expect(t.cond('budgets', 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NotProgrammed' });
