@@ -143,6 +143,19 @@ describe('watchPolicies', () => {
     expect(calls).toBe(1);
   });
 
+  it('does not apply a file caught mid-rewrite (empty for a moment): a changed read must settle first', async () => {
+    const file = join(dir, 'p.yaml');
+    await writeFile(file, policy('p', 1));
+    const seen: Record<string, number>[] = [];
+    watcher = await watchPolicies({ path: file, poll: true, pollIntervalMs: 10_000, debounceMs: 20, onChange: (set) => seen.push(tokensOf(set)) });
+    await writeFile(file, ''); // truncated, as writeFile does before writing
+    const rewrite = new Promise<void>((resolve) => setTimeout(() => void writeFile(file, policy('p', 2)).then(resolve), 5));
+    expect(tokensOf(await watcher.reload())).toEqual({ p: 1 }); // the empty read did not settle
+    await rewrite;
+    await new Promise((r) => setTimeout(r, 200)); // the retry it scheduled
+    expect(seen).toEqual([{ p: 2 }]);
+  });
+
   it('reports errors thrown by the callback and keeps watching', async () => {
     const file = join(dir, 'p.yaml');
     await writeFile(file, policy('p', 1));

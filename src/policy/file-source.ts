@@ -135,6 +135,9 @@ export interface PolicyWatcher {
   close(): void;
 }
 
+/** How long a changed read must stay the same before it is applied. */
+const SETTLE_MS = 25;
+
 /** Reads `path`, then watches it; resolves once the initial read is done. */
 export async function watchPolicies(opts: WatchOptions): Promise<PolicyWatcher> {
   let state = new Map<string, FileState>();
@@ -152,8 +155,22 @@ export async function watchPolicies(opts: WatchOptions): Promise<PolicyWatcher> 
   const changed = (next: Map<string, FileState>): boolean =>
     next.size !== state.size || [...next].some(([f, st]) => state.get(f)?.text !== st.text);
 
+  const sameTexts = (a: Map<string, FileState>, b: Map<string, FileState>): boolean =>
+    a.size === b.size && [...a].every(([f, st]) => b.get(f)?.text === st.text);
+
   const readOnce = async (): Promise<PolicySet> => {
-    const next = await readSet(opts.path, state);
+    let next = await readSet(opts.path, state);
+    if (changed(next.state)) {
+      // A file rewritten in place is empty or partial for a moment (truncate, then write): a changed read counts only
+      // when a second read SETTLE_MS later agrees; otherwise the writer is still at it and a later reload retries.
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      const confirm = await readSet(opts.path, state);
+      if (!sameTexts(confirm.state, next.state)) {
+        schedule();
+        return current;
+      }
+      next = confirm;
+    }
     const isNew = changed(next.state) || next.set.errors.length !== current.errors.length;
     state = next.state;
     current = next.set;
