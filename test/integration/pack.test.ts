@@ -271,7 +271,7 @@ describe('npm package: packed, installed with production dependencies, run', () 
     for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await fake?.close();
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, 120_000); // removing an installed node_modules takes a while on a loaded machine
 
   it('the tarball holds only runtime files: compiled dist/src, proto, crds, package.json, README', () => {
     const paths = packed.files.map((f) => f.path).sort();
