@@ -273,9 +273,9 @@ describe('npm package: packed, installed with production dependencies, run', () 
     if (work) rmSync(work, { recursive: true, force: true });
   }, 120_000); // removing an installed node_modules takes a while on a loaded machine
 
-  it('the tarball holds only runtime files: compiled dist/src, proto, crds, package.json, README', () => {
+  it('the tarball holds only runtime files: compiled dist/src, proto, crds, package.json, README, LICENSE', () => {
     const paths = packed.files.map((f) => f.path).sort();
-    const runtime = /^(package\.json|README\.md|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|crds\/[^/]+\.yaml)$/;
+    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|crds\/[^/]+\.yaml)$/;
     expect(paths.filter((p) => !runtime.test(p))).toEqual([]);
     expect(paths).toContain(PKG.bin.tokenmeter);
     expect(paths).toContain('crds/tokenmeter.dev_tokenpolicies.yaml');
