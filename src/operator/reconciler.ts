@@ -190,7 +190,8 @@ export class Reconciler {
       ...last,
       dataPlane: {
         loaded: false, status: 'False', reason: Reasons.DataPlanePending, retryMs: 1000,
-        message: `Generation ${generation} is queued for the next limits version (${last.render.limits.version} is published).`,
+        // No version in the text: the status stays the same from one requeue to the next while publishes go on.
+        message: `Generation ${generation} is queued for the next limits version.`,
       },
     };
   }
@@ -268,7 +269,8 @@ export class Reconciler {
     const key = `${verdict.policy.identity.namespace}/${verdict.policy.identity.name}`;
     const published = `${s.flavour} configuration applied; limits version ${render.limits.version} published in ConfigMap ${s.limitsConfigMap.namespace}/${s.limitsConfigMap.name}.`;
     if (dataPlane && !dataPlane.loaded) {
-      return { ...base, status: dataPlane.status, reason: dataPlane.reason, message: `${published} ${dataPlane.message}` };
+      const queued = !(converged.included.get(key) === verdict.policy.identity.generation);
+      return { ...base, status: dataPlane.status, reason: dataPlane.reason, message: queued ? dataPlane.message : `${published} ${dataPlane.message}` };
     }
     const notes = [
       published,

@@ -27,7 +27,7 @@ const CORE_FILES: Record<string, string> = {
   PodDisruptionBudget: 'poddisruptionbudget-policy-v1.json', NetworkPolicy: 'networkpolicy-networking-v1.json',
   Role: 'role-rbac-v1.json', RoleBinding: 'rolebinding-rbac-v1.json', ClusterRole: 'clusterrole-rbac-v1.json',
   ClusterRoleBinding: 'clusterrolebinding-rbac-v1.json', Lease: 'lease-coordination-v1.json',
-  CustomResourceDefinition: 'customresourcedefinition-apiextensions-v1.json',
+  CustomResourceDefinition: 'customresourcedefinition-apiextensions-v1.json', Namespace: 'namespace-v1.json',
 };
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
