@@ -13,7 +13,7 @@
 import { isNotFound, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { Logger } from '../log/logger.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
-import { renderAll, type RenderResult } from '../render/index.js';
+import { renderAll, renderOwned, type RenderResult } from '../render/index.js';
 import { policyLabelValue, shortHash } from '../render/meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
 import { APPLY_OPTIONS, applyChanged, prune, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
@@ -156,9 +156,7 @@ export class Reconciler {
     const { client, settings } = this.deps;
     this.book.setVerdict(key, verdict?.policy);
     const uid = obj?.metadata.uid;
-    const own = verdict?.policy && uid !== undefined
-      ? renderAll([verdict.policy], settings, { serviceMonitor: false }).objects.filter((o) => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid))
-      : [];
+    const own = verdict?.policy && uid !== undefined ? renderOwned(verdict.policy, settings) : [];
     // Own children unchanged since they were last applied (a requeue while the data plane catches up): skip the
     // compare-and-prune round trips. The memo expires, so drift in them is still repaired within ownRecheckMs.
     const memo = this.ownMemo.get(key);

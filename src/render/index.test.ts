@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { schemaErrors } from '../../test/helpers/schemas.js';
 import { strictSchemaErrors } from '../../test/helpers/strict-schema.js';
 import { parsePolicies } from '../policy/parse.js';
-import { renderAll, sharedTargets, type KubeObject } from './index.js';
+import { renderAll, renderOwned, sharedTargets, type KubeObject } from './index.js';
 import type { AcceptedPolicy } from './meta.js';
 import { resolveSettings, type SettingsInput } from './settings.js';
 
@@ -114,5 +114,18 @@ describe('sharedTargets', () => {
     const [first] = POLICIES;
     const twin: AcceptedPolicy = { ...(first as AcceptedPolicy), identity: { ...(first as AcceptedPolicy).identity, name: 'twin' } };
     expect(sharedTargets([...POLICIES, twin])).toEqual(new Map([['llm-gateway/HTTPRoute/openai', ['llm-gateway/team-budgets', 'llm-gateway/twin']]]));
+  });
+});
+
+describe('renderOwned', () => {
+  it('is exactly the owned part of renderAll for that policy; nothing in the shared-object flavours', () => {
+    for (const input of [{}, { envoyGateway: { rateLimit: 'BackendTrafficPolicy' as const } }, { flavour: 'Istio' as const }, { flavour: 'Envoy' as const }]) {
+      const s = resolveSettings(input);
+      for (const a of POLICIES) {
+        const owned = renderAll([a], s, { serviceMonitor: false }).objects.filter((o) => (o.metadata.ownerReferences ?? []).length > 0);
+        expect(renderOwned(a, s).map(id)).toEqual(owned.map(id));
+      }
+    }
+    expect(renderOwned(POLICIES[0] as AcceptedPolicy, resolveSettings({})).length).toBeGreaterThan(0);
   });
 });

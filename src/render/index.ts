@@ -54,7 +54,7 @@ function namespaced(a: AcceptedPolicy): TokenPolicy {
   return copy;
 }
 
-function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, out: RenderResult): void {
+function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, out: Pick<RenderResult, 'objects' | 'unattached' | 'skipped'>): void {
   const namespaces = new Set<string>();
   for (const a of policies) {
     const eep = renderEnvoyExtensionPolicy(a, s);
@@ -86,6 +86,18 @@ export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettin
   out.objects.push(limits.configMap);
   if (opts.serviceMonitor && s.serviceMonitor.enabled) out.objects.push(renderServiceMonitor(s));
   return out;
+}
+
+/**
+ * The objects one policy owns (Envoy Gateway: its EnvoyExtensionPolicy and BackendTrafficPolicy, with an owner
+ * reference); none in the flavours whose objects are shared. What a reconcile applies for that policy alone,
+ * without rendering the limits of every policy.
+ */
+export function renderOwned(a: AcceptedPolicy, s: OperatorSettings): KubeObject[] {
+  if (s.flavour !== 'EnvoyGateway') return [];
+  const out = { objects: [] as KubeObject[], unattached: [] as string[], skipped: [] as SkippedLimit[] };
+  envoyGateway([a], s, out);
+  return out.objects.filter((o) => (o.metadata.ownerReferences ?? []).length > 0);
 }
 
 /**
