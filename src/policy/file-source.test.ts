@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadPolicies, watchPolicies, type PolicySet, type PolicyWatcher } from './file-source.js';
 import { formatPolicyError } from './types.js';
 
@@ -147,12 +147,14 @@ describe('watchPolicies', () => {
     const file = join(dir, 'p.yaml');
     await writeFile(file, policy('p', 1));
     const seen: Record<string, number>[] = [];
-    watcher = await watchPolicies({ path: file, poll: true, pollIntervalMs: 10_000, debounceMs: 20, onChange: (set) => seen.push(tokensOf(set)) });
+    // Wide margins so a loaded machine cannot reorder the steps: the first read happens well before the rewrite at
+    // 100 ms, and the confirming read at 400 ms well after it.
+    watcher = await watchPolicies({ path: file, poll: true, pollIntervalMs: 10_000, debounceMs: 20, settleMs: 400, onChange: (set) => seen.push(tokensOf(set)) });
     await writeFile(file, ''); // truncated, as writeFile does before writing
-    const rewrite = new Promise<void>((resolve) => setTimeout(() => void writeFile(file, policy('p', 2)).then(resolve), 5));
+    const rewrite = new Promise<void>((resolve) => setTimeout(() => void writeFile(file, policy('p', 2)).then(resolve), 100));
     expect(tokensOf(await watcher.reload())).toEqual({ p: 1 }); // the empty read did not settle
     await rewrite;
-    await new Promise((r) => setTimeout(r, 200)); // the retry it scheduled
+    await vi.waitFor(() => expect(seen.length).toBeGreaterThan(0), { timeout: 5000, interval: 20 }); // the retry it scheduled
     expect(seen).toEqual([{ p: 2 }]);
   });
 

@@ -125,6 +125,8 @@ export interface WatchOptions {
   pollIntervalMs?: number;
   /** Receives errors thrown by onChange (the watcher keeps going). */
   onError?: (err: unknown) => void;
+  /** How long a changed read must stay the same before it is applied. Default 25 ms. */
+  settleMs?: number;
 }
 
 export interface PolicyWatcher {
@@ -135,7 +137,6 @@ export interface PolicyWatcher {
   close(): void;
 }
 
-/** How long a changed read must stay the same before it is applied. */
 const SETTLE_MS = 25;
 
 /** Reads `path`, then watches it; resolves once the initial read is done. */
@@ -162,8 +163,8 @@ export async function watchPolicies(opts: WatchOptions): Promise<PolicyWatcher> 
     let next = await readSet(opts.path, state);
     if (changed(next.state)) {
       // A file rewritten in place is empty or partial for a moment (truncate, then write): a changed read counts only
-      // when a second read SETTLE_MS later agrees; otherwise the writer is still at it and a later reload retries.
-      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      // when a second read settleMs later agrees; otherwise the writer is still at it and a later reload retries.
+      await new Promise((r) => setTimeout(r, opts.settleMs ?? SETTLE_MS));
       const confirm = await readSet(opts.path, state);
       if (!sameTexts(confirm.state, next.state)) {
         schedule();

@@ -32,7 +32,7 @@ describe('countText', () => {
     const start = performance.now();
     const c = countText(o200k, t);
     const ms = performance.now() - start;
-    expect(ms).toBeLessThan(500);
+    expect(ms).toBeLessThan(3000); // unsplit, gpt-tokenizer's BPE takes ~16 s on this input (measured 2026-11-23)
     expect(c.estimated).toBe(true);
     // exact is 12 500 (8 a's per token); the cuts cost a few tokens at most
     expect(Math.abs(c.tokens - 12_500) / 12_500).toBeLessThan(0.02);

@@ -48,7 +48,7 @@ export async function startTestServer(opts: { args?: string[]; deps?: Partial<Se
 }
 
 /** Waits until `pred` holds (log lines and metrics are written when a stream closes, just after the last reply). */
-export async function eventually<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 2000): Promise<T> {
+export async function eventually<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();

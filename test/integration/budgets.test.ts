@@ -14,7 +14,7 @@ import { createBudgets, type Budgets } from '../../src/cli/budgets.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { ProcessingRequest } from '../../src/gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse__Output } from '../../src/gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
-import { runExchange } from '../envoy/emulator.js';
+import { runExchange, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
 import { checkThenCharge, plannedRequest } from '../helpers/budget-traffic.js';
 import { eventually, metricValue, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -93,10 +93,10 @@ describe('reserve then settle under concurrency', () => {
 describe('what clients see', () => {
   it('allowed responses carry x-ratelimit headers; a spent budget answers 429 in the provider shape', async () => {
     const { t } = await serverWith(policyYaml({ tokens: 1500 }));
-    const first = await runExchange(t.client, plannedRequest(0, 'acme', 256).exchange);
+    const first = await runExchange(t.client, plannedRequest(0, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
     expect(first.responseHeaderMutations).toMatchObject({ 'x-ratelimit-limit-tokens': '1500', 'x-ratelimit-reset-tokens': expect.stringMatching(/^\d+h\d+m\d+s$|^\d+m\d+s$|^\d+s$/) as unknown });
     let denied;
-    for (let i = 1; i < 20 && !denied; i++) denied = (await runExchange(t.client, plannedRequest(i, 'acme', 256).exchange)).immediate;
+    for (let i = 1; i < 20 && !denied; i++) denied = (await runExchange(t.client, plannedRequest(i, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate;
     expect(denied?.status?.code).toBe('TooManyRequests');
     const headers: Record<string, string> = Object.fromEntries((denied?.headers?.set_headers ?? []).map((h) => [h.header?.key ?? '', h.header?.raw_value.toString() ?? '']));
     expect(Number(headers['retry-after'])).toBeGreaterThan(0);
@@ -104,7 +104,7 @@ describe('what clients see', () => {
     expect(JSON.parse(denied?.body.toString() ?? '')).toMatchObject({ error: { type: 'tokens', code: 'rate_limit_exceeded' } });
     expect(denied?.details).toBe('tokenmeter_rate_limited{tenants/daily}');
     // Another tenant is unaffected.
-    expect((await runExchange(t.client, plannedRequest(1, 'globex', 256).exchange)).immediate).toBeUndefined();
+    expect((await runExchange(t.client, plannedRequest(1, 'globex', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate).toBeUndefined();
     const limited = await metricValue(t.metrics, 'tokenmeter_limit_decisions_total', { policy: 'tenants', outcome: 'limited' });
     expect(limited).toBeGreaterThanOrEqual(1);
   });
@@ -113,12 +113,12 @@ describe('what clients see', () => {
     const strict = await serverWith(policyYaml({ tokens: 1000 }));
     const noTenant = plannedRequest(0, '', 256).exchange;
     delete noTenant.requestHeaders?.['x-tenant-id'];
-    const res = await runExchange(strict.t.client, noTenant);
+    const res = await runExchange(strict.t.client, noTenant, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
     expect(res.immediate?.status?.code).toBe('BadRequest');
     expect(res.immediate?.body.toString()).toContain('x-tenant-id');
 
     const dry = await serverWith(policyYaml({ tokens: 600, mode: 'DryRun' }));
-    for (let i = 0; i < 6; i++) expect((await runExchange(dry.t.client, plannedRequest(i, 'acme', 256).exchange)).immediate).toBeUndefined();
+    for (let i = 0; i < 6; i++) expect((await runExchange(dry.t.client, plannedRequest(i, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate).toBeUndefined();
     const line = await eventually(() => dry.t.logs.find((l) => l.decision === 'dry-run-limited'));
     expect(line).toMatchObject({ policies: ['tenants'], dry_run_limited: ['tenants/daily'] });
   });
@@ -127,13 +127,13 @@ describe('what clients see', () => {
     const { t } = await serverWith(policyYaml({ tokens: 100_000 }));
     const r = plannedRequest(3, 'acme', 256);
     const big = { ...r.exchange, responseChunks: [Buffer.from('data: {"choices":[{"index":0,"delta":{"content":"Once upon a time there was"}}]}\n\n'), ...(r.exchange.responseChunks ?? [])] };
-    await runExchange(t.client, { ...big, requestHeaders: { ...big.requestHeaders, 'x-request-id': 'gone' } }, { cancelAfterResponseChunks: 1 });
+    await runExchange(t.client, { ...big, requestHeaders: { ...big.requestHeaders, 'x-request-id': 'gone' } }, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS, cancelAfterResponseChunks: 1 });
     const line = await eventually(() => t.logs.find((l) => l.request_id === 'gone' && l.charged !== undefined));
     const charged = (line.charged as Record<string, number>)['tenants/daily'] ?? -1;
     expect(line.usage_source).toBe('estimated');
     expect(charged).toBeGreaterThan(r.input);
     expect(charged).toBeLessThan(r.reserved);
-    const next = await runExchange(t.client, plannedRequest(4, 'acme', 256).exchange);
+    const next = await runExchange(t.client, plannedRequest(4, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
     const remaining = Number(next.responseHeaderMutations['x-ratelimit-remaining-tokens']);
     expect(remaining).toBe(100_000 - charged - plannedRequest(4, 'acme', 256).reserved);
   });
@@ -165,11 +165,11 @@ describe('policy files change under running traffic', () => {
     await eventually(() => (stream.replies.at(-1)?.dynamic_metadata ? true : undefined));
     stream.call.end();
     // New requests see the new limit.
-    expect((await runExchange(t.client, plannedRequest(6, 'acme', 256).exchange)).immediate?.status?.code).toBe('TooManyRequests');
+    expect((await runExchange(t.client, plannedRequest(6, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate?.status?.code).toBe('TooManyRequests');
     // An invalid edit: the previous good policy stays in force.
     writeFileSync(file, policyYaml({ tokens: 10 }).replace('window: Day', 'window: 2x'));
     await eventually(async () => ((await metricValue(t.metrics, 'tokenmeter_policy_reloads_total', { result: 'invalid' })) >= 1 ? true : undefined), 5000);
     expect(budgets.matcher().policies).toHaveLength(1);
-    expect((await runExchange(t.client, plannedRequest(7, 'acme', 256).exchange)).immediate?.status?.code).toBe('TooManyRequests');
+    expect((await runExchange(t.client, plannedRequest(7, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate?.status?.code).toBe('TooManyRequests');
   });
 });

@@ -7,9 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadProtos } from '../../src/extproc/protos.js';
-import { createEnvoyClient, runExchange } from '../envoy/emulator.js';
+import { createEnvoyClient, runExchange, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
 import type { HealthCheckResponse__Output } from '../../src/gen/grpc/health/v1/HealthCheckResponse.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -64,7 +64,7 @@ describe('tokenmeter binary', () => {
     const client = createEnvoyClient(`127.0.0.1:${gp}`);
     const body = Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello there' }] }));
     const resp = Buffer.from(JSON.stringify({ model: 'gpt-4o', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } }));
-    const res = await runExchange(client, { path: '/v1/chat/completions', requestChunks: [body], status: 200, responseHeaders: { 'content-type': 'application/json' }, responseChunks: [resp] });
+    const res = await runExchange(client, { path: '/v1/chat/completions', requestChunks: [body], status: 200, responseHeaders: { 'content-type': 'application/json' }, responseChunks: [resp] }, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
     expect(res.dynamicMetadata['io.tokenmeter']?.total_tokens).toBe(12);
     const metrics = await (await fetch(`http://127.0.0.1:${ap}/metrics`)).text();
     expect(metrics).toMatch(/tokenmeter_tokens_total\{provider="openai",model="gpt-4o",source="provider",type="input"\} 9/);
@@ -76,13 +76,12 @@ describe('tokenmeter binary', () => {
     const replies: string[] = [];
     slow.on('data', (r: { response?: string }) => replies.push(r.response ?? ''));
     slow.write({ request_headers: { headers: { headers: [{ key: ':method', raw_value: Buffer.from('POST') }, { key: ':path', raw_value: Buffer.from('/v1/chat/completions') }] } } });
-    await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(replies).toEqual(['request_headers']), { timeout: 5000, interval: 20 });
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await fetch(`http://127.0.0.1:${ap}/readyz`)).status).toBe(503);
+    await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${ap}/readyz`)).status).toBe(503), { timeout: 5000, interval: 20 });
     slow.write({ request_body: { body: body, end_of_stream: true } });
-    await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(replies).toHaveLength(2), { timeout: 5000, interval: 20 });
     slow.end();
     expect(await exited).toBe(0);
     expect(replies).toEqual(['request_headers', 'request_body']);

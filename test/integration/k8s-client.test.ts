@@ -11,7 +11,7 @@ function policy(name: string, spec: unknown = { mode: 'Enforce' }): KubeObject {
   return { ...TP, metadata: { name, namespace: 'team-a' }, spec };
 }
 
-async function until<T>(get: () => T | undefined, ms = 3000): Promise<T> {
+async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = get();

@@ -20,7 +20,7 @@ describe.skipIf(skipWithoutRedis())('redis store on Redis Cluster', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     admin.disconnect();
-    store = createRedisStore({ url: node.url, cluster: true });
+    store = createRedisStore({ url: node.url, cluster: true, commandTimeoutMs: 5000 });
     expect(await store.waitReady(5000)).toBe(true);
   });
   afterAll(async () => {

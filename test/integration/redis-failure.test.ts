@@ -10,6 +10,11 @@ import type { ReserveRequest } from '../../src/limits/store.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const TIMEOUT = 150;
+/**
+ * What a loaded shared CI machine may add to a deadline. A queued or hanging call would wait until Redis is back
+ * (seconds, or forever while it is stopped), so this margin still tells failing fast from waiting.
+ */
+const SCHEDULING_SLACK_MS = 1000;
 
 describe.skipIf(skipWithoutRedis())('redis store failures', () => {
   let server: RedisServer;
@@ -58,16 +63,16 @@ describe.skipIf(skipWithoutRedis())('redis store failures', () => {
     await server.kill();
     const during = await Promise.all(inflight);
     for (const r of during) {
-      expect(r.ms).toBeLessThan(TIMEOUT + 200);
+      expect(r.ms).toBeLessThan(TIMEOUT + SCHEDULING_SLACK_MS);
       if (r.err !== undefined) expect(r.err).toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });
     }
-    await until(() => !store.healthy, 1000);
+    await until(() => !store.healthy, 5000);
     expect(health.at(-1)).toBe(false);
 
     // While down: every call fails at once (no offline queue), keeps its cause, and nothing piles up.
     const start = performance.now();
     const down = await Promise.all(Array.from({ length: 5000 }, () => timed(() => store.reserve(req(k)))));
-    expect(performance.now() - start).toBeLessThan(1000);
+    expect(performance.now() - start).toBeLessThan(3 * SCHEDULING_SLACK_MS);
     expect(down.every((r) => isTokenmeterError(r.err) && r.err.code === ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
     expect((down[0]?.err as Error).cause).toBeInstanceOf(Error);
     const settle = await timed(() => store.peek([{ key: k, windowEndMs: Date.now() + 1000 }], Date.now()));
@@ -90,7 +95,7 @@ describe.skipIf(skipWithoutRedis())('redis store failures', () => {
       const results = await Promise.all(Array.from({ length: 50 }, () => timed(() => store.reserve(req()))));
       for (const r of results) {
         expect(r.err).toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });
-        expect(r.ms).toBeLessThan(TIMEOUT + 150);
+        expect(r.ms).toBeLessThan(TIMEOUT + SCHEDULING_SLACK_MS);
       }
     } finally {
       server.resume();

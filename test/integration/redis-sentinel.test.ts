@@ -13,7 +13,7 @@ describe.skipIf(skipWithoutRedis())('redis store via Sentinel', () => {
   beforeAll(async () => {
     master = await startRedisServer();
     sentinel = await startRedisServer({ sentinelFor: master.port });
-    store = createRedisStore({ url: `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster` });
+    store = createRedisStore({ url: `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, commandTimeoutMs: 5000 });
     expect(await store.waitReady(5000)).toBe(true);
   });
   afterAll(async () => {

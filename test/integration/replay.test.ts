@@ -5,7 +5,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runExchange, splitRandomly, type EnvoyOptions, type Exchange } from '../envoy/emulator.js';
+import { runExchange, splitRandomly, type EnvoyOptions, type Exchange, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
 import { expectedUsage, familyOf, fixtureFile, hasRequest, wireEntries, type WireEntry } from '../helpers/fixtures.js';
 import { eventually, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -45,9 +45,7 @@ afterAll(async () => {
 
 const estimates: { name: string; reported: number; ours: number }[] = [];
 
-// Every reply is held to Envoy's 200 ms message timeout. On a shared 2-core machine a scheduling hiccup can exceed
-// it for one message in ~500; a retry absorbs that noise, while a real defect (which repeats) still fails.
-describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', { retry: 2 }, (_dir, _name, e, i) => {
+describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', (_dir, _name, e, i) => {
   const variants: [string, EnvoyOptions][] = [
     ['buffered request, streamed response', { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' }],
     ['streamed request, buffered response', { requestBodyMode: 'STREAMED', responseBodyMode: 'BUFFERED' }],
@@ -55,7 +53,7 @@ describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', { 
   ];
   it.each(variants)('%s', async (_v, opts) => {
     const ex = exchangeFor(e, i + 1, opts.requestBodyMode === 'STREAMED' ? 'STREAMED' : 'BUFFERED');
-    const res = await runExchange(t.client, ex, opts);
+    const res = await runExchange(t.client, ex, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS, ...opts });
     const md = res.dynamicMetadata['io.tokenmeter'];
     expect(md, 'dynamic metadata on the last reply').toBeDefined();
     const want = expectedUsage(e);
@@ -91,10 +89,10 @@ describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', { 
 describe('Azure deployments', () => {
   it('count exactly once --encoding-overrides names the deployment', async () => {
     const azure = entries.find((e) => e.url.includes('/openai/deployments/')) as WireEntry;
-    const plain = await runExchange(t.client, exchangeFor(azure, 1, 'BUFFERED'));
+    const plain = await runExchange(t.client, exchangeFor(azure, 1, 'BUFFERED'), { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
     const withOverride = await startTestServer({ args: ['--encoding-overrides', `${new URL(azure.url).pathname.split('/')[3] ?? ''}=o200k_base`] });
     try {
-      const res = await runExchange(withOverride.client, exchangeFor(azure, 1, 'BUFFERED'));
+      const res = await runExchange(withOverride.client, exchangeFor(azure, 1, 'BUFFERED'), { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
       expect(Number(res.responseHeaderMutations['x-tokenmeter-input-tokens'])).toBe(expectedUsage(azure)?.inputTokens);
       const line = await eventually(() => withOverride.logs.find((l) => l.request_id === azure.name));
       expect(line.precount_exact).toBe(true);
