@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { schemaErrors } from '../../test/helpers/schemas.js';
 import { strictSchemaErrors } from '../../test/helpers/strict-schema.js';
+import { modelErrors } from '../../test/helpers/upstream-models.js';
 import { parsePolicies } from '../policy/parse.js';
 import { renderEnvoyExtensionPolicy, renderReferenceGrant, type EnvoyExtensionPolicy } from './envoy-gateway.js';
 import type { AcceptedPolicy } from './meta.js';
@@ -120,8 +121,10 @@ describe('renderEnvoyExtensionPolicy', () => {
 });
 
 describe('renderReferenceGrant', () => {
-  // No ReferenceGrant schema in test/schemas (Gateway API's ReferenceGrant CRD was not copied): shape asserted only.
+  // No ReferenceGrant CRD in test/schemas: the exact object, plus the upstream-derived v1beta1 validator of
+  // @kubernetes-models/gateway-api (test/helpers/upstream-models.ts; types, required fields, patterns — not unknown keys).
   it('lets EnvoyExtensionPolicies of a foreign namespace reference the ext_proc Service', () => {
+    expect(modelErrors(renderReferenceGrant('llm-gateway', S))).toEqual([]);
     expect(renderReferenceGrant('llm-gateway', S)).toEqual({
       apiVersion: 'gateway.networking.k8s.io/v1beta1',
       kind: 'ReferenceGrant',
