@@ -6,6 +6,9 @@
  * until every policy reads Ready=True, and the operator process's peak RSS (VmHWM; only the operator, not the fake
  * API or the ext_proc), run with the chart's default NODE_OPTIONS (operator.nodeOptions). Then one policy edited among 1,000: seconds until the ext_proc loaded the limits carrying
  * the new value (it enforces what it loaded: the matcher is swapped on load).
+ *
+ * BENCH_TRACE=1 prints the Ready count as it grows, the operator's requests by verb and resource, and the CPU seconds
+ * of the operator and of this process; BENCH_PROF=1 writes a V8 CPU profile of the operator to /tmp/prof.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +31,9 @@ const RESOURCES: FakeResource[] = [
   ...DEFAULT_RESOURCES,
   { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
   { group: 'gateway.networking.k8s.io', version: 'v1beta1', kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true },
+  // Envoy Gateway installs both: with BackendTrafficPolicy missing, every prune of a policy's children asked discovery.
   { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'EnvoyExtensionPolicy', plural: 'envoyextensionpolicies', namespaced: true },
+  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true },
 ];
 
 function spec(i: number, tokens: number): Record<string, unknown> {
@@ -44,6 +49,8 @@ function spec(i: number, tokens: number): Record<string, unknown> {
 export interface OperatorBench {
   policies: number;
   convergeSeconds: number;
+  /** CPU time (user + system) the operator process used until every policy was Ready. */
+  operatorCpuSeconds: number;
   /** Peak resident set of the operator process (VmHWM). */
   peakRssMiB: number;
   editEnforcedSeconds: number;
@@ -52,6 +59,12 @@ export interface OperatorBench {
 function procKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** user + system CPU seconds of a process (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s on Linux). */
+function procCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
@@ -68,6 +81,19 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
 export function chartNodeOptions(): string {
   const values = parseYaml(readFileSync(new URL('../../charts/tokenmeter/values.yaml', import.meta.url), 'utf8')) as { operator?: { nodeOptions?: string } };
   return values.operator?.nodeOptions ?? '';
+}
+
+/** Requests the operator made, by verb and resource (BENCH_TRACE): where convergence spends its round trips. */
+function requestSummary(fake: FakeApiServer): string {
+  const counts = new Map<string, number>();
+  for (const r of fake.requests) {
+    const parts = r.path.split('?')[0]?.split('/').filter(Boolean) ?? [];
+    const ns = parts.indexOf('namespaces');
+    const rest = ns >= 0 ? parts.slice(ns + 2) : parts.slice(parts[0] === 'api' ? 2 : 3);
+    const key = `${r.method} ${rest[0] ?? ''}${rest.length > 2 ? `/${rest[2] ?? ''}` : ''}${r.query.watch ? ' (watch)' : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${String(v).padStart(6)} ${k}`).join('\n');
 }
 
 export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()): Promise<OperatorBench> {
@@ -89,7 +115,7 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
   const loaded = async (): Promise<string | null> => ((await (await fetch(`http://127.0.0.1:${extproc.admin.port}/v1/policies`)).json()) as { version: string | null }).version;
 
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeOptions.split(' ').filter(Boolean), BIN, 'operator', '--kubeconfig', kubeconfig, '--admin-address', '127.0.0.1:0',
+  const child = spawn(process.execPath, [...nodeOptions.split(' ').filter(Boolean), ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), BIN, 'operator', '--kubeconfig', kubeconfig, '--admin-address', '127.0.0.1:0',
     '--leader-elect', 'false', '--log-level', 'warn', '--resync', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = child.pid ?? NaN;
   try {
@@ -107,6 +133,12 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
       return undefined;
     });
     const convergeSeconds = (performance.now() - t0) / 1000;
+    const operatorCpuSeconds = procCpuSeconds(pid);
+    if (process.env.BENCH_TRACE) {
+      const cpu = process.cpuUsage();
+      console.error(requestSummary(fake));
+      console.error(`bench process (fake API + ext_proc) CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
+    }
 
     const edited = Math.floor(n / 2);
     const before = await loaded();
@@ -121,7 +153,7 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
       return limit?.kind === 'tokens' && limit.tokens === 7 ? true : undefined;
     });
     const editEnforcedSeconds = (performance.now() - t1) / 1000;
-    return { policies: n, convergeSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds };
+    return { policies: n, convergeSeconds, operatorCpuSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -133,7 +133,8 @@ async function budgets(): Promise<void> {
 async function operator(): Promise<void> {
   const r = await benchOperator(1000);
   console.log(`## Operator: 1,000 TokenPolicies (operator process with NODE_OPTIONS "${chartNodeOptions()}" vs fake kube-apiserver over HTTP, one ext_proc)\n`);
-  table(['policies', 'converge to Ready s', 'operator peak RSS MiB', 'edit enforced s'], [[String(r.policies), f2(r.convergeSeconds), f1(r.peakRssMiB), f2(r.editEnforcedSeconds)]]);
+  table(['policies', 'converge to Ready s', 'operator CPU s', 'operator peak RSS MiB', 'edit enforced s'],
+    [[String(r.policies), f2(r.convergeSeconds), f1(r.operatorCpuSeconds), f1(r.peakRssMiB), f2(r.editEnforcedSeconds)]]);
 }
 
 async function main(): Promise<void> {

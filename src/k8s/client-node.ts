@@ -6,6 +6,7 @@
  * - applyStatus uses the same request machinery (auth, TLS, middleware) for PATCH …/status, which
  *   KubernetesObjectApi has no method for.
  * - watch uses client-node's Watch (newline-delimited JSON events); events go to events.k8s.io/v1 via EventsV1Api.
+ * - requests other than watches share keep-alive connections (api-configuration.ts, agent-pool.ts).
  */
 import {
   ApiException,
@@ -17,10 +18,13 @@ import {
   PatchStrategy,
   Watch,
   type KubernetesObject,
+  type Configuration,
   type ResponseContext,
   type V1APIResource,
 } from '@kubernetes/client-node';
 import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
+import { AgentPool } from './agent-pool.js';
+import { pooledConfiguration } from './api-configuration.js';
 import {
   KubeApiError,
   NO_KIND_MATCH,
@@ -80,8 +84,8 @@ const WATCH_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 
 /** KubernetesObjectApi with plain-JSON responses, KubeApiError for error statuses and a raw request method. */
 class RawObjectApi extends KubernetesObjectApi {
-  static forConfig(kc: KubeConfig): RawObjectApi {
-    const api = kc.makeApiClient(RawObjectApi);
+  static forConfig(kc: KubeConfig, configuration: Configuration): RawObjectApi {
+    const api = new RawObjectApi(configuration);
     api.setDefaultNamespace(kc);
     return api;
   }
@@ -134,8 +138,10 @@ class ClientNodeKubeClient implements KubeClient {
   private readonly watcher: Watch;
 
   constructor(kc: KubeConfig) {
-    this.api = RawObjectApi.forConfig(kc);
-    this.events = kc.makeApiClient(EventsV1Api);
+    // One pool for both APIs: requests reuse keep-alive connections instead of opening one each.
+    const configuration = pooledConfiguration(kc, new AgentPool());
+    this.api = RawObjectApi.forConfig(kc, configuration);
+    this.events = new EventsV1Api(configuration);
     this.watcher = new Watch(kc);
   }
 

@@ -4,7 +4,9 @@
  * watches streamed as newline-delimited JSON from a resourceVersion (replaying history), with bookmarks, dropped
  * connections and 410 Gone (as HTTP 410 or as an ERROR event). Every request is recorded so tests assert its shape.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
@@ -35,7 +37,11 @@ export interface FakeApiServerOptions {
   token?: string;
   /** How a watch from a compacted resourceVersion is refused: HTTP 410, or 200 then an ERROR event (code 410). */
   goneAs?: 'http' | 'event';
+  /** Serve HTTPS with test/fixtures/tls (self-signed for 127.0.0.1); kubeConfig() then trusts that certificate. */
+  tls?: boolean;
 }
+
+const TLS_DIR = new URL('../fixtures/tls/', import.meta.url);
 
 interface OpenWatch {
   resource: FakeResource;
@@ -56,6 +62,8 @@ type Failure = { method: string; pathIncludes: string; status: number; reason: s
 
 export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
+  /** TCP connections accepted (TLS or not): how many a client opened for its requests. */
+  connections = 0;
   readonly store = new FakeStore();
   private readonly watches = new Set<OpenWatch>();
   private readonly failures: Failure[] = [];
@@ -64,8 +72,9 @@ export class FakeApiServer {
   goneAs: 'http' | 'event';
 
   private constructor(
-    private readonly server: http.Server,
+    private readonly server: http.Server | https.Server,
     options: FakeApiServerOptions,
+    private readonly ca?: Buffer,
   ) {
     this.resources = [...(options.resources ?? DEFAULT_RESOURCES)];
     this.token = options.token ?? 'test-token';
@@ -73,22 +82,27 @@ export class FakeApiServer {
   }
 
   static async start(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
-    const server = http.createServer();
-    const fake = new FakeApiServer(server, options);
+    const cert = options.tls ? readFileSync(new URL('cert.pem', TLS_DIR)) : undefined;
+    const server = cert ? https.createServer({ cert, key: readFileSync(new URL('key.pem', TLS_DIR)) }) : http.createServer();
+    const fake = new FakeApiServer(server, options, cert);
     server.on('request', (req, res) => fake.handle(req, res));
+    server.on(cert ? 'secureConnection' : 'connection', () => fake.connections++);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return fake;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.ca ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  /** A KubeConfig for this server: plain HTTP (client-node needs insecure-skip-tls-verify for http://), token auth. */
+  /**
+   * A KubeConfig for this server, token auth: over HTTPS it trusts the test certificate (verification on); over plain
+   * HTTP it sets insecure-skip-tls-verify, which client-node requires for http://.
+   */
   kubeConfig(namespace = 'default'): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
+      clusters: [this.ca ? { name: 'fake', server: this.url, caData: this.ca.toString('base64'), skipTLSVerify: false } : { name: 'fake', server: this.url, skipTLSVerify: true }],
       users: [{ name: 'fake', token: this.token }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace }],
       currentContext: 'fake',
