@@ -6,8 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // Integration tests hold the server to Envoy's 200 ms message timeout; files running side by side on a 2-core
-    // machine would measure each other's CPU, not tokenmeter. One file at a time keeps those timings honest.
+    // Integration tests run servers against deadlines (the emulated Envoy's message timeout, Redis command timeouts);
+    // files running side by side on a 2-core machine would load each other's CPU, not tokenmeter's. One file at a time.
     fileParallelism: false,
   },
 });
