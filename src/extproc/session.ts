@@ -18,6 +18,7 @@ import { decideOutcome, type Outcome } from '../metering/outcome.js';
 import { headerOptions, immediateReply } from './admission.js';
 import type { ResponseMeter, ResponseMeterResult, SessionDeps } from './deps.js';
 import { readHeaders, setHeader, type HeaderLookup } from './headers.js';
+import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueOption.js';
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
 
 export type Reply = ProcessingResponse | undefined;
@@ -144,9 +145,20 @@ export class Session {
     if (b?.end_of_stream || single) {
       if (this.requestBodyMode === 'BUFFERED_PARTIAL' && !b?.end_of_stream) this.reqUnreadable ??= 'truncated';
       const mutated = this.completeRequestBody(single && !echo && this.reqChunks.length <= 1);
-      return this.gate(mutated ? { request_body: { response: { body_mutation: { body: mutated } } } } : reply);
+      return this.gate(mutated ? { request_body: { response: { ...this.contentLengthFor(mutated), body_mutation: { body: mutated } } } } : reply);
     }
     return reply;
+  }
+
+  /**
+   * The content-length that must go with a replaced request body. Envoy (since 1.29) keeps the client's content-length
+   * only in BUFFERED mode with request headers sent, and then rejects a mutated body whose length differs from it with
+   * a 500 ("mismatch between content length and the length of the mutated body"): setting it is the processor's job.
+   * In the other modes Envoy has removed the header itself, so none is added.
+   */
+  private contentLengthFor(body: Buffer): { header_mutation?: { set_headers: HeaderValueOption[] } } {
+    if (this.requestBodyMode !== 'BUFFERED' || !this.reqHeaders.has('content-length')) return {};
+    return { header_mutation: { set_headers: [setHeader('content-length', String(body.length))] } };
   }
 
   private collect(chunk: Buffer): void {

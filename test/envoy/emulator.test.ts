@@ -22,6 +22,16 @@ const behaviours: Record<string, Behaviour> = {
   missing: (msg, reply) => {
     if (msg.request !== 'response_headers') echoKind(msg, reply);
   },
+  // Replaces the request body with a longer one and leaves content-length as the client sent it.
+  'body-without-length': (msg, reply) => {
+    if (msg.request === 'request_body') reply({ request_body: { response: { body_mutation: { body: Buffer.concat([msg.request_body?.body ?? Buffer.alloc(0), Buffer.from(' ')]) } } } });
+    else echoKind(msg, reply);
+  },
+  'body-with-length': (msg, reply) => {
+    if (msg.request !== 'request_body') return echoKind(msg, reply);
+    const body = Buffer.concat([msg.request_body?.body ?? Buffer.alloc(0), Buffer.from(' ')]);
+    reply({ request_body: { response: { header_mutation: { set_headers: [{ header: { key: 'content-length', raw_value: Buffer.from(String(body.length)) } }] }, body_mutation: { body } } } });
+  },
   slow: (msg, reply) => {
     setTimeout(() => echoKind(msg, reply), msg.request === 'request_body' ? 260 : 0);
   },
@@ -71,7 +81,12 @@ describe('Envoy emulator', () => {
     ['extra', /extra reply|expected a request_body reply, got request_headers/],
     ['missing', /no reply to response_headers/],
     ['slow', /reply to request_body took .* ms \(> 200 ms\)/],
+    ['body-without-length', /request body replaced with 33 bytes but content-length is 32: Envoy rejects the mutation/],
   ])('rejects a processor that is %s', async (behaviour, message) => {
     await expect(runExchange(clientFor(behaviour), ex)).rejects.toThrow(message);
+  });
+  it('accepts a replaced request body when the reply sets the matching content-length, or the client sent none', async () => {
+    expect((await runExchange(clientFor('body-with-length'), ex)).requestBodyMutation?.length).toBe(33);
+    expect((await runExchange(clientFor('body-without-length'), ex, { contentLength: false })).requestBodyMutation?.length).toBe(33);
   });
 });

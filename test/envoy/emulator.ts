@@ -45,6 +45,12 @@ export interface EnvoyOptions {
   endOnLastChunk?: boolean;
   /** Older Envoy put header values in `value` instead of `raw_value`. */
   legacyHeaderValues?: boolean;
+  /**
+   * The client sends content-length with a request body (default true, as HTTP/1.1 clients with a fixed body do).
+   * In BUFFERED mode Envoy keeps it, and rejects (500) a replaced body whose length differs from the content-length
+   * after the reply's header mutation: the emulator fails the exchange the same way.
+   */
+  contentLength?: boolean;
   observabilityMode?: boolean;
   allowModeOverride?: boolean;
   messageTimeoutMs?: number;
@@ -109,6 +115,9 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
   const observe = opts.observabilityMode ?? false;
   const legacy = opts.legacyHeaderValues ?? false;
   const result: ExchangeResult = { replies: [], latenciesMs: [], dynamicMetadata: {}, responseHeaderMutations: {} };
+  const reqBodyBytes = (ex.requestChunks ?? []).reduce((n, c) => n + c.length, 0);
+  const reqHeaderInput: Record<string, string> = { ...(reqBodyBytes > 0 && opts.contentLength !== false ? { 'content-length': String(reqBodyBytes) } : {}), ...ex.requestHeaders };
+  const clientContentLength = Object.entries(reqHeaderInput).find(([k]) => k.toLowerCase() === 'content-length')?.[1];
   const call = client.Process();
   const pending: Pending[] = [];
   let failure: EnvoyProtocolError | undefined;
@@ -150,7 +159,15 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
     }
     const common = reply.request_body?.response ?? reply.response_headers?.response;
     const mutation = common?.body_mutation;
-    if (reply.request_body && mutation?.mutation === 'body') result.requestBodyMutation = mutation.body ?? undefined;
+    if (reply.request_body && mutation?.mutation === 'body') {
+      result.requestBodyMutation = mutation.body ?? undefined;
+      if (reqMode === 'BUFFERED' && clientContentLength !== undefined) {
+        const set = common?.header_mutation?.set_headers.find((h) => h.header?.key.toLowerCase() === 'content-length')?.header;
+        const declared = set ? (set.raw_value.length > 0 ? set.raw_value.toString() : set.value) : clientContentLength;
+        const length = mutation.body?.length ?? 0;
+        if (Number(declared) !== length) fail(`request body replaced with ${length} bytes but content-length is ${declared}: Envoy rejects the mutation (500)`);
+      }
+    }
     for (const h of reply.response_headers?.response?.header_mutation?.set_headers ?? []) {
       if (h.header?.value && h.header.raw_value.length > 0) fail(`header ${h.header.key} sets both value and raw_value`);
       if (h.header) result.responseHeaderMutations[h.header.key] = h.header.raw_value.length > 0 ? h.header.raw_value.toString() : h.header.value;
@@ -204,7 +221,7 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
   return (async () => {
     const reqChunks = ex.requestChunks ?? [];
     const hasReqBody = reqChunks.some((c) => c.length > 0);
-    const reqHeaders = { ':method': ex.method ?? 'POST', ':path': ex.path, ':authority': ex.authority ?? 'api.example.com', ':scheme': 'https', ...ex.requestHeaders };
+    const reqHeaders = { ':method': ex.method ?? 'POST', ':path': ex.path, ':authority': ex.authority ?? 'api.example.com', ':scheme': 'https', ...reqHeaderInput };
     send('request_headers', { request_headers: { ...headerMap(reqHeaders, legacy), end_of_stream: !hasReqBody } });
     await settle();
     if (hasReqBody) await body('request_body', reqMode, reqChunks, ex.requestTrailers !== undefined);
