@@ -55,18 +55,16 @@ export interface ApplyReport {
   deleted: string[];
 }
 
-/** Applies each object that differs from the cluster. Throws the first failure, wrapped with the object's id. */
-export async function applyChanged(client: KubeClient, objects: readonly DesiredObject[], report: ApplyReport): Promise<void> {
-  for (const obj of objects) {
-    const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) };
-    try {
-      const current = await client.get(ref);
-      if (!needsApply(obj, current)) continue;
-      await client.apply(obj, APPLY_OPTIONS);
-      report.applied.push(objectId(obj));
-    } catch (err) {
-      throw new ApplyError(objectId(obj), err);
-    }
+/** Applies `obj` if it differs from `known.current` (the listed copy; undefined when absent), or else from a fresh read. */
+async function applyOne(client: KubeClient, obj: DesiredObject, report: ApplyReport, known?: { current: KubeObject | undefined }): Promise<void> {
+  const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) };
+  try {
+    const current = known ? known.current : await client.get(ref);
+    if (!needsApply(obj, current)) return;
+    await client.apply(obj, APPLY_OPTIONS);
+    report.applied.push(objectId(obj));
+  } catch (err) {
+    throw new ApplyError(objectId(obj), err);
   }
 }
 
@@ -80,20 +78,53 @@ export interface PruneScope {
   filter?: (obj: KubeObject) => boolean;
 }
 
-/** Deletes the objects in `scopes` that are not in `desired`. A kind the server does not serve has nothing to prune. */
-export async function prune(client: KubeClient, scopes: readonly PruneScope[], desired: readonly DesiredObject[], report: ApplyReport): Promise<void> {
-  const keep = new Set(desired.map((o) => `${o.apiVersion} ${objectId(o)}`));
+/**
+ * Applies each desired object that differs from the cluster, then deletes the objects in `scopes` that are not
+ * desired (a kind the server does not serve has nothing to prune). Each scope is listed once: a desired object that
+ * falls in a listed scope (same kind and namespace, labels matching the scope's equality selector) is compared with
+ * its listed copy, and applied when missing from the list; any other object is read on its own. The operator's shared
+ * objects (a ReferenceGrant per policy namespace) and each policy's own children live in such scopes, so a reconcile
+ * costs one LIST per scope instead of one GET per object. Throws the first failure, wrapped with the object's id.
+ */
+export async function converge(client: KubeClient, desired: readonly DesiredObject[], scopes: readonly PruneScope[], report: ApplyReport): Promise<void> {
+  const listed = await listScopes(client, scopes);
+  const listedCopies = new Map<string, KubeObject>();
+  for (const { scope, items } of listed) for (const item of items) listedCopies.set(identity(scope.apiVersion, scope.kind, item.metadata), item);
+  const inListedScope = (obj: DesiredObject): boolean => listed.some(({ scope }) => scope.apiVersion === obj.apiVersion && scope.kind === obj.kind &&
+    scope.namespace === obj.metadata.namespace && selectorMatches(scope.labelSelector, obj.metadata.labels));
+  for (const obj of desired) {
+    const known = inListedScope(obj) ? { current: listedCopies.get(identity(obj.apiVersion, obj.kind, obj.metadata)) } : undefined;
+    await applyOne(client, obj, report, known);
+  }
+  await pruneListed(client, listed, desired, report);
+}
+
+interface Listed {
+  scope: PruneScope;
+  items: KubeObject[];
+}
+
+/** Each scope's objects; a scope whose kind the server does not serve is left out. */
+async function listScopes(client: KubeClient, scopes: readonly PruneScope[]): Promise<Listed[]> {
+  const out: Listed[] = [];
   for (const scope of scopes) {
-    let items: KubeObject[];
     try {
-      items = (await client.list({ apiVersion: scope.apiVersion, kind: scope.kind }, { namespace: scope.namespace, labelSelector: scope.labelSelector })).items;
+      const { items } = await client.list({ apiVersion: scope.apiVersion, kind: scope.kind }, { namespace: scope.namespace, labelSelector: scope.labelSelector });
+      out.push({ scope, items });
     } catch (err) {
       if (isKubeApiError(err) && err.reason === NO_KIND_MATCH) continue;
       throw new ApplyError(`${scope.kind} in ${scope.namespace} (prune)`, err);
     }
+  }
+  return out;
+}
+
+async function pruneListed(client: KubeClient, listed: readonly Listed[], desired: readonly DesiredObject[], report: ApplyReport): Promise<void> {
+  const keep = new Set(desired.map((o) => identity(o.apiVersion, o.kind, o.metadata)));
+  for (const { scope, items } of listed) {
     for (const item of items) {
       const candidate = { apiVersion: scope.apiVersion, kind: scope.kind, metadata: item.metadata };
-      if (keep.has(`${scope.apiVersion} ${objectId(candidate)}`) || (scope.filter && !scope.filter(item))) continue;
+      if (keep.has(identity(scope.apiVersion, scope.kind, item.metadata)) || (scope.filter && !scope.filter(item))) continue;
       try {
         await client.delete({ apiVersion: scope.apiVersion, kind: scope.kind, name: item.metadata.name, namespace: scope.namespace });
       } catch (err) {
@@ -102,6 +133,21 @@ export async function prune(client: KubeClient, scopes: readonly PruneScope[], d
       report.deleted.push(objectId(candidate));
     }
   }
+}
+
+function identity(apiVersion: string, kind: string, metadata: { name: string; namespace?: string }): string {
+  return `${apiVersion} ${kind} ${metadata.namespace ?? ''}/${metadata.name}`;
+}
+
+/**
+ * Whether `labels` satisfy an equality-based selector (`a=b,c==d`). A selector using any other operator (`!=`, `in`,
+ * existence) answers false, so the object is read on its own rather than judged by a selector this does not parse.
+ */
+export function selectorMatches(selector: string, labels: Record<string, string> | undefined): boolean {
+  return selector.split(',').every((term) => {
+    const m = /^\s*([^=!\s]+)\s*==?\s*([^=!\s]*)\s*$/.exec(term);
+    return m !== null && labels?.[m[1] ?? ''] === m[2];
+  });
 }
 
 /** An apply or prune that failed: which object, and the API error as cause (whose code it keeps). */

@@ -54,4 +54,25 @@ describe('Coalesced', () => {
     await expect(first).rejects.toThrow('apply failed');
     await expect(second).resolves.toBe(2);
   });
+
+  it('with minIntervalMs, starts a run no sooner than that after the previous start; callers meanwhile share it', async () => {
+    let clock = 0;
+    const starts: number[] = [];
+    const c = new Coalesced(() => {
+      starts.push(clock);
+      return Promise.resolve(starts.length);
+    }, { minIntervalMs: 40, now: () => clock });
+    expect(await c.request()).toBe(1); // the first run is not delayed
+    clock = 10;
+    const a = c.request();
+    const b = c.request(); // arrives while the delayed run waits: shares it
+    expect(c.busy()).toBe(true);
+    expect(starts).toEqual([0]);
+    clock = 40;
+    expect(await Promise.all([a, b])).toEqual([2, 2]);
+    expect(starts).toEqual([0, 40]);
+    clock = 1000; // quiet for longer than the interval: not delayed
+    expect(await c.request()).toBe(3);
+    expect(starts).toEqual([0, 40, 1000]);
+  });
 });

@@ -16,7 +16,7 @@ import { API_VERSION, KIND } from '../policy/parse.js';
 import { renderAll, renderOwned, type RenderResult } from '../render/index.js';
 import { policyLabelValue, shortHash } from '../render/meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
-import { APPLY_OPTIONS, applyChanged, prune, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
+import { APPLY_OPTIONS, converge, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
 import {
   ConditionTypes, Reasons, conditionsOf, readyCondition, sameConditions, setConditions, transitions,
   type Condition, type ConditionInput,
@@ -45,6 +45,12 @@ export interface ReconcilerDeps {
   dataPlane?: DataPlaneProbe;
   /** How long a policy's own children, applied unchanged, are trusted before they are compared again. Default 60 s. */
   ownRecheckMs?: number;
+  /**
+   * Shared objects (limits ConfigMap, ReferenceGrants, …) are published at most once per this interval; every policy
+   * reconciled meanwhile rides on the next publish. Each publish renders every accepted policy, so in a burst fewer,
+   * fuller publishes cost less than many small ones. Default 500 ms; a lone edit after a quiet spell is not delayed.
+   */
+  publishIntervalMs?: number;
 }
 
 export interface ReconcileResult {
@@ -80,7 +86,7 @@ export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly recorder: EventRecorder;
   private readonly book = new PolicyBook();
-  private readonly shared = new Coalesced(() => this.publishShared());
+  private readonly shared: Coalesced<Converged>;
   private lastShared: Converged | undefined;
   /** Per key: what its own children were last applied as, and when. */
   private readonly ownMemo = new Map<string, { fingerprint: string; at: number }>();
@@ -88,6 +94,7 @@ export class Reconciler {
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
     this.recorder = deps.recorder ?? kubeEventRecorder(deps.client, 'tokenmeter-operator');
+    this.shared = new Coalesced(() => this.publishShared(), { minIntervalMs: deps.publishIntervalMs ?? 500 });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -165,8 +172,7 @@ export class Reconciler {
     if (!memo || memo.fingerprint !== fingerprint || now - memo.at >= (this.deps.ownRecheckMs ?? 60_000)) {
       this.ownMemo.delete(key);
       const report: ApplyReport = { applied: [], deleted: [] };
-      await applyChanged(client, own, report);
-      await prune(client, this.ownScopes(obj), own, report);
+      await converge(client, own, this.ownScopes(obj), report);
       this.logReport(report);
       if (obj) this.ownMemo.set(key, { fingerprint, at: now });
     }
@@ -201,8 +207,7 @@ export class Reconciler {
     const render = renderAll(accepted, settings, { serviceMonitor });
     const desired: DesiredObject[] = render.objects.filter((o) => (o.metadata.ownerReferences ?? []).length === 0);
     const report: ApplyReport = { applied: [], deleted: [] };
-    await applyChanged(client, desired, report);
-    await prune(client, [...this.sharedScopes(), ...this.serviceMonitorScope(serviceMonitor)], desired, report);
+    await converge(client, desired, [...this.sharedScopes(), ...this.serviceMonitorScope(serviceMonitor)], report);
     this.logReport(report);
     const included = new Map(accepted.map((a) => [`${a.identity.namespace}/${a.identity.name}`, a.identity.generation]));
     this.lastShared = { render, serviceMonitor, included };

@@ -38,6 +38,9 @@ export function setup(settingsInput: SettingsInput = {}, opts: { serviceMonitor?
     cache: { list: () => [...kube.objects.values()].filter((o) => o.kind === 'TokenPolicy') },
     now: () => new Date(Date.UTC(2025, 0, 1, 0, 0, seconds)),
     log: pino({ level: 'silent' }),
+    // Back-to-back publishes without the production 500 ms spacing: these tests reconcile one step at a time, and the
+    // spacing itself is tested in coalesce.test.ts and exercised by the operator end-to-end and pack tests.
+    publishIntervalMs: 0,
     ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}),
   });
   const gateway = (ns = 'team-a', name = 'llm'): KubeObject => kube.put({
