@@ -176,16 +176,38 @@ export async function applyGateway(kube: Kube): Promise<EnvoyTarget> {
 // ---------------------------------------------------------------------------------------------------------------
 // The TokenPolicy
 
-/** Applies the TokenPolicy and waits for Ready=True, then for the EnvoyExtensionPolicy the operator renders for it. */
+interface ExtensionPolicyList {
+  items: {
+    metadata: { name: string; ownerReferences?: { kind: string; name: string }[] };
+    /** Gateway API PolicyStatus: one entry per ancestor (the Gateway of the targeted route). */
+    status?: { ancestors?: { ancestorRef?: { name?: string }; conditions?: { type: string; status: string; reason?: string; message?: string }[] }[] };
+  }[];
+}
+
+/**
+ * Applies the TokenPolicy and waits for Ready=True, then until Envoy Gateway has accepted the EnvoyExtensionPolicy
+ * the operator renders for it (a rejected one — e.g. the cross-namespace ext_proc Service without its ReferenceGrant
+ * — would otherwise only show up as a warm-up that never sees tokenmeter in the path).
+ */
 export async function applyPolicy(kube: Kube): Promise<void> {
   await kube.apply(manifest('tokenpolicy.yaml'));
   await kube.kubectl([
     'wait', '--for=condition=Ready', `tokenpolicies.tokenmeter.dev/${NAMES.policy}`, '--namespace', NS.app, '--timeout=300s',
   ], { timeoutMs: 320_000 });
-  await poll('the EnvoyExtensionPolicy rendered by the operator', 120_000, 2000, async (note) => {
-    const list = await kube.json<{ items: { metadata: { name: string } }[] }>(['get', 'envoyextensionpolicies.gateway.envoyproxy.io', '--namespace', NS.app], { quiet: true });
-    if (list.items.length === 0) note(`no EnvoyExtensionPolicy in ${NS.app}`);
-    return list.items.length > 0 ? true : undefined;
+  await poll(`the EnvoyExtensionPolicy of TokenPolicy ${NAMES.policy} Accepted by Envoy Gateway`, 180_000, 2000, async (note) => {
+    const list = await kube.json<ExtensionPolicyList>(['get', 'envoyextensionpolicies.gateway.envoyproxy.io', '--namespace', NS.app], { quiet: true });
+    const mine = list.items.filter((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'TokenPolicy' && o.name === NAMES.policy));
+    if (mine.length === 0) {
+      note(`no EnvoyExtensionPolicy owned by TokenPolicy ${NAMES.policy} in ${NS.app} (have: ${list.items.map((p) => p.metadata.name).join(', ') || 'none'})`);
+      return undefined;
+    }
+    const accepted = (p: ExtensionPolicyList['items'][number]): boolean =>
+      (p.status?.ancestors ?? []).some((a) => (a.conditions ?? []).some((c) => c.type === 'Accepted' && c.status === 'True'));
+    if (mine.every(accepted)) return true;
+    note(mine.map((p) => `${p.metadata.name}: ${JSON.stringify((p.status?.ancestors ?? []).map((a) => ({
+      ancestor: a.ancestorRef?.name, conditions: (a.conditions ?? []).map((c) => `${c.type}=${c.status} (${c.reason ?? ''}: ${c.message ?? ''})`),
+    })))}`).join('; '));
+    return undefined;
   });
 }
 

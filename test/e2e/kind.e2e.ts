@@ -19,7 +19,7 @@ import {
 } from './install.js';
 import { checkAccessLog, checkMetrics, parseAccessLog } from './observe.js';
 import { assertUpstreamSaw, runScenario, summarize, warmUp, type ScenarioReport, type SentRequest } from './scenario.js';
-import { log, poll, probeTools, suiteDecision, SKIP_MESSAGE } from './tools.js';
+import { log, poll, probeTools, suiteDecision, SKIP_MESSAGE, withDeadline } from './tools.js';
 import { envoyGateway, envoyLogs, extprocMetrics, mockStats, type ForwardedGateway } from './traffic.js';
 
 const settings = e2eSettings();
@@ -59,7 +59,15 @@ function notes(): Record<string, string> {
   return { ...state.notes, ...(sent ? { 'scenario.txt': `${sent}\n` } : {}) };
 }
 
-/** One step of the suite: skipped after an earlier failure; on failure, diagnostics are dumped once. */
+const MIN = 60_000;
+/** Time left to a failed step for dumpDiagnostics (dozens of kubectl calls and `kind export logs`). */
+const DIAGNOSTICS_MS = 10 * MIN;
+
+/**
+ * One step of the suite: skipped after an earlier failure; on failure, diagnostics are dumped once. `timeoutMs` is
+ * the step's own deadline (withDeadline); vitest's timeout is longer by the diagnostics' time, because a vitest
+ * timeout would fail the test without ever reaching the catch below: no diagnostics, and the next steps would run.
+ */
 function step(name: string, timeoutMs: number, fn: () => Promise<void> | void): void {
   it(name, async (ctx) => {
     if (state.failed) {
@@ -67,17 +75,15 @@ function step(name: string, timeoutMs: number, fn: () => Promise<void> | void): 
       return;
     }
     try {
-      await fn();
+      await withDeadline(`step "${name}"`, timeoutMs, Promise.resolve().then(fn));
     } catch (e) {
       state.failed = true;
       const dir = await dumpDiagnostics(state.kube, settings, `${name}\n\n${(e as Error).stack ?? String(e)}`, notes()).catch((d: unknown) => `(diagnostics failed: ${String(d)})`);
       log(`step failed: ${name}; diagnostics in ${dir}`);
       throw e;
     }
-  }, timeoutMs);
+  }, timeoutMs + DIAGNOSTICS_MS);
 }
-
-const MIN = 60_000;
 
 describe.skipIf(decision.skip)(`tokenmeter on kind (cluster ${settings.clusterName})`, () => {
   afterAll(async () => {
@@ -96,7 +102,7 @@ describe.skipIf(decision.skip)(`tokenmeter on kind (cluster ${settings.clusterNa
     log(`docker ${probe.docker.detail}; ${probe.kind.detail}; kubectl ${probe.kubectl.detail}; helm ${probe.helm.detail}`);
   });
 
-  step(`kind cluster ${settings.clusterName} is up`, 20 * MIN, async () => {
+  step(`kind cluster ${settings.clusterName} is up`, 25 * MIN, async () => {
     const { kube, reused } = await ensureCluster(settings);
     state.kube = kube;
     log(`${reused ? 'reused' : 'created'} cluster ${settings.clusterName}; kubeconfig ${settings.kubeconfig}`);
@@ -106,29 +112,30 @@ describe.skipIf(decision.skip)(`tokenmeter on kind (cluster ${settings.clusterNa
     await buildAndLoadImages(settings);
   });
 
-  step(`Envoy Gateway ${settings.egVersion} and the ServiceMonitor CRD are installed`, 20 * MIN, async () => {
+  step(`Envoy Gateway ${settings.egVersion} and the ServiceMonitor CRD are installed`, 25 * MIN, async () => {
     const kube = state.kube as Kube;
     await installEnvoyGateway(kube, settings);
     await installServiceMonitorCrd(kube, settings);
   });
 
-  step('the tokenmeter chart is installed and its deployments are available', 10 * MIN, async () => {
+  step('the tokenmeter chart is installed and its deployments are available', 15 * MIN, async () => {
     await installChart(state.kube as Kube, settings);
   });
 
   step('the mock LLM serves the recorded fixtures in the cluster', 10 * MIN, async () => {
     const kube = state.kube as Kube;
     await deployMock(kube);
-    const stats = await mockStats(kube);
+    // Polled: the Service proxy can answer 503 for a moment after the rollout, until the endpoints list the pod.
+    const stats = await poll('the mock\'s /mock/stats through the Service proxy', 60_000, 2000, () => mockStats(kube));
     expect(typeof stats.requests).toBe('number');
   });
 
-  step('GatewayClass, Gateway (with the access log) and HTTPRoute are accepted; Envoy is running', 15 * MIN, async () => {
+  step('GatewayClass, Gateway (with the access log) and HTTPRoute are accepted; Envoy is running', 25 * MIN, async () => {
     state.envoy = await applyGateway(state.kube as Kube);
     state.gateway = envoyGateway(state.kube as Kube, state.envoy.service);
   });
 
-  step(`TokenPolicy ${NAMES.policy} becomes Ready and the operator renders its EnvoyExtensionPolicy`, 10 * MIN, async () => {
+  step(`TokenPolicy ${NAMES.policy} becomes Ready and Envoy Gateway accepts the EnvoyExtensionPolicy the operator renders`, 10 * MIN, async () => {
     await applyPolicy(state.kube as Kube);
   });
 
@@ -142,9 +149,17 @@ describe.skipIf(decision.skip)(`tokenmeter on kind (cluster ${settings.clusterNa
 
   step('traffic through the Gateway is metered (headers) and limited (429 in OpenAI\'s shape)', 15 * MIN, async () => {
     const gw = state.gateway as ForwardedGateway;
-    const attempts = await warmUp(gw, state.runId, 5 * MIN, log);
-    log(`tokenmeter is in the path (warm-up attempts: ${attempts})`);
-    state.report = await runScenario(gw, state.runId, log, state.sent);
+    try {
+      const attempts = await warmUp(gw, state.runId, 5 * MIN, log);
+      log(`tokenmeter is in the path (warm-up attempts: ${attempts})`);
+      state.report = await runScenario(gw, state.runId, log, state.sent);
+    } catch (e) {
+      // Some of Envoy's local replies (e.g. the 500 for a rejected ext_proc mutation) have an empty body: the reason is in
+      // the access log's details field, so put the log beside the failure.
+      const envoy = state.envoy as EnvoyTarget;
+      state.notes['envoy-access.log'] = await envoyLogs(state.kube as Kube, envoy.selector).catch((err: unknown) => `(kubectl logs failed: ${String(err)})\n`);
+      throw e;
+    }
   });
 
   step('only admitted requests reached the upstream', 2 * MIN, async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_EG_VERSION, e2eSettings } from './config.js';
 import { chartSetFlags, setFlagsToValues } from './install.js';
 import {
-  CommandError, SKIP_MESSAGE, commandLine, forwardedPort, poll, probeTools, run, suiteDecision, tail, type RunResult, type ToolProbe,
+  CommandError, SKIP_MESSAGE, commandLine, forwardedPort, poll, probeTools, run, suiteDecision, tail, withDeadline, type RunResult, type ToolProbe,
 } from './tools.js';
 
 const node = process.execPath;
@@ -94,6 +94,14 @@ describe('poll and port-forward output', () => {
       note('not yet');
       return Promise.resolve(undefined);
     })).rejects.toThrow(/timed out after 0 s waiting for Godot; last: not yet/);
+  });
+
+  it('withDeadline passes a result or error through, and rejects naming the step when the work outlives it', async () => {
+    expect(await withDeadline('quick', 5000, Promise.resolve(7))).toBe(7);
+    await expect(withDeadline('failing', 5000, Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    const slow = new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('too late')), 200));
+    await expect(withDeadline('step "x"', 20, slow)).rejects.toThrow(/^step "x": not finished after 0 s/);
+    await new Promise((r) => setTimeout(r, 300)); // the late rejection of `slow` is handled (no unhandled rejection)
   });
 
   it('reads the local port kubectl chose', () => {

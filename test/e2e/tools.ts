@@ -202,6 +202,19 @@ export async function poll<T>(what: string, timeoutMs: number, intervalMs: numbe
   }
 }
 
+/**
+ * `work`, or a rejection naming `what` once `ms` have passed. The work itself is not cancelled (its commands keep
+ * their own timeouts); the point is that the caller's catch runs — vitest's test timeout fails the test without
+ * ever settling the test function's promise.
+ */
+export function withDeadline<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not finished after ${Math.round(ms / 1000)} s (the command under way, if any, was left to its own timeout)`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // kubectl port-forward
 
