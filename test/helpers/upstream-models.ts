@@ -4,7 +4,8 @@
  * Apache-2.0):
  * - @kubernetes-models/gateway-api 2.0.0: GatewayClass, BackendTLSPolicy (gateway.networking.k8s.io/v1) and
  *   ReferenceGrant (v1beta1, the version the operator renders), generated from the sigs.k8s.io/gateway-api Go types;
- * - @kubernetes-models/envoy-gateway 2.0.0: Backend (gateway.envoyproxy.io/v1alpha1), from the Envoy Gateway Go types;
+ * - @kubernetes-models/envoy-gateway 2.0.0: Backend and ClientTrafficPolicy (gateway.envoyproxy.io/v1alpha1), from the
+ *   Envoy Gateway Go types;
  * - @kubernetes-models/istio 3.0.1: ServiceEntry, DestinationRule (networking.istio.io/v1), from Istio's CRDs.
  * They check types, enums, required fields, patterns and bounds, but NOT unknown keys (a misspelt `spec.hots` passes)
  * and no CEL rule (e.g. BackendTLSPolicy's "exactly one of caCertificateRefs and wellKnownCACertificates"). So the
@@ -14,7 +15,7 @@
  */
 import { BackendTLSPolicy, GatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { ReferenceGrant } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1';
-import { Backend } from '@kubernetes-models/envoy-gateway/gateway.envoyproxy.io/v1alpha1';
+import { Backend, ClientTrafficPolicy } from '@kubernetes-models/envoy-gateway/gateway.envoyproxy.io/v1alpha1';
 import { DestinationRule, ServiceEntry } from '@kubernetes-models/istio/networking.istio.io/v1';
 
 /**
@@ -27,7 +28,7 @@ interface ModelClass {
   new (data: never): { validate(): void };
 }
 
-const MODELS: readonly ModelClass[] = [GatewayClass, BackendTLSPolicy, ReferenceGrant, Backend, ServiceEntry, DestinationRule];
+const MODELS: readonly ModelClass[] = [GatewayClass, BackendTLSPolicy, ReferenceGrant, Backend, ClientTrafficPolicy, ServiceEntry, DestinationRule];
 
 /** `apiVersion/kind` → the model class; built from the classes' own static apiVersion and kind. */
 export const UPSTREAM_MODELS: ReadonlyMap<string, ModelClass> = new Map(MODELS.map((m) => [`${m.apiVersion}/${m.kind}`, m]));

@@ -29,6 +29,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { JSONSchemaProps } from '../../src/crd/index.js';
 import { CRD_FILE } from '../../src/crd/index.js';
+import { loadConfig } from '../../src/config/config.js';
 import { parsePolicies } from '../../src/policy/parse.js';
 import { extProcCluster } from '../../src/render/envoy.js';
 import { extProcHttpFilter, EXT_PROC_FILTER_NAME, METADATA_NAMESPACE, ROUTER_FILTER_NAME } from '../../src/render/ext-proc-filter.js';
@@ -129,6 +130,17 @@ const SHAPES: Record<string, Shape> = {
       ];
     },
   },
+  ClientTrafficPolicy: {
+    apiVersion: 'gateway.envoyproxy.io/v1alpha1',
+    // Only the keys the example uses (the CRD has many more): an example gaining one extends this list on purpose.
+    specKeys: ['targetRefs', 'connection', 'http2'],
+    check: (s) => [
+      ...need(list(s.targetRefs).length >= 1 && list(s.targetRefs).every((r) => r.group === 'gateway.networking.k8s.io' && r.kind === 'Gateway' && typeof r.name === 'string'),
+        'spec.targetRefs: Gateways'),
+      ...need(Object.keys(isObj(s.connection) ? s.connection : {}).every((k) => ['bufferLimit', 'connectionLimit', 'socketBufferLimit', 'maxAcceptPerSocketEvent'].includes(k)), 'spec.connection: unknown field'),
+      ...need(Object.keys(isObj(s.http2) ? s.http2 : {}).every((k) => ['initialStreamWindowSize', 'initialConnectionWindowSize', 'maxConcurrentStreams', 'onInvalidMessage'].includes(k)), 'spec.http2: unknown field'),
+    ],
+  },
   ServiceEntry: {
     apiVersion: 'networking.istio.io/v1',
     specKeys: ['hosts', 'addresses', 'ports', 'location', 'resolution', 'endpoints', 'workloadSelector', 'exportTo', 'subjectAltNames'],
@@ -183,7 +195,7 @@ describe('manifests/examples: files', () => {
 
   it('every Kubernetes kind is checked by a vendored schema or, declared, by an upstream-derived validator and structurally', () => {
     const kinds = [...new Set(KUBE.map((d) => d.obj.kind as string))].sort();
-    expect(kinds).toEqual(['Backend', 'BackendTLSPolicy', 'DestinationRule', 'Gateway', 'GatewayClass', 'HTTPRoute', 'ServiceEntry', 'TokenPolicy']);
+    expect(kinds).toEqual(['Backend', 'BackendTLSPolicy', 'ClientTrafficPolicy', 'DestinationRule', 'Gateway', 'GatewayClass', 'HTTPRoute', 'ServiceEntry', 'TokenPolicy']);
   });
 
   it('README.md lists every file', () => {
@@ -356,6 +368,20 @@ describe('cross-references', () => {
     const tls = ofKind('BackendTLSPolicy', 'envoy-gateway')[0]?.obj;
     expect(at(tls, 'spec', 'targetRefs', 0)).toEqual({ group: 'gateway.envoyproxy.io', kind: 'Backend', name: at(backend, 'metadata', 'name') });
     expect(at(tls, 'spec', 'validation')).toEqual({ wellKnownCACertificates: 'System', hostname: 'api.openai.com' });
+  });
+
+  it('envoy-gateway: the Gateway buffers request bodies up to the ext_proc\'s --max-request-body (Envoy Gateway\'s 32 KiB default answers 413 to larger prompts)', () => {
+    const quantity = (v: unknown): number => {
+      const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(String(v));
+      return m ? Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] ?? ''] ?? 1) : NaN;
+    };
+    const gateway = ofKind('Gateway', 'envoy-gateway')[0]?.obj;
+    const [ctp] = ofKind('ClientTrafficPolicy', 'envoy-gateway').map((d) => d.obj);
+    expect(at(ctp, 'metadata', 'namespace')).toBe(at(gateway, 'metadata', 'namespace'));
+    expect(at(ctp, 'spec', 'targetRefs')).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: at(gateway, 'metadata', 'name') }]);
+    const { config } = loadConfig(['extproc'], {});
+    expect(quantity(at(ctp, 'spec', 'connection', 'bufferLimit'))).toBeGreaterThanOrEqual(config.maxRequestBodyBytes);
+    expect(quantity(at(ctp, 'spec', 'http2', 'initialStreamWindowSize'))).toBeGreaterThanOrEqual(config.maxRequestBodyBytes);
   });
 
   it('istio: HTTPRoute → Hostname api.openai.com:443, a ServiceEntry host whose port the DestinationRule originates TLS on', () => {
