@@ -8,7 +8,6 @@ const tlsAgent = (o: https.AgentOptions): https.Agent => new https.Agent(o);
 describe('AgentPool', () => {
   let pool: AgentPool;
   afterEach(() => {
-    pool.close();
     vi.useRealTimers();
   });
 

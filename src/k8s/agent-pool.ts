@@ -27,7 +27,6 @@ export class AgentPool {
   private readonly agents = new Map<string, http.Agent>();
   private readonly maxAgents: number;
   private readonly retireAfterMs: number;
-  private readonly retiring = new Set<NodeJS.Timeout>();
 
   constructor(opts: AgentPoolOptions = {}) {
     this.maxAgents = opts.maxAgents ?? 4;
@@ -58,24 +57,12 @@ export class AgentPool {
     return this.agents.size;
   }
 
-  /** Closes every agent's sockets (shutdown). */
-  close(): void {
-    for (const t of this.retiring) clearTimeout(t);
-    this.retiring.clear();
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
-  }
-
   private evict(): void {
     while (this.agents.size > this.maxAgents) {
       const [oldest, agent] = this.agents.entries().next().value as [string, http.Agent];
       this.agents.delete(oldest);
-      const timer = setTimeout(() => {
-        this.retiring.delete(timer);
-        agent.destroy();
-      }, this.retireAfterMs);
-      timer.unref();
-      this.retiring.add(timer);
+      // Unref'd, like the agents' idle keep-alive sockets: neither keeps the process alive at shutdown.
+      setTimeout(() => agent.destroy(), this.retireAfterMs).unref();
     }
   }
 }
