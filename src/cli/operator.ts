@@ -16,6 +16,7 @@ import { TARGET_KINDS } from '../operator/targets.js';
 import { createOperatorMetrics, type OperatorMetrics } from '../operator/metrics.js';
 import { Reconciler } from '../operator/reconciler.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
+import { userAgent } from './version.js';
 
 /** How long the replicas' reported versions are reused across reconciles (converging many policies at once). */
 const PROBE_CACHE_MS = 300;
@@ -35,7 +36,7 @@ export interface OperatorOverrides {
 }
 
 export async function runOperator(config: OperatorConfig, logger: Logger, overrides: OperatorOverrides = {}): Promise<RunningOperator> {
-  const client = kubeClientFor(config.kubeconfig);
+  const client = kubeClientFor(config.kubeconfig, { userAgent: userAgent('operator') });
   const { settings } = config;
   const metrics = createOperatorMetrics({ processMetrics: overrides.processMetrics !== false });
   const log = logger.child({ component: 'operator' });
