@@ -38,6 +38,9 @@ const UNSUPPORTED: [string, string][] = [['id', 'id is not supported'], ['additi
 const ROOT_WITH_STATUS = new Set(['description', 'type', 'format', 'title', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum',
   'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'multipleOf', 'required', 'items', 'properties',
   'externalDocs', 'example', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-validations']);
+/** The same list as upstream prints it (Go field names; 1.20's ends before XValidations). */
+const ROOT_WITH_STATUS_GO = 'Description Type Format Title Maximum ExclusiveMaximum Minimum ExclusiveMinimum MaxLength MinLength Pattern ' +
+  'MaxItems MinItems UniqueItems MultipleOf Required Items Properties ExternalDocs Example XPreserveUnknownFields XValidations';
 const REASONS = new Set(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate']);
 const COLUMN_TYPES = new Set(['integer', 'number', 'string', 'boolean', 'date']);
 const COLUMN_FORMATS = new Set(['int32', 'int64', 'float', 'double', 'byte', 'date', 'date-time', 'password']);
@@ -48,6 +51,15 @@ type Level = 'root' | 'item' | 'field';
 /** A keyword's value as the apiserver would quote it. */
 const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+/** A value as field.Error prints it (Go's %q for strings, %#v for string slices; objects by their type name). */
+function goValue(v: unknown): string {
+  if (v === undefined || v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[]string{${v.map((x) => JSON.stringify(String(x))).join(', ')}}`;
+  if (typeof v === 'object') return '"object"';
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v) ?? 'null';
+}
+
 function isIntOrString(list: unknown): boolean {
   return Array.isArray(list) && list.length === 2 && JSON.stringify(list) === JSON.stringify([{ type: 'integer' }, { type: 'string' }]);
 }
@@ -55,8 +67,10 @@ function isIntOrString(list: unknown): boolean {
 class Checker {
   readonly errors: string[] = [];
 
-  err(path: string, kind: 'Forbidden' | 'Required' | 'Invalid' | 'Unsupported value', detail: string): void {
-    this.errors.push(`${path}: ${kind}: ${detail}`);
+  /** One error as apimachinery's field.Error prints it: `path: Forbidden: detail`, `path: Invalid value: "x": detail`. */
+  err(path: string, kind: 'Forbidden' | 'Required' | 'Invalid' | 'Unsupported value', detail: string, value?: unknown): void {
+    const word = kind === 'Required' ? 'Required value' : kind === 'Invalid' ? `Invalid value: ${goValue(value)}` : kind;
+    this.errors.push(`${path}: ${word}: ${detail}`);
   }
 
   /** One node of the structural part (properties, items, additionalProperties), and everything under it. */
@@ -70,15 +84,15 @@ class Checker {
     const preserve = s['x-kubernetes-preserve-unknown-fields'] === true;
     const intOrString = s['x-kubernetes-int-or-string'] === true;
     const embedded = s['x-kubernetes-embedded-resource'] === true;
-    if (s['x-kubernetes-preserve-unknown-fields'] === false) this.err(`${path}.x-kubernetes-preserve-unknown-fields`, 'Invalid', 'must be true or undefined');
-    if (intOrString && preserve) this.err(`${path}.x-kubernetes-preserve-unknown-fields`, 'Invalid', 'must be false if x-kubernetes-int-or-string is true');
-    if (intOrString && embedded) this.err(`${path}.x-kubernetes-embedded-resource`, 'Invalid', 'must be false if x-kubernetes-int-or-string is true');
-    if (embedded && type !== 'object') this.err(`${path}.type`, type ? 'Invalid' : 'Required', 'must be object if x-kubernetes-embedded-resource is true');
+    if (s['x-kubernetes-preserve-unknown-fields'] === false) this.err(`${path}.x-kubernetes-preserve-unknown-fields`, 'Invalid', 'must be true or undefined', false);
+    if (intOrString && preserve) this.err(`${path}.x-kubernetes-preserve-unknown-fields`, 'Invalid', 'must be false if x-kubernetes-int-or-string is true', true);
+    if (intOrString && embedded) this.err(`${path}.x-kubernetes-embedded-resource`, 'Invalid', 'must be false if x-kubernetes-int-or-string is true', true);
+    if (embedded && type !== 'object') this.err(`${path}.type`, type ? 'Invalid' : 'Required', 'must be object if x-kubernetes-embedded-resource is true', type);
     else if (!type && !intOrString && !preserve) {
       const where = { root: 'at the root', item: 'for specified array items', field: 'for specified object fields' }[level];
       this.err(`${path}.type`, 'Required', `must not be empty ${where}`);
     }
-    if (level === 'root' && type && type !== 'object') this.err(`${path}.type`, 'Invalid', 'must be object at the root');
+    if (level === 'root' && type && type !== 'object') this.err(`${path}.type`, 'Invalid', 'must be object at the root', type);
     if (type === 'array' && s.items === undefined) this.err(`${path}.items`, 'Required', 'must be specified');
     const props = isNode(s.properties) ? s.properties : {};
     const additional = s.additionalProperties;
@@ -94,7 +108,7 @@ class Checker {
       const p = `${path}.properties[${k}]`;
       const isMeta = resourceRoot && ['metadata', 'kind', 'apiVersion'].includes(k);
       this.node(v, p, 'field', isMeta ? (level === 'root' ? 'top' : 'inside') : meta);
-      if (resourceRoot && (k === 'kind' || k === 'apiVersion') && v.type !== 'string') this.err(`${p}.type`, 'Invalid', 'must be string');
+      if (resourceRoot && (k === 'kind' || k === 'apiVersion') && v.type !== 'string') this.err(`${p}.type`, 'Invalid', 'must be string', v.type);
       if (k === 'metadata' && resourceRoot) this.metadata(v, p, level === 'root');
     }
     if (isNode(s.items)) this.node(s.items, `${path}.items`, 'item', meta);
@@ -103,14 +117,14 @@ class Checker {
     const allOf = Array.isArray(s.allOf) && isNode(s.allOf[0]) && isIntOrString(s.allOf[0].anyOf)
       ? [{ ...s.allOf[0], anyOf: undefined }, ...(s.allOf as unknown[]).slice(1)] : s.allOf;
     for (const [j, list] of [['allOf', allOf], ['anyOf', anyOf], ['oneOf', s.oneOf]] as const) {
-      (Array.isArray(list) ? (list as unknown[]) : []).forEach((n, i) => isNode(n) && this.nested(n, `${path}.${j}[${i}]`, s));
+      (Array.isArray(list) ? (list as unknown[]) : []).forEach((n, i) => isNode(n) && this.nested(n, `${path}.${j}[${i}]`, s, path, level === 'root'));
     }
-    if (isNode(s.not)) this.nested(s.not, `${path}.not`, s);
+    if (isNode(s.not)) this.nested(s.not, `${path}.not`, s, path, level === 'root');
   }
 
   /** validateStructuralMetadataInvariants: at the root, only name and generateName may be said about metadata. */
   metadata(s: Node, path: string, root: boolean): void {
-    if (s.type !== 'object') this.err(`${path}.type`, 'Invalid', 'must be object');
+    if (s.type !== 'object') this.err(`${path}.type`, 'Invalid', 'must be object', s.type ?? '');
     if (!root) return;
     const props = isNode(s.properties) ? Object.keys(s.properties) : [];
     const onlyNames = props.length > 0 && props.every((k) => k === 'name' || k === 'generateName');
@@ -119,7 +133,7 @@ class Checker {
   }
 
   /** A schema under allOf/anyOf/oneOf/not: value validation only, every field it names also in the structural part. */
-  nested(s: Node, path: string, structural: Node | undefined): void {
+  nested(s: Node, path: string, structural: Node | undefined, sPath: string, complete: boolean): void {
     const forbid = (k: string, detail: string): void => { if (s[k] !== undefined && s[k] !== false && s[k] !== '') this.err(`${path}.${k}`, 'Forbidden', detail); };
     forbid('type', 'must be empty to be structural');
     forbid('additionalProperties', 'must be undefined to be structural');
@@ -134,60 +148,62 @@ class Checker {
     if ('metadata' in props) this.err(`${path}.properties[metadata]`, 'Forbidden', 'must not be specified in a nested context');
     const known = structural && isNode(structural.properties) ? structural.properties : {};
     for (const [k, v] of Object.entries(props)) {
-      if (!(k in known) && !isNode(structural?.additionalProperties)) this.err(`${path}.properties[${k}]`, 'Required', 'must not be specified in a nested context without being specified at the structural level as well');
-      if (isNode(v)) this.nested(v, `${path}.properties[${k}]`, isNode(known[k]) ? known[k] : undefined);
+      // validateStructuralCompleteness (complete.go): the field must exist in the structural schema too. Upstream
+      // checks this only for the junctors of the root schema (it does not walk down the structural properties).
+      if (complete && !(k in known)) this.err(`${sPath}.properties[${k}]`, 'Required', `because it is defined in ${path}.properties[${k}]`);
+      if (isNode(v)) this.nested(v, `${path}.properties[${k}]`, isNode(known[k]) ? known[k] : undefined, `${sPath}.properties[${k}]`, complete && k in known);
     }
     if (isNode(s.items)) {
-      if (!isNode(structural?.items)) this.err(`${path}.items`, 'Required', 'must not be specified in a nested context without being specified at the structural level as well');
-      this.nested(s.items, `${path}.items`, isNode(structural?.items) ? structural.items : undefined);
+      if (complete && !isNode(structural?.items)) this.err(`${sPath}.items`, 'Required', `because it is defined in ${path}.items`);
+      this.nested(s.items, `${path}.items`, isNode(structural?.items) ? structural.items : undefined, `${sPath}.items`, complete && isNode(structural?.items));
     }
-    for (const j of JUNCTORS) (Array.isArray(s[j]) ? (s[j] as unknown[]) : []).forEach((n, i) => isNode(n) && this.nested(n, `${path}.${j}[${i}]`, structural));
-    if (isNode(s.not)) this.nested(s.not, `${path}.not`, structural);
+    for (const j of JUNCTORS) (Array.isArray(s[j]) ? (s[j] as unknown[]) : []).forEach((n, i) => isNode(n) && this.nested(n, `${path}.${j}[${i}]`, structural, sPath, complete));
+    if (isNode(s.not)) this.nested(s.not, `${path}.not`, structural, sPath, complete);
   }
 
   extensions(s: Node, path: string, type: string, props: Node): void {
     const mapType = s['x-kubernetes-map-type'];
-    if (mapType !== undefined && type !== 'object') this.err(`${path}.type`, type ? 'Invalid' : 'Required', 'must be object if x-kubernetes-map-type is specified');
+    if (mapType !== undefined && type !== 'object') this.err(`${path}.type`, type ? 'Invalid' : 'Required', 'must be object if x-kubernetes-map-type is specified', type);
     if (mapType !== undefined && mapType !== 'atomic' && mapType !== 'granular') this.err(`${path}.x-kubernetes-map-type`, 'Unsupported value', `"${text(mapType)}": supported values: "atomic", "granular"`);
     const listType = s['x-kubernetes-list-type'];
-    if (listType !== undefined && type !== 'array') this.err(`${path}.type`, type ? 'Invalid' : 'Required', 'must be array if x-kubernetes-list-type is specified');
+    if (listType !== undefined && type !== 'array') this.err(`${path}.type`, type ? 'Invalid' : 'Required', 'must be array if x-kubernetes-list-type is specified', type);
     if (listType !== undefined && !['atomic', 'set', 'map'].includes(text(listType))) this.err(`${path}.x-kubernetes-list-type`, 'Unsupported value', `"${text(listType)}": supported values: "atomic", "map", "set"`);
     const keys = Array.isArray(s['x-kubernetes-list-map-keys']) ? (s['x-kubernetes-list-map-keys'] as unknown[]).map(String) : [];
-    if (keys.length > 0 && listType !== 'map') this.err(`${path}.x-kubernetes-list-type`, listType === undefined ? 'Required' : 'Invalid', 'must be map if x-kubernetes-list-map-keys is non-empty');
+    if (keys.length > 0 && listType !== 'map') this.err(`${path}.x-kubernetes-list-type`, listType === undefined ? 'Required' : 'Invalid', 'must be map if x-kubernetes-list-map-keys is non-empty', listType);
     const items = isNode(s.items) ? s.items : undefined;
     if (listType === 'map') {
       if (keys.length === 0) this.err(`${path}.x-kubernetes-list-map-keys`, 'Required', 'must not be empty if x-kubernetes-list-type is map');
       if (!items) this.err(`${path}.items`, 'Required', 'must have a schema if x-kubernetes-list-type is map');
-      else if (items.type !== 'object') this.err(`${path}.items.type`, 'Invalid', "must be object if parent array's x-kubernetes-list-type is map");
+      else if (items.type !== 'object') this.err(`${path}.items.type`, 'Invalid', "must be object if parent array's x-kubernetes-list-type is map", items.type);
       else {
         const itemProps = isNode(items.properties) ? items.properties : {};
         const required = Array.isArray(items.required) ? items.required : [];
         keys.forEach((k, i) => {
           const p = itemProps[k];
-          if (!isNode(p)) this.err(`${path}.x-kubernetes-list-map-keys`, 'Invalid', 'entries must all be names of item properties');
+          if (!isNode(p)) this.err(`${path}.x-kubernetes-list-map-keys`, 'Invalid', 'entries must all be names of item properties', keys);
           else {
-            if (p.type === 'array' || p.type === 'object') this.err(`${path}.items.properties[${k}].type`, 'Invalid', "must be a scalar type if parent array's x-kubernetes-list-type is map");
+            if (p.type === 'array' || p.type === 'object') this.err(`${path}.items.properties[${k}].type`, 'Invalid', "must be a scalar type if parent array's x-kubernetes-list-type is map", items.type);
             if (!required.includes(k) && p.default === undefined) this.err(`${path}.items.properties[${k}].default`, 'Required', 'this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property');
             if (p.nullable === true) this.err(`${path}.items.properties[${k}].nullable`, 'Forbidden', 'this property is in x-kubernetes-list-map-keys, so it cannot be nullable');
           }
-          if (keys.indexOf(k) !== i) this.err(`${path}.x-kubernetes-list-map-keys`, 'Invalid', 'must not contain duplicate entries');
+          if (keys.indexOf(k) !== i) this.err(`${path}.x-kubernetes-list-map-keys`, 'Invalid', 'must not contain duplicate entries', keys);
         });
       }
     }
     if ((listType === 'set' || listType === 'map') && items?.nullable === true) this.err(`${path}.items.nullable`, 'Forbidden', `cannot be nullable when x-kubernetes-list-type is ${text(listType)}`);
-    if (listType === 'set' && items?.type === 'object' && items['x-kubernetes-map-type'] !== 'atomic') this.err(`${path}.items.x-kubernetes-map-type`, 'Invalid', 'must be atomic as item of a list with x-kubernetes-list-type=set');
-    if (listType === 'set' && items?.type === 'array' && (items['x-kubernetes-list-type'] ?? 'atomic') !== 'atomic') this.err(`${path}.items.x-kubernetes-list-type`, 'Invalid', 'must be atomic as item of a list with x-kubernetes-list-type=set');
+    if (listType === 'set' && items?.type === 'object' && items['x-kubernetes-map-type'] !== 'atomic') this.err(`${path}.items.x-kubernetes-map-type`, 'Invalid', 'must be atomic as item of a list with x-kubernetes-list-type=set', items['x-kubernetes-list-type']);
+    if (listType === 'set' && items?.type === 'array' && (items['x-kubernetes-list-type'] ?? 'atomic') !== 'atomic') this.err(`${path}.items.x-kubernetes-list-type`, 'Invalid', 'must be atomic as item of a list with x-kubernetes-list-type=set', items['x-kubernetes-list-type']);
     const rules = Array.isArray(s['x-kubernetes-validations']) ? (s['x-kubernetes-validations'] as unknown[]) : [];
     rules.forEach((r, i) => {
       const rule = isNode(r) ? r : {};
       const at = `${path}.x-kubernetes-validations[${i}]`;
       const message = typeof rule.message === 'string' ? rule.message : '';
       if (typeof rule.rule !== 'string' || !rule.rule.trim()) this.err(`${at}.rule`, 'Required', 'rule is not specified');
-      else if (message && !message.trim()) this.err(`${at}.message`, 'Invalid', 'message must be non-empty if specified');
-      else if (/[\n\r]/.test(message.trim())) this.err(`${at}.message`, 'Invalid', 'message must not contain line breaks');
+      else if (message && !message.trim()) this.err(`${at}.message`, 'Invalid', 'message must be non-empty if specified', message);
+      else if (/[\n\r]/.test(message.trim())) this.err(`${at}.message`, 'Invalid', 'message must not contain line breaks', message);
       else if (/[\n\r]/.test(rule.rule.trim()) && !message.trim()) this.err(`${at}.message`, 'Required', 'message must be specified if rule contains line breaks');
-      if (rule.reason !== undefined && !REASONS.has(text(rule.reason))) this.err(`${at}.reason`, 'Unsupported value', `"${text(rule.reason)}"`);
-      if (typeof rule.fieldPath === 'string' && !validFieldPath(rule.fieldPath, props)) this.err(`${at}.fieldPath`, 'Invalid', 'fieldPath must be a valid path');
+      if (rule.reason !== undefined && !REASONS.has(text(rule.reason))) this.err(`${at}.reason`, 'Unsupported value', `"${text(rule.reason)}": supported values: ${[...REASONS].sort().map((r) => `"${r}"`).join(', ')}`);
+      if (typeof rule.fieldPath === 'string' && !validFieldPath(rule.fieldPath, props)) this.err(`${at}.fieldPath`, 'Invalid', 'fieldPath must be a valid path', rule.fieldPath);
     });
   }
 }
@@ -210,9 +226,9 @@ export function structuralErrors(schema: unknown, opts: { statusSubresource?: bo
   const root = 'openAPIV3Schema';
   if (!isNode(schema)) return [`${root}: Required: must be specified`];
   if (opts.statusSubresource) {
-    if (schema.type !== undefined && schema.type !== 'object') c.err(`${root}.type`, 'Invalid', 'only "object" is allowed as the type at the root of the schema if the status subresource is enabled');
+    if (schema.type !== undefined && schema.type !== 'object') c.err(`${root}.type`, 'Invalid', 'only "object" is allowed as the type at the root of the schema if the status subresource is enabled', schema.type);
     const extra = Object.keys(schema).filter((k) => !ROOT_WITH_STATUS.has(k));
-    if (extra.length > 0) c.err(root, 'Invalid', `only ${[...ROOT_WITH_STATUS].join(', ')} are allowed at the root of the schema if the status subresource is enabled (found ${extra.join(', ')})`);
+    if (extra.length > 0) c.err(root, 'Invalid', `only [${ROOT_WITH_STATUS_GO}] fields are allowed at the root of the schema if the status subresource is enabled`, schema);
   }
   if (schema.nullable === true) c.err(`${root}.nullable`, 'Forbidden', 'nullable cannot be true at the root');
   c.node(schema, root, 'root', undefined);
@@ -226,11 +242,11 @@ export function printerColumnErrors(columns: readonly Column[]): string[] {
   return columns.flatMap((col, i) => {
     const at = `additionalPrinterColumns[${i}]`;
     const out: string[] = [];
-    if (!col.name) out.push(`${at}.name: Required`);
-    if (!col.type || !COLUMN_TYPES.has(col.type)) out.push(`${at}.type: Invalid: must be one of boolean,date,integer,number,string`);
-    if (col.format && !COLUMN_FORMATS.has(col.format)) out.push(`${at}.format: Invalid: "${col.format}"`);
+    if (!col.name) out.push(`${at}.name: Required value`);
+    if (!col.type || !COLUMN_TYPES.has(col.type)) out.push(`${at}.type: ${col.type ? `Invalid value: "${col.type}"` : 'Required value'}: must be one of boolean,date,integer,number,string`);
+    if (col.format && !COLUMN_FORMATS.has(col.format)) out.push(`${at}.format: Invalid value: "${col.format}": must be one of ${[...COLUMN_FORMATS].sort().join(',')}`);
     const path = col.jsonPath ?? '';
-    if (!path.startsWith('.')) out.push(`${at}.JSONPath: Invalid: must be a simple json path starting with .`);
+    if (!path.startsWith('.')) out.push(`${at}.JSONPath: Invalid value: "${path}": must be a simple json path starting with .`);
     return out;
   });
 }
