@@ -163,6 +163,11 @@ export async function startKubeApiServer(opts: StartOptions = {}): Promise<KubeA
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const dir = mkdtempSync(join(base, 'tm-kube-'));
   const procs: Proc[] = [];
+  // A test process that dies without afterAll must not leave an apiserver running: kill what is left at exit.
+  const killLeft = (): void => {
+    for (const p of procs) if (alive(p)) p.child.kill('SIGKILL');
+  };
+  process.once('exit', killLeft);
   try {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=kube-apiserver', '-keyout', join(dir, 'tls.key'),
       '-out', join(dir, 'tls.crt'), '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
@@ -263,11 +268,13 @@ export async function startKubeApiServer(opts: StartOptions = {}): Promise<KubeA
       startControllers,
       stop: async () => {
         for (const p of [...procs].reverse()) await terminate(p, p.name === 'etcd' ? 5000 : 3000);
+        process.removeListener('exit', killLeft);
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     for (const p of [...procs].reverse()) await terminate(p, 1000);
+    process.removeListener('exit', killLeft);
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
