@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { runExchange } from '../test/envoy/emulator.js';
 import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
 import { memoryPerOpenStream } from './open-streams.js';
+import { memoryAtRest, vocabularyCosts } from './memory-at-rest.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
 import { benchOperator, chartNodeOptions } from './operator.js';
@@ -137,14 +138,24 @@ async function operator(): Promise<void> {
     [[String(r.policies), f2(r.convergeSeconds), f1(r.operatorCpuSeconds), f1(r.peakRssMiB), f2(r.editEnforcedSeconds)]]);
 }
 
+async function atRest(): Promise<void> {
+  const r = await memoryAtRest();
+  console.log('## Memory at rest (ext_proc process, default flags, after GC)\n');
+  table(['state', 'RSS MiB'], [['idle after start', f1(r.idleAfterStartMiB)], ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(r.idleAfterGpt4oMiB)]]);
+  console.log('## Vocabulary cost, each loaded alone in a fresh process\n');
+  table(['tokenizer', 'load ms', 'RSS MiB', 'heap MiB'], vocabularyCosts().map((v) => [v.name, f1(v.loadMs), f1(v.rssMiB), f1(v.heapMiB)]));
+}
+
 async function main(): Promise<void> {
   console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (process.argv.includes('--budgets-only')) return budgets();
   if (process.argv.includes('--operator-only')) return operator();
+  if (process.argv.includes('--memory-only')) return atRest();
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
+  await atRest();
   await extprocVsEcho();
   await smallWhileLarge();
   await budgets();

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Provider } from '../llm/types.js';
 import { BUILTIN_PRICES, PRICES_AS_OF } from '../policy/prices.js';
 import { resolveEncoding, type EncodingOverrides } from '../tokenize/encodings.js';
+import { loadedEncodings } from '../tokenize/tokenizer.js';
 import { sendJson } from './http.js';
 
 export interface ModelEntry {
@@ -22,6 +23,8 @@ export interface ModelList {
   object: 'list';
   /** Prices are USD per million tokens, standard tier, as of this date. */
   prices_as_of: string;
+  /** Tokenizer vocabularies this process has loaded so far (each is loaded on the first request that needs it). */
+  loaded_vocabularies: string[];
   data: ModelEntry[];
 }
 
@@ -43,7 +46,7 @@ export function modelList(overrides?: EncodingOverrides): ModelList {
   for (const [id, encoding] of Object.entries(overrides ?? {})) {
     if (!BUILTIN_PRICES.has(id)) data.push({ id, provider: 'openai', encoding, exact: true, price: null });
   }
-  return { object: 'list', prices_as_of: PRICES_AS_OF, data };
+  return { object: 'list', prices_as_of: PRICES_AS_OF, loaded_vocabularies: loadedEncodings(), data };
 }
 
 export function handleModels(res: ServerResponse, overrides?: EncodingOverrides): void {
