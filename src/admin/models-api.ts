@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Provider } from '../llm/types.js';
 import { BUILTIN_PRICES, PRICES_AS_OF } from '../policy/prices.js';
 import { resolveEncoding, type EncodingOverrides } from '../tokenize/encodings.js';
+import { loadedGemmaVocabularies } from '../tokenize/gemini-vocab.js';
 import { loadedEncodings } from '../tokenize/tokenizer.js';
 import { sendJson } from './http.js';
 
@@ -46,7 +47,7 @@ export function modelList(overrides?: EncodingOverrides): ModelList {
   for (const [id, encoding] of Object.entries(overrides ?? {})) {
     if (!BUILTIN_PRICES.has(id)) data.push({ id, provider: 'openai', encoding, exact: true, price: null });
   }
-  return { object: 'list', prices_as_of: PRICES_AS_OF, loaded_vocabularies: loadedEncodings(), data };
+  return { object: 'list', prices_as_of: PRICES_AS_OF, loaded_vocabularies: [...loadedEncodings(), ...loadedGemmaVocabularies()], data };
 }
 
 export function handleModels(res: ServerResponse, overrides?: EncodingOverrides): void {

@@ -46,7 +46,8 @@ export const DEFAULT_IMPL: TokenizerImpl = 'compact';
 export interface Tokenizer {
   /** `<impl>/<encoding>`, e.g. `gpt-tokenizer/o200k_base`. */
   readonly name: string;
-  readonly encoding: EncodingName;
+  /** An OpenAI encoding name, or a Gemma vocabulary name (gemini-vocab.ts). */
+  readonly encoding: string;
   /** Exact BPE token count of `text`, special-token strings counted as text. Cost is unbounded; see text-count.ts. */
   count(text: string): number;
 }

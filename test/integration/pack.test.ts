@@ -184,7 +184,7 @@ describe('container build context (.dockerignore) and Dockerfile', () => {
   it('the context leaves out node_modules, dist, .git, .tools, tests, fixtures and bench; keeps the build inputs', () => {
     const out = ['node_modules/yaml/package.json', 'dist/src/cli/main.js', '.git/HEAD', '.tools/bin/helm-render', 'test/fixtures/SOURCES.md',
       'test/integration/cli.test.ts', 'bench/run.ts', 'src/policy/parse.test.ts', 'src/policy/testdata/team-budgets.yaml', 'README.md', 'coverage/index.html'];
-    const kept = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/cli/main.ts', 'proto/grpc/health/v1/health.proto'];
+    const kept = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/cli/main.ts', 'proto/grpc/health/v1/health.proto', 'vocab/gemma3.spbpe.gz'];
     expect(out.filter((p) => inContext(p, DOCKERIGNORE))).toEqual([]);
     expect(kept.filter((p) => !inContext(p, DOCKERIGNORE))).toEqual([]);
     const srcFiles = walk(join(ROOT, 'src'), () => false).map((f) => `src/${f}`);
@@ -273,14 +273,15 @@ describe('npm package: packed, installed with production dependencies, run', () 
     if (work) rmSync(work, { recursive: true, force: true });
   }, 120_000); // removing an installed node_modules takes a while on a loaded machine
 
-  it('the tarball holds only runtime files: compiled dist/src, proto, crds, package.json, README, LICENSE', () => {
+  it('the tarball holds only runtime files: compiled dist/src, proto, vocab, crds, package.json, README, LICENSE', () => {
     const paths = packed.files.map((f) => f.path).sort();
-    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|crds\/[^/]+\.yaml)$/;
+    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|vocab\/[^/]+\.(spbpe\.gz|md)|crds\/[^/]+\.yaml)$/;
     expect(paths.filter((p) => !runtime.test(p))).toEqual([]);
     expect(paths).toContain(PKG.bin.tokenmeter);
     expect(paths).toContain('crds/tokenmeter.dev_tokenpolicies.yaml');
     const protos = walk(join(ROOT, 'proto'), () => false).map((f) => `proto/${f}`);
     expect(protos.filter((p) => !paths.includes(p))).toEqual([]);
+    expect(paths).toEqual(expect.arrayContaining(['vocab/gemma.spbpe.gz', 'vocab/gemma3.spbpe.gz']));
     expect(paths.filter((p) => /(^|\/)(test|bench|\.tools|node_modules)\//.test(p) || /\.ts$/.test(p) || /\.test\.js/.test(p) || p.startsWith('src/'))).toEqual([]);
   });
 
