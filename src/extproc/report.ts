@@ -70,7 +70,10 @@ export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
   metrics.genaiTokenUsage.observe({ ...genai, gen_ai_token_type: 'input' }, outcome.inputTokens);
   if (r.endpoint !== 'openai.embeddings') metrics.genaiTokenUsage.observe({ ...genai, gen_ai_token_type: 'output' }, outcome.outputTokens);
   const err = precountRelativeError(r.precount, r.reportedUsage);
-  if (err !== undefined && r.precount) metrics.precountError.observe({ provider: r.provider, exact: String(r.precount.exact) }, err);
+  // Requests with server-side tools are their own series: their input grows after the request (server-tools.ts).
+  if (err !== undefined && r.precount) {
+    metrics.precountError.observe({ provider: r.provider, exact: String(r.precount.exact), server_tools: String(r.precount.serverTools !== undefined) }, err);
+  }
 }
 
 export function logRecord(logger: Logger, r: RequestRecord, admission?: AdmissionLog, charged?: Record<string, number>): void {
@@ -81,6 +84,7 @@ export function logRecord(logger: Logger, r: RequestRecord, admission?: Admissio
     stream: r.stream, status: r.status ?? null, input_tokens: o.inputTokens, output_tokens: o.outputTokens, total_tokens: o.totalTokens,
     cached_input_tokens: o.cachedInputTokens, cache_write_tokens: o.cacheWriteTokens, reasoning_tokens: o.reasoningTokens,
     usage_source: o.source, precount_tokens: r.precount?.tokens, precount_encoding: r.precount?.encoding, precount_exact: r.precount?.exact,
+    server_tools: r.precount?.serverTools,
     duration_ms: Math.round(r.durationSeconds * 1e4) / 10, problems: r.problems.length > 0 ? r.problems : undefined,
     injected_include_usage: r.injectedIncludeUsage || undefined,
     cost_usd: Math.round(cost.usd * 1e8) / 1e8, cost_unpriced: cost.unpriced || undefined,

@@ -6,7 +6,7 @@
  * prompt). Such requests are marked, kept out of the pre-count error's main series, and reserve a margin on top of
  * their pre-count.
  */
-import type { Endpoint } from '../llm/types.js';
+import type { Endpoint, InputCount } from '../llm/types.js';
 import { asArr, isObj } from './plan.js';
 
 /**
@@ -66,4 +66,13 @@ export function serverTools(endpoint: Endpoint, body: unknown, model: string | u
     : endpoint === 'gemini.generate' || endpoint === 'gemini.stream' ? geminiKinds(body)
       : endpoint === 'openai.chat' || endpoint === 'openai.responses' ? openAiKinds(body, model) : [];
   return [...new Set(kinds)].sort();
+}
+
+/**
+ * Input tokens a budget reserves for a request: its pre-count, plus SERVER_TOOL_INPUT_MARGIN when it enables
+ * server-side tools; bytes/4 when the body could not be counted (documented in the README).
+ */
+export function reservedInput(count: InputCount | undefined, bodyBytes: number): number {
+  if (!count) return Math.ceil(bodyBytes / 4);
+  return count.tokens + (count.serverTools ? SERVER_TOOL_INPUT_MARGIN : 0);
 }

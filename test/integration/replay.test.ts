@@ -86,6 +86,19 @@ describe.each(entries.map((e, i) => [e.dir, e.name, e, i] as const))('%s/%s', (_
   });
 });
 
+describe('server-side tools', () => {
+  it('are marked in the log, kept out of the main pre-count error series, and reserve a margin', async () => {
+    const e = entries.find((x) => x.name === 'llmanth_claude-3-5-sonnet_web-search') as WireEntry;
+    await runExchange(t.client, exchangeFor(e, 1, 'BUFFERED'), { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
+    const line = await eventually(() => t.logs.find((l) => l.request_id === e.name && l.msg === 'request metered'));
+    expect(line.problems).toContain('server_side_tools');
+    expect(line.server_tools).toEqual(['web_search']);
+    expect(line.input_tokens).toBe(10387);
+    const text = await t.metrics.registry.metrics();
+    expect(text).toMatch(/tokenmeter_input_precount_relative_error_count\{provider="anthropic",exact="false",server_tools="true"\} [1-9]/);
+  });
+});
+
 describe('Azure deployments', () => {
   it('count exactly once --encoding-overrides names the deployment', async () => {
     const azure = entries.find((e) => e.url.includes('/openai/deployments/')) as WireEntry;
