@@ -42,6 +42,9 @@ COPY --from=build /app/dist/src ./dist/src
 USER 65532:65532
 # 50051 ext_proc gRPC + grpc.health.v1; 9464 extproc admin (/metrics, /healthz, /readyz); 9465 operator admin.
 EXPOSE 50051 9464 9465
-# distroless has node at /nodejs/bin/node (it is not on a shell PATH: there is no shell).
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/src/cli/main.js"]
+# distroless has node at /nodejs/bin/node (it is not on a shell PATH: there is no shell). The Node flag and the
+# malloc setting are src/cli/runtime-flags.ts's (a smaller V8 young generation and fewer malloc arenas: ~25 MiB less
+# memory at rest after traffic).
+ENV MALLOC_ARENA_MAX=2
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "/app/dist/src/cli/main.js"]
 CMD ["extproc"]

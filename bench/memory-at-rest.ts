@@ -20,12 +20,13 @@ export interface VocabularyCost {
 
 const MiB = 1024 * 1024;
 
-export async function memoryAtRest(): Promise<AtRest> {
-  const server = await startServerProcess('tokenmeter');
+/** As the image runs it (RUNTIME_NODE_FLAGS, RUNTIME_ENV) by default; `plain`: Node's and glibc's defaults. */
+export async function memoryAtRest(plain = false): Promise<AtRest> {
+  const server = plain ? await startServerProcess('tokenmeter', undefined, [], {}) : await startServerProcess('tokenmeter');
   try {
     await new Promise((r) => setTimeout(r, 500));
     const start = await server.sample(true);
-    await runLoad(server, chatExchange(4096, 20), 4, 40);
+    await runLoad(server, chatExchange(4096, 20), 4, 400);
     await new Promise((r) => setTimeout(r, 1000));
     const after = await server.sample(true);
     return { idleAfterStartMiB: start.rss / MiB, idleAfterGpt4oMiB: after.rss / MiB };

@@ -7,6 +7,7 @@ import { runExchange } from '../test/envoy/emulator.js';
 import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
 import { memoryPerOpenStream } from './open-streams.js';
 import { memoryAtRest, vocabularyCosts } from './memory-at-rest.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
 import { benchOperator, chartNodeOptions } from './operator.js';
@@ -139,9 +140,13 @@ async function operator(): Promise<void> {
 }
 
 async function atRest(): Promise<void> {
-  const r = await memoryAtRest();
-  console.log('## Memory at rest (ext_proc process, default flags, after GC)\n');
-  table(['state', 'RSS MiB'], [['idle after start', f1(r.idleAfterStartMiB)], ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(r.idleAfterGpt4oMiB)]]);
+  const image = await memoryAtRest();
+  const plain = await memoryAtRest(true);
+  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB)\n`);
+  table(['state', `RSS MiB, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, 'RSS MiB, Node and glibc defaults'], [
+    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB)],
+    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB)],
+  ]);
   console.log('## Vocabulary cost, each loaded alone in a fresh process\n');
   table(['tokenizer', 'load ms', 'RSS MiB', 'heap MiB'], vocabularyCosts().map((v) => [v.name, f1(v.loadMs), f1(v.rssMiB), f1(v.heapMiB)]));
 }

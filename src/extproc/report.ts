@@ -21,6 +21,8 @@ export interface RequestRecord {
   endpoint: Endpoint;
   requestModel?: string;
   responseModel?: string;
+  /** The upstream host (:authority), for provider-specific prices (Azure, OpenAI-compatible hosts). */
+  apiHost?: string;
   stream: boolean;
   status?: number;
   precount?: InputCount;
@@ -38,11 +40,12 @@ const OPERATION: Record<Endpoint, string> = {
 const GENAI_PROVIDER: Record<Provider, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini' };
 
 /** Spend at built-in list prices (or the fallback price for unknown models), for the cost metric and log. */
-export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean } {
+export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean; source: string } {
   const o = r.outcome;
-  const { price, unpriced } = priceFor(r.responseModel ?? r.requestModel, []);
+  const hint = { provider: r.provider, inputTokens: o.inputTokens, ...(r.apiHost === undefined ? {} : { host: r.apiHost }) };
+  const { price, unpriced, source } = priceFor(r.responseModel ?? r.requestModel, [], hint);
   const usd = costUSD(tokenUsage({ inputTokens: o.inputTokens, outputTokens: o.outputTokens, cachedInputTokens: o.cachedInputTokens, cacheWriteTokens: o.cacheWriteTokens, reasoningTokens: o.reasoningTokens }), price);
-  return { usd, unpriced };
+  return { usd, unpriced, source };
 }
 
 export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
@@ -87,7 +90,7 @@ export function logRecord(logger: Logger, r: RequestRecord, admission?: Admissio
     server_tools: r.precount?.serverTools,
     duration_ms: Math.round(r.durationSeconds * 1e4) / 10, problems: r.problems.length > 0 ? r.problems : undefined,
     injected_include_usage: r.injectedIncludeUsage || undefined,
-    cost_usd: Math.round(cost.usd * 1e8) / 1e8, cost_unpriced: cost.unpriced || undefined,
+    cost_usd: Math.round(cost.usd * 1e8) / 1e8, cost_unpriced: cost.unpriced || undefined, price_source: cost.source,
     subject: admission?.subject, policies: admission && admission.policies.length > 0 ? admission.policies : undefined,
     limits: admission && admission.limits.length > 0 ? admission.limits : undefined, decision: admission?.decision,
     reserved: admission?.reserved, charged, dry_run_limited: admission?.dry_run_limited,

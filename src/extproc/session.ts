@@ -317,6 +317,8 @@ export class Session {
       durationSeconds: Number(this.now() - this.startedAt) / 1e9,
     };
     if (this.facts.model !== undefined) record.requestModel = this.facts.model;
+    const host = this.reqHeaders.get(':authority') ?? this.reqHeaders.get('host');
+    if (host) record.apiHost = host;
     if (reading?.model !== undefined) record.responseModel = reading.model;
     if (this.status !== undefined) record.status = this.status;
     if (precount) record.precount = precount;

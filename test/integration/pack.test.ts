@@ -21,6 +21,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../../src/cli/runtime-flags.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { KubeObject } from '../../src/k8s/client.js';
 import { createEnvoyClient, runExchange } from '../envoy/emulator.js';
@@ -210,11 +211,12 @@ describe('container build context (.dockerignore) and Dockerfile', () => {
     expect(sources.filter((s) => !existsSync(join(ROOT, s)) || !inContext(s, DOCKERIGNORE))).toEqual([]);
   });
 
-  it('final stage: distroless Node 24, non-root 65532, the package bin as entrypoint, the default ports', () => {
+  it('final stage: distroless Node 24, non-root 65532, the package bin (with RUNTIME_NODE_FLAGS) as entrypoint, the default ports', () => {
     expect(FINAL.from).toMatch(/^gcr\.io\/distroless\/nodejs24-debian12:nonroot$/);
     expect(FINAL.ins.filter((i) => i.cmd === 'USER').map((i) => i.args)).toEqual(['65532:65532']);
     const entry = JSON.parse(FINAL.ins.find((i) => i.cmd === 'ENTRYPOINT')?.args ?? '[]') as string[];
-    expect(entry).toEqual(['/nodejs/bin/node', `/app/${PKG.bin.tokenmeter ?? ''}`]);
+    expect(entry).toEqual(['/nodejs/bin/node', ...RUNTIME_NODE_FLAGS, `/app/${PKG.bin.tokenmeter ?? ''}`]);
+    expect(FINAL.ins.filter((i) => i.cmd === 'ENV').map((i) => i.args)).toEqual(Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`));
     expect(JSON.parse(FINAL.ins.find((i) => i.cmd === 'CMD')?.args ?? '[]')).toEqual(['extproc']);
     const extproc = loadConfig(['extproc'], {}).config;
     const operator = loadConfig(['operator'], {}).operator;
