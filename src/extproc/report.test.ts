@@ -6,7 +6,7 @@ function rec(over: Partial<RequestRecord>, inputTokens = 1_000_000, outputTokens
   return {
     rejected: false, requestId: 'r', provider: 'openai', endpoint: 'openai.chat', stream: false, durationSeconds: 0,
     problems: [], injectedIncludeUsage: false,
-    outcome: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, source: 'reported' },
+    outcome: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, source: 'provider' },
     ...over,
   };
 }
