@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createEnvoyClient, runExchange, type Exchange } from '../test/envoy/emulator.js';
 import type { ExternalProcessorClient } from '../src/gen/envoy/service/ext_proc/v3/ExternalProcessor.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -14,9 +15,9 @@ export interface ServerProcess {
   stop(): void;
 }
 
-export async function startServerProcess(kind: 'tokenmeter' | 'budgets' | 'echo', redisUrl?: string): Promise<ServerProcess> {
+export async function startServerProcess(kind: 'tokenmeter' | 'budgets' | 'echo', redisUrl?: string, nodeFlags: readonly string[] = RUNTIME_NODE_FLAGS, env: Readonly<Record<string, string>> = RUNTIME_ENV): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
-  const child = fork(script, redisUrl ? [kind, redisUrl] : [kind], { execArgv: ['--expose-gc', ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, redisUrl ? [kind, redisUrl] : [kind], { execArgv: ['--expose-gc', ...nodeFlags, ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));

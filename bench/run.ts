@@ -6,6 +6,8 @@ import { cpus, totalmem } from 'node:os';
 import { runExchange } from '../test/envoy/emulator.js';
 import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
 import { memoryPerOpenStream } from './open-streams.js';
+import { memoryAtRest, vocabularyCosts } from './memory-at-rest.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
 import { benchOperator, chartNodeOptions } from './operator.js';
@@ -137,14 +139,28 @@ async function operator(): Promise<void> {
     [[String(r.policies), f2(r.convergeSeconds), f1(r.operatorCpuSeconds), f1(r.peakRssMiB), f2(r.editEnforcedSeconds)]]);
 }
 
+async function atRest(): Promise<void> {
+  const image = await memoryAtRest();
+  const plain = await memoryAtRest(true);
+  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB)\n`);
+  table(['state', `RSS MiB, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, 'RSS MiB, Node and glibc defaults'], [
+    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB)],
+    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB)],
+  ]);
+  console.log('## Vocabulary cost, each loaded alone in a fresh process\n');
+  table(['tokenizer', 'load ms', 'RSS MiB', 'heap MiB'], vocabularyCosts().map((v) => [v.name, f1(v.loadMs), f1(v.rssMiB), f1(v.heapMiB)]));
+}
+
 async function main(): Promise<void> {
   console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (process.argv.includes('--budgets-only')) return budgets();
   if (process.argv.includes('--operator-only')) return operator();
+  if (process.argv.includes('--memory-only')) return atRest();
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
+  await atRest();
   await extprocVsEcho();
   await smallWhileLarge();
   await budgets();

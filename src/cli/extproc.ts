@@ -9,7 +9,6 @@ import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
 import type { EncodingOverrides } from '../tokenize/encodings.js';
 import { createDataPlane } from './data-plane.js';
-import { createBudgets } from './budgets.js';
 
 export interface RunningExtproc {
   grpc: ExtprocServer;
@@ -21,7 +20,8 @@ export interface RunningExtproc {
 export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise<RunningExtproc> {
   const metrics = createMetrics({ maxModelLabels: config.maxModelLabels });
   const plane = createDataPlane(config, logger);
-  const budgets = await createBudgets(config, logger, metrics);
+  // Budgets (YAML policies, stores, the Kubernetes watch) are loaded only when configured: metering alone stays small.
+  const budgets = config.policies || config.policiesConfigMap ? await (await import('./budgets.js')).createBudgets(config, logger, metrics) : undefined;
   const grpc = await startExtprocServer({
     config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter, limiter: budgets?.limiter,
   }, config.grpc.host, config.grpc.port);

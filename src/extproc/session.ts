@@ -3,6 +3,7 @@
  * kind, and never holds a body chunk back waiting for later ones: metering happens beside the traffic. Bad input is
  * counted and passed through; it never fails the stream.
  */
+import { reservedInput } from '../tokenize/server-tools.js';
 import type { ProcessingRequest__Output } from '../gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody.js';
@@ -201,7 +202,7 @@ export class Session {
     this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
-      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4),
+      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes),
     })).then((a) => (this.admitted = a), (err: unknown) => {
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
@@ -307,6 +308,7 @@ export class Session {
     const route = this.route as Route;
     const problems: string[] = reading ? [...reading.problems] : [];
     if (this.status === undefined) problems.push('no_response');
+    if (precount?.serverTools) problems.push('server_side_tools');
     else if (this.responseIncomplete) problems.push('response_incomplete');
     const record: RequestRecord = {
       rejected: this.admitted?.rejection !== undefined,
@@ -315,6 +317,8 @@ export class Session {
       durationSeconds: Number(this.now() - this.startedAt) / 1e9,
     };
     if (this.facts.model !== undefined) record.requestModel = this.facts.model;
+    const host = this.reqHeaders.get(':authority') ?? this.reqHeaders.get('host');
+    if (host) record.apiHost = host;
     if (reading?.model !== undefined) record.responseModel = reading.model;
     if (this.status !== undefined) record.status = this.status;
     if (precount) record.precount = precount;

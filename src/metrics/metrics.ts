@@ -19,7 +19,7 @@ export interface Metrics {
   genaiTokenUsage: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_response_model' | 'gen_ai_token_type'>;
   messageDuration: Histogram<'message'>;
   requestDuration: Histogram<'provider'>;
-  precountError: Histogram<'provider' | 'exact'>;
+  precountError: Histogram<'provider' | 'exact' | 'server_tools'>;
   openStreams: Gauge;
   parseFailures: Counter<'phase' | 'reason'>;
   streamErrors: Counter<'reason'>;
@@ -72,7 +72,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     }),
     precountError: new Histogram({
       name: 'tokenmeter_input_precount_relative_error', help: 'Absolute relative error of the input pre-count against the input tokens the provider reported.',
-      labelNames: ['provider', 'exact'], buckets: [0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers,
+      labelNames: ['provider', 'exact', 'server_tools'], buckets: [0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers,
     }),
     openStreams: new Gauge({ name: 'tokenmeter_open_streams', help: 'ext_proc streams currently open.', registers }),
     parseFailures: new Counter({
