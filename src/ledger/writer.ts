@@ -142,14 +142,12 @@ export class LedgerWriter implements LedgerSink {
     return Math.min(this.retryMaxMs, this.opts.flushIntervalMs * 2 ** Math.min(this.failures, 10));
   }
 
-  /** Writes full batches back to back, then replays one spilled segment; stops at the first failure. */
+  /** Writes what is queued (full batches back to back), then replays spilled segments; stops at the first failure. */
   private async pump(): Promise<void> {
-    for (;;) {
-      if (this.closed) return;
-      const more = this.queue.length >= this.opts.batchSize || (this.queue.length > 0 && this.failures === 0);
-      if (!more && (this.opts.spill?.records ?? 0) === 0) return;
+    while (!this.closed && (this.queue.length > 0 || (this.opts.spill?.records ?? 0) > 0)) {
       if (!(await this.step())) return;
-      if (this.queue.length < this.opts.batchSize && (this.opts.spill?.records ?? 0) === 0) return;
+      // A partial batch waits for the next tick (more records may join it), unless spilled records are waiting.
+      if (this.queue.length > 0 && this.queue.length < this.opts.batchSize && (this.opts.spill?.records ?? 0) === 0) return;
     }
   }
 

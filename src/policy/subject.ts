@@ -163,6 +163,18 @@ function jwtClaim(input: SubjectInput, claim: string): RawSubjectValue {
   return fail(v === undefined ? `the bearer token has no claim ${claim}` : `claim ${claim} is not a string or number`);
 }
 
+/**
+ * The recorded form of a subject from its counter key (for listings read from the counter store): the key when it is
+ * the value or already a hash, the hash of the address (ClientIP) or of the value (hashInLedger). A long or unusual
+ * Header/JWTClaim value is only known by its hash here, while the ledger records it as carried.
+ */
+export function recordedFromKey(subject: Subject | undefined, key: string): string {
+  if (!subject || key === SHARED_KEY || key === GLOBAL_KEY || key.startsWith('#')) return key;
+  if (subject.from === 'ClientIP') return hashKey(key);
+  if ((subject.from === 'Header' || subject.from === 'JWTClaim') && subject.hashInLedger === true) return hashKey(key);
+  return key;
+}
+
 /** The subject value of a request for a subject spec, or why it is missing. */
 export function subjectValue(subject: Subject, input: SubjectInput): SubjectValue {
   const v = readSubject(subject, input);
