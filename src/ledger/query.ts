@@ -123,9 +123,11 @@ function spendSql(r: Range, q: SpendQuery): { sql: string; params: Param[] } {
   return { sql: `SELECT ${[...keys, ...sums].join(', ')} FROM ${r.table} WHERE ${r.where}${f.where}${group}`, params: [...r.params, ...f.params] };
 }
 
+/** Time-grouped rows in time order (then by the other keys); others by cost, highest first. */
 function compareRows(groupBy: readonly GroupKey[]): (a: SpendRow, b: SpendRow) => number {
-  const timeFirst = groupBy.includes('day') || groupBy.includes('month');
-  const keyOf = (r: SpendRow): string => groupBy.map((k) => String(r[k] ?? '')).join('\u0000');
+  const order = [...groupBy.filter((k) => k === 'day' || k === 'month'), ...groupBy.filter((k) => k !== 'day' && k !== 'month')];
+  const timeFirst = order.length > 0 && (order[0] === 'day' || order[0] === 'month');
+  const keyOf = (r: SpendRow): string => order.map((k) => r[k] ?? '').join('\u0000');
   return (a, b) => {
     if (!timeFirst && a.cost_usd !== b.cost_usd) return b.cost_usd - a.cost_usd;
     return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
