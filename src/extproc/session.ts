@@ -307,7 +307,10 @@ export class Session {
     if (!ledger) return;
     const ts = Math.round((this.deps.wallClock ?? Date.now)() - record.durationSeconds * 1000);
     try {
-      ledger.add(buildUsageRecord(record, this.admitted, uuidv7(ts), ts));
+      const usage = buildUsageRecord(record, this.admitted, uuidv7(ts), ts);
+      ledger.add(usage);
+      const metrics = this.deps.metrics;
+      if (usage.costUsd > 0) metrics.ledger.spend.inc({ policy: usage.policy ?? 'none', model: metrics.models.label(record.responseModel ?? record.requestModel) }, usage.costUsd);
     } catch (err) {
       this.deps.metrics.streamErrors.inc({ reason: 'ledger_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'usage record not built');

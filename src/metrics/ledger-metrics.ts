@@ -18,6 +18,8 @@ export interface LedgerBacklog {
 }
 
 export interface LedgerMetrics {
+  /** Cost of the recorded requests by the policy they are charged to ("none": no policy) and model (bounded label). */
+  spend: Counter<'policy' | 'model'>;
   written: Counter<'store'>;
   duplicates: Counter<'store'>;
   spilled: Counter;
@@ -55,6 +57,10 @@ export function createLedgerMetrics(registers: Registry[]): LedgerMetrics {
     },
   });
   return {
+    spend: new Counter({
+      name: 'tokenmeter_spend_usd_total', help: 'Cost in USD of the requests the ledger records, by the policy each is charged to ("none": no policy matched) and model.',
+      labelNames: ['policy', 'model'], registers,
+    }),
     written: new Counter({ name: 'tokenmeter_ledger_records_written_total', help: 'Usage records written to the ledger store.', labelNames: ['store'], registers }),
     duplicates: new Counter({
       name: 'tokenmeter_ledger_records_duplicate_total', help: 'Usage records the ledger store already held (a retried batch or a replayed spill): not counted again.',
