@@ -45,8 +45,10 @@ export async function createLedger(config: LedgerConfig, logger: Logger, metrics
     return undefined;
   }
   const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, config.ledgerBatch * 10) });
+  // PostgreSQL takes batches in parallel on its pool (one connection left for the APIs); SQLite has one writer.
+  const concurrency = store instanceof PostgresLedger ? Math.max(1, Math.min(4, config.ledgerPool - 1)) : 1;
   const writer = new LedgerWriter({
-    store, spill, metrics: metrics.ledger, logger, maxQueue: config.ledgerQueue, batchSize: config.ledgerBatch, flushIntervalMs: config.ledgerFlushMs,
+    store, spill, metrics: metrics.ledger, logger, maxQueue: config.ledgerQueue, batchSize: config.ledgerBatch, flushIntervalMs: config.ledgerFlushMs, concurrency,
   });
   const upkeep = async (): Promise<void> => {
     try {

@@ -24,12 +24,33 @@ const stmt = (sql) => {
   if (!s) { s = db.prepare(sql); cache.set(sql, s); }
   return s;
 };
+// Inserts rows one by one; the rows that were new (changes = 1) are summed per key into the roll-up statement's
+// parameters: key columns, then the count, then the sums. Returns the number of new rows.
+const batch = (m) => {
+  const insert = stmt(m.insert);
+  const groups = new Map();
+  let written = 0;
+  for (const row of m.rows) {
+    if (insert.run(...row).changes !== 1) continue;
+    written++;
+    const key = m.key.map((i) => row[i] ?? '');
+    const id = JSON.stringify(key);
+    let g = groups.get(id);
+    if (!g) { g = [...key, 0, ...m.sum.map(() => 0)]; groups.set(id, g); }
+    g[m.key.length] += 1;
+    m.sum.forEach((i, k) => { g[m.key.length + 1 + k] += Number(row[i] ?? 0); });
+  }
+  const upsert = stmt(m.rollup);
+  for (const id of [...groups.keys()].sort()) upsert.run(...groups.get(id));
+  return written;
+};
 parentPort.on('message', (m) => {
   try {
     let result = null;
     if (m.kind === 'exec') db.exec(m.sql);
     else if (m.kind === 'all') result = stmt(m.sql).all(...m.params);
     else if (m.kind === 'tx') result = db.transaction(() => m.steps.map((s) => stmt(s.sql).run(...s.params).changes))();
+    else if (m.kind === 'batch') result = db.transaction(() => batch(m))();
     else if (m.kind === 'close') { db.close(); }
     parentPort.postMessage({ id: m.id, ok: true, result });
   } catch (e) {
@@ -45,6 +66,7 @@ type Message =
   | { kind: 'exec'; sql: string }
   | { kind: 'all'; sql: string; params: Param[] }
   | { kind: 'tx'; steps: { sql: string; params: Param[] }[] }
+  | { kind: 'batch'; insert: string; rows: Param[][]; key: number[]; sum: number[]; rollup: string }
   | { kind: 'close' };
 
 interface Reply {
@@ -100,6 +122,15 @@ export class SqliteThread {
   /** Runs the statements in one transaction; resolves to each statement's changed-row count. */
   async tx(steps: { sql: string; params: Param[] }[]): Promise<number[]> {
     return (await this.call({ kind: 'tx', steps })) as number[];
+  }
+
+  /**
+   * In one transaction: runs `insert` for each row; sums the rows that were new per `key` (row positions) into
+   * `rollup`'s parameters (the key values, the count of new rows, then the sums of the `sum` positions) and runs it
+   * once per key. Resolves to the number of new rows.
+   */
+  async batch(b: { insert: string; rows: Param[][]; key: number[]; sum: number[]; rollup: string }): Promise<number> {
+    return (await this.call({ kind: 'batch', ...b })) as number;
   }
 
   async close(): Promise<void> {

@@ -6,10 +6,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { RECORD_COLUMNS, recordRow, type ColumnType } from './columns.js';
+import { RECORD_COLUMNS, ROLLUP_KEY, TOTALS, columnIndex, recordRow, type ColumnType } from './columns.js';
 import type { SqlSource } from './query.js';
 import type { UsageRecord } from './record.js';
-import { ROLLUP_DDL, rollupUpsert } from './rollups.js';
+import { ROLLUP_DDL } from './rollups.js';
 import { SqliteThread, type Row } from './sqlite-worker.js';
 import type { LedgerStore, WriteResult } from './writer.js';
 
@@ -24,13 +24,14 @@ const MIGRATIONS: readonly string[][] = [[
   ...ROLLUP_DDL,
 ]];
 
-const jsonColumns = RECORD_COLUMNS.map(([c], i) => `value ->> '$[${i}]' AS ${c}`).join(', ');
-/** The batch (a JSON array of rows) as a table, restricted to records the table does not hold yet, one per id. */
-const NEW_ROWS = `(SELECT ${jsonColumns} FROM json_each(?) AS j
-  WHERE NOT EXISTS (SELECT 1 FROM usage_records r WHERE r.id = j.value ->> '$[0]') GROUP BY j.value ->> '$[0]')`;
-const ROLLUP = rollupUpsert(NEW_ROWS);
 const INSERT = `INSERT INTO usage_records (${RECORD_COLUMNS.map(([c]) => c).join(', ')})
-  SELECT ${RECORD_COLUMNS.map((_, i) => `value ->> '$[${i}]'`).join(', ')} FROM json_each(?) WHERE true ON CONFLICT (id) DO NOTHING`;
+  VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`;
+/** Roll-up key and summed columns, as positions in recordRow(); NULL policy/subject become '' in the key. */
+const KEY = ROLLUP_KEY.map((c) => columnIndex(c));
+const SUM = (['rejected', ...TOTALS] as const).map((c) => columnIndex(c));
+const ROLLUP = `INSERT INTO usage_daily (${ROLLUP_KEY.join(', ')}, requests, rejected, ${TOTALS.join(', ')})
+  VALUES (${[...KEY, 0, ...SUM].map(() => '?').join(', ')})
+  ON CONFLICT (${ROLLUP_KEY.join(', ')}) DO UPDATE SET ${['requests', 'rejected', ...TOTALS].map((c) => `${c} = usage_daily.${c} + excluded.${c}`).join(', ')}`;
 
 export class SqliteLedger implements LedgerStore, SqlSource {
   readonly kind = 'sqlite';
@@ -70,8 +71,7 @@ export class SqliteLedger implements LedgerStore, SqlSource {
 
   async write(batch: readonly UsageRecord[]): Promise<WriteResult> {
     if (batch.length === 0) return { written: 0, duplicates: 0 };
-    const json = JSON.stringify(batch.map(recordRow));
-    const [, written = 0] = await this.writer.tx([{ sql: ROLLUP, params: [json] }, { sql: INSERT, params: [json] }]);
+    const written = await this.writer.batch({ insert: INSERT, rows: batch.map(recordRow), key: KEY, sum: SUM, rollup: ROLLUP });
     return { written, duplicates: batch.length - written };
   }
 

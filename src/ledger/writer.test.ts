@@ -159,3 +159,30 @@ describe('LedgerWriter', () => {
     await writer.close(1000);
   });
 });
+
+describe('LedgerWriter with several batches in flight', () => {
+  it('writes disjoint batches at once, each record once, and retries a failed one', async () => {
+    const registry = new Registry();
+    const store = new MemoryLedger();
+    let inFlight = 0;
+    let most = 0;
+    const slow: LedgerStore = {
+      kind: 'slow',
+      write: async (b) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return store.write(b);
+      },
+      close: () => Promise.resolve(),
+    };
+    const writer = new LedgerWriter({ store: slow, metrics: createLedgerMetrics([registry]), logger: createLogger('silent'), maxQueue: 100_000, batchSize: 100, flushIntervalMs: 10, concurrency: 3 });
+    store.loseNextReply = true;
+    const recs = Array.from({ length: 5000 }, () => usageRecord());
+    for (const r of recs) writer.add(r);
+    await until(() => store.rows.size === 5000 && writer.queued === 0, 10_000);
+    expect(most).toBe(3);
+    expect([...store.rows.keys()].sort()).toEqual(recs.map((r) => r.id).sort());
+    await writer.close(1000);
+  });
+});

@@ -43,6 +43,8 @@ export interface WriterOptions {
   maxQueue: number;
   /** Records per write. */
   batchSize: number;
+  /** Batches written at once (a store with a connection pool takes several). Default 1. */
+  concurrency?: number;
   /** A non-empty queue is written at least this often (ms). */
   flushIntervalMs: number;
   /** Absent: records past the queue bound are dropped (counted). */
@@ -145,7 +147,7 @@ export class LedgerWriter implements LedgerSink {
   /** Writes what is queued (full batches back to back), then replays spilled segments; stops at the first failure. */
   private async pump(): Promise<void> {
     while (!this.closed && (this.queue.length > 0 || (this.opts.spill?.records ?? 0) > 0)) {
-      if (!(await this.step())) return;
+      if (!(await (this.queue.length > this.opts.batchSize ? this.writeHeads() : this.step()))) return;
       // A partial batch waits for the next tick (more records may join it), unless spilled records are waiting.
       if (this.queue.length > 0 && this.queue.length < this.opts.batchSize && (this.opts.spill?.records ?? 0) === 0) return;
     }
@@ -165,6 +167,20 @@ export class LedgerWriter implements LedgerSink {
     const first = this.queue.indexOf(batch[0] as UsageRecord);
     if (first >= 0) this.queue.splice(first, batch.length);
     return true;
+  }
+
+  /** Up to `concurrency` disjoint batches from the head of the queue, written at once. */
+  private async writeHeads(): Promise<boolean> {
+    const size = this.opts.batchSize;
+    const n = Math.max(1, Math.min(this.opts.concurrency ?? 1, Math.floor(this.queue.length / size)));
+    const batches = Array.from({ length: n }, (_, k) => this.queue.slice(k * size, (k + 1) * size));
+    const ok = await Promise.all(batches.map((b) => this.write(b)));
+    batches.forEach((b, k) => {
+      if (!ok[k]) return;
+      const first = this.queue.indexOf(b[0] as UsageRecord);
+      if (first >= 0) this.queue.splice(first, b.length);
+    });
+    return ok.every(Boolean);
   }
 
   private async replay(): Promise<boolean> {
