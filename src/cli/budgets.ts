@@ -20,6 +20,7 @@ import { watchPolicies, type PolicySet } from '../policy/file-source.js';
 import { compileMatcher, type PolicyMatcher } from '../policy/match.js';
 import { policyErrorsToError } from '../policy/parse.js';
 import { formatPolicyError, policyKey } from '../policy/types.js';
+import { userAgent } from './version.js';
 
 const REDIS_STARTUP_WAIT_MS = 5000;
 
@@ -102,7 +103,7 @@ async function configMapSource(config: ExtprocConfig, logger: Logger, metrics: M
     metrics.policiesVersion.set({ version }, 1);
   };
   const source = await watchConfigMapPolicies({
-    client: kubeClientFor(config.kubeconfig), namespace: ref.namespace, name: ref.name,
+    client: kubeClientFor(config.kubeconfig, { userAgent: userAgent('extproc') }), namespace: ref.namespace, name: ref.name,
     onChange: (set, version) => {
       apply(set, false);
       setVersion(version);
