@@ -70,7 +70,7 @@ async function fromCounters(store: CounterStore, policy: TokenPolicy, limit: Lim
 
 async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit, now: number): Promise<BudgetRow[]> {
   const w = windowAt(limit.window, now);
-  const spend = await ledger.spend({ from: w.start, to: now + 1, groupBy: limit.perModel ? ['subject', 'model'] : ['subject'], policy: policyKey(policy) });
+  const spend = await ledger.spend({ from: w.start, to: now + 1, now, groupBy: limit.perModel ? ['subject', 'model'] : ['subject'], policy: policyKey(policy) });
   const used = new Map<string, { subject: string; model: string | undefined; units: number }>();
   for (const s of spend) {
     const units = limit.kind === 'cost'

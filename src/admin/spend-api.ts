@@ -67,7 +67,7 @@ export async function handleSpend(req: IncomingMessage, res: ServerResponse, url
   const policy = policyParam(q);
   const model = q.get('model') ?? undefined;
   const rows = await ledgerRead(res, () => ledger.spend({
-    from: p.range.from, to: p.range.to, groupBy: p.groupBy,
+    from: p.range.from, to: p.range.to, groupBy: p.groupBy, now: deps.now(),
     ...(policy ? { policy } : {}), ...(subject ? { subjects: subjectForms(subject) } : {}), ...(model ? { model } : {}),
   }));
   if (!rows) return;

@@ -43,7 +43,7 @@ export async function runSpend(args: SpendArgs, config: ExtprocConfig, io: { std
   const store = await openLedgerStore(config, logger);
   try {
     rows = await createLedgerQuery(store as NonNullable<typeof store>).spend({
-      from: range.value.from, to: range.value.to, groupBy: groupBy.value,
+      from: range.value.from, to: range.value.to, groupBy: groupBy.value, now,
       ...(args.policy ? { policy: args.policy } : {}), ...(args.subject ? { subjects: subjectForms(args.subject) } : {}),
     });
   } catch (err) {

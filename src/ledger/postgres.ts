@@ -30,7 +30,6 @@ const MIGRATIONS: readonly { name: string; sql: string[] }[] = [{
       PRIMARY KEY (ts, id)) PARTITION BY RANGE (ts)`,
     'CREATE TABLE usage_records_default PARTITION OF usage_records DEFAULT',
     'CREATE INDEX usage_records_subject_ts ON usage_records (subject, ts)',
-    'CREATE INDEX usage_records_policy_ts ON usage_records (policy, ts)',
     ...ROLLUP_DDL,
   ],
 }];

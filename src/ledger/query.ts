@@ -27,6 +27,8 @@ export interface SpendQuery {
   /** Any of these subject forms (a value and its hash: see subjectForms). */
   subjects?: readonly string[];
   model?: string;
+  /** The query's clock: a range reaching it reads the current day from the roll-ups (see splitRange). */
+  now?: number;
 }
 
 export interface SpendRow {
@@ -81,10 +83,14 @@ interface Range {
   params: Param[];
 }
 
-/** The ranges a query reads: roll-ups for the whole UTC days inside [from, to), raw rows for the rest. */
-export function splitRange(from: number, to: number): Range[] {
+/**
+ * The ranges a query reads: roll-ups for the whole UTC days inside [from, to), raw rows for the rest. A range that
+ * runs to `now` or later takes the current day from its roll-up too: the roll-ups are written with the records, so
+ * today's holds everything recorded so far (a month-to-date report reads no raw rows).
+ */
+export function splitRange(from: number, to: number, now = Infinity): Range[] {
   const firstDay = Math.ceil(from / DAY_MS) * DAY_MS;
-  const lastDay = Math.floor(to / DAY_MS) * DAY_MS;
+  const lastDay = (to >= now ? Math.ceil(to / DAY_MS) : Math.floor(to / DAY_MS)) * DAY_MS;
   if (firstDay >= lastDay) return to > from ? [{ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [from, to] }] : [];
   const out: Range[] = [];
   if (from < firstDay) out.push({ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [from, firstDay] });
@@ -146,7 +152,7 @@ function newRow(groupBy: readonly GroupKey[], row: Row): SpendRow {
 
 async function spend(source: SqlSource, q: SpendQuery): Promise<SpendRow[]> {
   const merged = new Map<string, SpendRow>();
-  for (const range of splitRange(q.from, q.to)) {
+  for (const range of splitRange(q.from, q.to, q.now)) {
     const { sql, params } = spendSql(range, q);
     for (const row of await source.all(sql, params)) {
       if (q.groupBy.length === 0 && num(row.requests) === 0) continue;

@@ -20,7 +20,6 @@ const MIGRATIONS: readonly string[][] = [[
   `CREATE TABLE IF NOT EXISTS usage_records (${RECORD_COLUMNS.map(([c, t]) => `${c} ${TYPES[t]}${c === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`,
   'CREATE INDEX IF NOT EXISTS usage_records_ts ON usage_records (ts)',
   'CREATE INDEX IF NOT EXISTS usage_records_subject_ts ON usage_records (subject, ts)',
-  'CREATE INDEX IF NOT EXISTS usage_records_policy_ts ON usage_records (policy, ts)',
   ...ROLLUP_DDL,
 ]];
 
