@@ -5,7 +5,6 @@
  * was consumed, and budget rejections recorded with cost 0 and the limit that rejected them.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,7 +19,7 @@ import { LedgerWriter } from '../../src/ledger/writer.js';
 import { BUILTIN_PRICES, lookupPrice } from '../../src/policy/prices.js';
 import { FALLBACK_PRICE } from '../../src/policy/charge.js';
 import { runExchange, splitRandomly, FUNCTIONAL_TIMEOUT_MS, type Exchange } from '../envoy/emulator.js';
-import { fixtureFile, hasRequest, wireEntries, type WireEntry } from '../helpers/fixtures.js';
+import { fixtureFile, hasRequest, wireEntries, wireResponse, type WireEntry } from '../helpers/fixtures.js';
 import type { TestStore } from '../helpers/ledger-contract.js';
 import { skipWithoutPostgres, startPostgresServer, type PostgresServer } from '../helpers/postgres-server.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -53,13 +52,7 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 function exchangeFor(e: WireEntry, seed: number): Exchange {
   const url = new URL(e.url);
-  let resp = fixtureFile(e.resp);
-  const responseHeaders: Record<string, string> = {};
-  if (e.ctype) responseHeaders['content-type'] = e.ctype;
-  if (e.enc === 'gzip') {
-    resp = gzipSync(resp);
-    responseHeaders['content-encoding'] = 'gzip';
-  }
+  const { body: resp, headers: responseHeaders } = wireResponse(e);
   return {
     path: url.pathname + url.search, authority: url.host, requestHeaders: { 'content-type': 'application/json', 'x-request-id': `${e.dir}/${e.name}`, 'x-tenant-id': `tenant-${seed % 3}` },
     requestChunks: [hasRequest(e) ? fixtureFile(e.req) : Buffer.alloc(0)], status: e.status, responseHeaders, responseChunks: splitRandomly(resp, 2 + (seed % 20), seed),
