@@ -21,6 +21,8 @@ import type { ResponseMeter, ResponseMeterResult, SessionDeps } from './deps.js'
 import { readHeaders, setHeader, type HeaderLookup } from './headers.js';
 import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueOption.js';
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
+import { buildUsageRecord } from '../ledger/record.js';
+import { uuidv7 } from '../ledger/ids.js';
 
 export type Reply = ProcessingResponse | undefined;
 type BodyMode = string;
@@ -290,11 +292,30 @@ export class Session {
       const record = this.record(reading, precount);
       this.deps.metrics.openStreams.dec();
       recordMetrics(this.deps.metrics, record);
-      // The reply does not wait for the store: settle, then write the log line (it carries what was charged).
-      this.settling = this.settle(record).then((charged) => logRecord(this.deps.logger, record, this.admitted?.log, charged));
+      // The reply does not wait for the store: settle, then write the log line (it carries what was charged) and hand
+      // the usage record to the ledger's queue (never awaited).
+      this.settling = this.settle(record).then((charged) => {
+        logRecord(this.deps.logger, record, this.admitted?.log, charged);
+        this.toLedger(record);
+      });
       return metadataFor(record);
     });
     return this.finishing;
+  }
+
+  private toLedger(record: RequestRecord): void {
+    const ledger = this.deps.ledger;
+    if (!ledger) return;
+    const ts = Math.round((this.deps.wallClock ?? Date.now)() - record.durationSeconds * 1000);
+    try {
+      const usage = buildUsageRecord(record, this.admitted, uuidv7(ts), ts);
+      ledger.add(usage);
+      const metrics = this.deps.metrics;
+      if (usage.costUsd > 0) metrics.ledger.spend.inc({ policy: usage.policy ?? 'none', model: metrics.models.label(record.responseModel ?? record.requestModel) }, usage.costUsd);
+    } catch (err) {
+      this.deps.metrics.streamErrors.inc({ reason: 'ledger_failed' });
+      this.deps.logger.error({ err, request_id: this.requestId }, 'usage record not built');
+    }
   }
 
   private settle(record: RequestRecord): Promise<Record<string, number> | undefined> {

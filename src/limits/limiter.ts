@@ -12,7 +12,7 @@ import type { PolicyMatcher } from '../policy/match.js';
 import { subjectFor } from '../policy/subject.js';
 import { modelMaxOutput } from '../policy/output-limits.js';
 import { counterKey } from './keys.js';
-import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
+import { policyKey, type Limit, type PriceOverride, type TokenPolicy } from '../policy/types.js';
 import { windowAt } from '../policy/windows.js';
 import type { ObservedOutput } from './observed.js';
 import { missingSubjectRejection, rateLimitHeaders, storeUnavailableRejection, tokenLimitRejection, type RateLimitState, type Rejection } from './rejection.js';
@@ -41,6 +41,8 @@ interface Applied {
   spec: CounterSpec;
   resetAt: number;
   dryRun: boolean;
+  /** The subject as recorded (ledger, per-subject metric). */
+  subject: string;
 }
 
 export interface LimiterEvents {
@@ -48,6 +50,31 @@ export interface LimiterEvents {
   storeLatency(op: 'reserve' | 'settle', seconds: number): void;
   settled(policy: string, limit: string, reservedUnits: number, actualUnits: number, seconds: number): void;
   storeError(err: unknown): void;
+  /** A counter's usage after a reserve (in store units, with live reservations), for the per-subject budget metric. */
+  usage(counter: CounterUsage): void;
+}
+
+export interface CounterUsage {
+  policy: string;
+  limit: string;
+  /** The subject as recorded (src/policy/subject.ts recordedSubject). */
+  subject: string;
+  used: number;
+  budget: number;
+  windowEndMs: number;
+}
+
+/**
+ * Whom the spend ledger charges a request to: one policy — the one that rejected it, else the first matched policy
+ * that resolved a subject — with its subject as recorded and the pricing its cost limits use.
+ */
+export interface Attribution {
+  policy: string;
+  /** null when the request carried no subject for that policy (rejected as subject-missing). */
+  subject: string | null;
+  /** The limit that rejected the request, or would have (DryRun). */
+  limit?: string;
+  pricing: readonly PriceOverride[];
 }
 
 export interface AdmissionLog {
@@ -65,6 +92,8 @@ export interface Admission {
   /** x-ratelimit-* headers for the allowed response (the tightest enforced limit). */
   headers?: Record<string, string>;
   log: AdmissionLog;
+  /** Absent when no policy matched. */
+  attribution?: Attribution;
   /** Replace the reservation with the real usage; never rejects. Returns what each limit was charged (store units). */
   settle(usage: TokenUsage, model: string | undefined): Promise<Record<string, number>>;
 }
@@ -80,6 +109,14 @@ export interface LimiterDeps {
 }
 
 const NONE: Admission = { log: { policies: [], limits: [], decision: 'none' }, settle: () => Promise.resolve({}) };
+
+/** The attribution of an admitted request; names the DryRun limit it would have exceeded. */
+function withAttribution(attribution: Attribution | undefined, log: AdmissionLog, dry: Applied[]): { attribution?: Attribution } {
+  if (!attribution) return {};
+  const over = log.dry_run_limited?.[0];
+  const limit = over === undefined ? undefined : dry.find((a) => limitLabel(a) === over);
+  return { attribution: limit ? { policy: policyKey(limit.policy), subject: limit.subject, limit: limit.limit.name, pricing: limit.policy.pricing } : attribution };
+}
 
 function limitLabel(a: Applied): string {
   return `${policyKey(a.policy)}/${a.limit.name}`;
@@ -107,16 +144,21 @@ export class Limiter {
     const now = this.now();
     const applied: Applied[] = [];
     const log: AdmissionLog = { policies: policies.map(policyKey), limits: [], decision: 'allowed' };
+    let attribution: Attribution | undefined;
     for (const policy of policies) {
       const dryRun = policy.enforcement.mode === 'DryRun';
       const subject = subjectFor(policy.subject, { headers: input.headers, path: input.path, sourceAddress: input.sourceAddress });
       if (subject.kind === 'reject') {
         this.emitDecision(policy, undefined, dryRun ? 'dry-run-limited' : 'subject-missing');
         if (dryRun) continue;
-        return { ...NONE, log: { ...log, decision: 'subject-missing' }, rejection: missingSubjectRejection(input.provider, policyKey(policy), subject.status, subject.message) };
+        return {
+          ...NONE, log: { ...log, decision: 'subject-missing' }, attribution: { policy: policyKey(policy), subject: null, pricing: policy.pricing },
+          rejection: missingSubjectRejection(input.provider, policyKey(policy), subject.status, subject.message),
+        };
       }
       log.subject ??= subject.logId;
-      for (const limit of policy.limits) applied.push(this.counterFor({ policy, limit, subjectKey: subject.key, dryRun }, input, now));
+      attribution ??= { policy: policyKey(policy), subject: subject.recorded, pricing: policy.pricing };
+      for (const limit of policy.limits) applied.push(this.counterFor({ policy, limit, subjectKey: subject.key, subject: subject.recorded, dryRun }, input, now));
     }
     log.limits = applied.map(limitLabel);
     log.reserved = Object.fromEntries(applied.map((a) => [limitLabel(a), displayAmount(a.limit, a.spec.amount)]));
@@ -131,26 +173,36 @@ export class Limiter {
       } catch (err) {
         return this.storeFailure(err, enforced, input, log);
       }
+      this.emitUsage(enforced, res.used);
       if (!res.ok) return this.limited(res, enforced, input, log, now);
       reservations.push({ id, counters: enforced });
       log.decision = 'allowed';
       for (const a of enforced) this.emitDecision(a.policy, a.limit, 'allowed');
       const headers = rateLimitHeaders(this.tightest(enforced, res.used, now));
       const admission = await this.dryRunPart(`${id}:dry`, dry, now, log, reservations);
-      return { ...admission, headers };
+      return { ...admission, headers, ...withAttribution(attribution, admission.log, dry) };
     }
-    return this.dryRunPart(`${id}:dry`, dry, now, log, reservations);
+    const admission = await this.dryRunPart(`${id}:dry`, dry, now, log, reservations);
+    return { ...admission, ...withAttribution(attribution, admission.log, dry) };
   }
 
-  private counterFor(target: { policy: TokenPolicy; limit: Limit; subjectKey: string; dryRun: boolean }, input: AdmitInput, now: number): Applied {
-    const { policy, limit, subjectKey, dryRun } = target;
+  private emitUsage(counters: Applied[], used: number[]): void {
+    const usage = this.deps.events?.usage;
+    if (!usage) return;
+    counters.forEach((a, i) => usage({
+      policy: policyKey(a.policy), limit: a.limit.name, subject: a.subject, used: used[i] ?? 0, budget: a.spec.limit, windowEndMs: a.spec.windowEndMs,
+    }));
+  }
+
+  private counterFor(target: { policy: TokenPolicy; limit: Limit; subjectKey: string; subject: string; dryRun: boolean }, input: AdmitInput, now: number): Applied {
+    const { policy, limit, subjectKey, subject, dryRun } = target;
     const w = windowAt(limit.window, now);
     const observedP95 = policy.reservation.output === 'Observed' && input.model ? this.deps.observed.p95(input.model) : undefined;
     const maxOut = input.endpoint === 'openai.embeddings' ? 0 : input.maxOutputTokens;
     const req = { inputTokens: input.inputTokens, maxOutputTokens: maxOut, observedP95, modelMaxOutput: modelMaxOutput(input.model) };
     const charge = reservationFor(limit, policy.reservation, req, { model: input.model, pricing: policy.pricing });
     return {
-      policy, limit, dryRun, resetAt: w.end,
+      policy, limit, dryRun, subject, resetAt: w.end,
       spec: { key: counterKey(policy, limit, subjectKey, input.model, w.id), amount: counterUnits(limit, charge.amount), limit: counterBudget(limit), windowEndMs: w.end, hashTag: subjectKey },
     };
   }
@@ -169,6 +221,7 @@ export class Limiter {
       try {
         const res = await this.reserve(id, dry, now, true);
         reservations.push({ id, counters: dry });
+        this.emitUsage(dry, res.used);
         const over = res.ok && res.exceeded !== undefined ? dry[res.exceeded] : undefined;
         if (over) {
           log.dry_run_limited = [limitLabel(over)];
@@ -191,7 +244,8 @@ export class Limiter {
       limit: displayAmount(blocked.limit, blocked.spec.limit), remaining: displayAmount(blocked.limit, blocked.spec.limit - used), resetMs: blocked.resetAt - now,
     };
     const rejection = tokenLimitRejection(input.provider, policyKey(blocked.policy), blocked.limit.name, state, blocked.limit.kind === 'cost' ? 'USD' : 'tokens');
-    return { ...NONE, rejection, log: { ...log, decision: 'limited', limits: [limitLabel(blocked)] } };
+    const attribution: Attribution = { policy: policyKey(blocked.policy), subject: blocked.subject, limit: blocked.limit.name, pricing: blocked.policy.pricing };
+    return { ...NONE, rejection, attribution, log: { ...log, decision: 'limited', limits: [limitLabel(blocked)] } };
   }
 
   private storeFailure(err: unknown, counters: Applied[], input: AdmitInput, log: AdmissionLog): Admission {
@@ -200,8 +254,10 @@ export class Limiter {
     for (const a of counters) this.emitDecision(a.policy, a.limit, 'store-error');
     const closed = counters.find((a) => a.policy.enforcement.failureMode === 'Closed');
     const next: AdmissionLog = { ...log, decision: 'store-error' };
-    if (closed) return { ...NONE, log: next, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
-    return { ...NONE, log: next };
+    const first = counters[0] as Applied;
+    const attribution: Attribution = { policy: policyKey((closed ?? first).policy), subject: (closed ?? first).subject, pricing: (closed ?? first).policy.pricing };
+    if (closed) return { ...NONE, log: next, attribution, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
+    return { ...NONE, log: next, attribution };
   }
 
   /** The enforced limit with the smallest remaining share: what a client pacing itself needs to know. */

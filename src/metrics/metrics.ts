@@ -4,6 +4,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ModelLabels } from './model-label.js';
+import { SubjectUsageMetric } from './subject-usage.js';
+import { createLedgerMetrics, type LedgerMetrics } from './ledger-metrics.js';
 
 /** OpenTelemetry GenAI semantic conventions: gen_ai.client.token.usage explicit bucket boundaries. */
 export const GENAI_TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -33,12 +35,17 @@ export interface Metrics {
   policyReloads: Counter<'result'>;
   /** 1 for the limits version loaded from the operator's ConfigMap (only the current one is kept). */
   policiesVersion: Gauge<'version'>;
+  /** Subjects near or over a limit (thresholded, capped): see subject-usage.ts. */
+  subjectUsage: SubjectUsageMetric;
+  ledger: LedgerMetrics;
 }
 
 export interface MetricsOptions {
   maxModelLabels: number;
   /** Also export Node.js process metrics (CPU, memory, event loop lag). */
   processMetrics?: boolean;
+  /** tokenmeter_budget_subject_usage_ratio: share from which a subject is exported (default 0.8) and series cap (default 100). */
+  subjectUsage?: { threshold: number; maxSeries: number };
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {
@@ -110,5 +117,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       name: 'tokenmeter_policies_version_info', help: 'The limits version loaded from the operator\'s ConfigMap (--policies-configmap): 1 for the current version.',
       labelNames: ['version'], registers,
     }),
+    subjectUsage: new SubjectUsageMetric({ threshold: opts.subjectUsage?.threshold ?? 0.8, maxSeries: opts.subjectUsage?.maxSeries ?? 100, registers }),
+    ledger: createLedgerMetrics(registers),
   };
 }

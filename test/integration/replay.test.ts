@@ -3,10 +3,9 @@
  * chunks (gzip re-applied where the provider sent gzip): provider usage extracted exactly, the OpenAI pre-count equal
  * to the reported prompt tokens, upstream errors billed nothing, and the Anthropic/Gemini estimate errors printed.
  */
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, splitRandomly, type EnvoyOptions, type Exchange, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
-import { expectedUsage, familyOf, fixtureFile, hasRequest, wireEntries, type WireEntry } from '../helpers/fixtures.js';
+import { expectedUsage, familyOf, fixtureFile, hasRequest, wireEntries, wireResponse, type WireEntry } from '../helpers/fixtures.js';
 import { eventually, startTestServer, type TestServer } from '../helpers/test-server.js';
 import { accuracyCases, accuracyTable, mustBeExact as mustExactCase } from '../helpers/accuracy.js';
 
@@ -14,13 +13,7 @@ const entries = wireEntries();
 
 function exchangeFor(e: WireEntry, seed: number, reqMode: 'BUFFERED' | 'STREAMED'): Exchange {
   const url = new URL(e.url);
-  let resp = fixtureFile(e.resp);
-  const responseHeaders: Record<string, string> = {};
-  if (e.ctype) responseHeaders['content-type'] = e.ctype;
-  if (e.enc === 'gzip') {
-    resp = gzipSync(resp);
-    responseHeaders['content-encoding'] = 'gzip';
-  }
+  const { body: resp, headers: responseHeaders } = wireResponse(e);
   const req = hasRequest(e) ? fixtureFile(e.req) : Buffer.alloc(0);
   return {
     path: url.pathname + url.search, authority: url.host, requestHeaders: { 'content-type': 'application/json', 'x-request-id': e.name },
