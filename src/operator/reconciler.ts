@@ -14,7 +14,8 @@ import { isNotFound, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { Logger } from '../log/logger.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
 import { renderAll, renderOwned, type RenderResult } from '../render/index.js';
-import { policyLabelValue, shortHash } from '../render/meta.js';
+import { SHARD_OF_LABEL } from '../render/limits.js';
+import { fitName, policyLabelValue, shortHash } from '../render/meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
 import { APPLY_OPTIONS, converge, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
 import {
@@ -226,16 +227,21 @@ export class Reconciler {
     return [{ ...SERVICE_MONITOR, namespace: s.extProc.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.serviceMonitor.name }];
   }
 
-  /** Where shared objects the operator no longer renders can be, by label. */
+  /** Where shared objects the operator no longer renders can be, by label: the flavour's, and limits shards. */
   private sharedScopes(): PruneScope[] {
     const s = this.deps.settings;
+    // Listed after the ConfigMap that names the new shards is applied, so old shards go only once nothing lists them.
+    const shards: PruneScope = {
+      apiVersion: 'v1', kind: 'ConfigMap', namespace: s.limitsConfigMap.namespace,
+      labelSelector: `${MANAGED},${SHARD_OF_LABEL}=${fitName(s.limitsConfigMap.name, 63)}`,
+    };
     if (s.flavour === 'Istio') {
-      return [{ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name }];
+      return [{ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name }, shards];
     }
     if (s.flavour === 'Envoy') {
-      return [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName }];
+      return [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName }, shards];
     }
-    return [{ apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED }];
+    return [{ apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED }, shards];
   }
 
   /** This policy's own children (Envoy Gateway), by its label and owner reference. */

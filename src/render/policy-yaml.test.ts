@@ -43,7 +43,7 @@ describe('policyToYaml: the inverse of parsePolicies', () => {
             weights: { input: 1, cachedInput: 0.1, cacheWrite: 1, output: 4, reasoning: 4 } },
           { name: 'monthly-spend', costUSD: 500, window: 'Month', perModel: false },
         ],
-        reservation: { output: 'MaxTokens', defaultMaxTokens: 4096 },
+        reservation: { output: 'MaxTokens', defaultMaxTokens: 4096, minOutputTokens: 256 },
         enforcement: { mode: 'Enforce', failureMode: 'Open' },
         pricing: [{ model: 'gpt-4o', input: 2.5, cachedInput: 1.25, cacheWrite: 2.5, output: 10 }],
       },
@@ -99,7 +99,9 @@ const spec = fc.record({
   subject,
   limits: fc.uniqueArray(fc.tuple(label, window, fc.oneof(tokenLimit, costLimit)), { minLength: 1, maxLength: 4, selector: ([n]) => n })
     .map((ls) => ls.map(([name, w, l]) => ({ name, window: w, ...l }))),
-  reservation: fc.record({ output: fc.constantFrom('MaxTokens', 'Observed', 'None'), defaultMaxTokens: fc.integer({ min: 1, max: 1e7 }) }),
+  reservation: fc.record({
+    output: fc.constantFrom('MaxTokens', 'Observed', 'None', 'Clamp'), defaultMaxTokens: fc.integer({ min: 1, max: 1e7 }), minOutputTokens: fc.integer({ min: 1, max: 1e7 }),
+  }, { requiredKeys: ['output', 'defaultMaxTokens'] }),
   enforcement: fc.record({ mode: fc.constantFrom('Enforce', 'DryRun'), failureMode: fc.constantFrom('Open', 'Closed') }),
   pricing: fc.uniqueArray(fc.record({ model: fc.stringMatching(/^[a-z0-9.-]{1,12}\*?$/), input: weight, output: weight, cachedInput: weight, cacheWrite: weight }, { requiredKeys: ['model', 'input', 'output'] }), { maxLength: 3, selector: (p) => p.model }),
 }, { requiredKeys: ['limits'] });
