@@ -1,6 +1,9 @@
 /**
- * `GET /v1/usage?policy=NAME[&namespace=NS]&subject=VALUE[&model=M]`: current usage, remaining budget and reset time
- * of every limit of one policy for one subject — what the limiter would see for a request from that subject now.
+ * `GET /v1/usage?policy=NAME[&namespace=NS]&subject=VALUE[&model=M][&tier=T]`: current usage, remaining budget and
+ * reset time of every limit that applies to one subject under one policy — what the limiter would see for a request
+ * from that subject now: spec.limits changed by the subject's tier and override. It says which tier (`tier`, and
+ * `tier_source`: asked for with `tier=`, else the tier of the subject's last request on this replica, else the
+ * default) and which override (`override`, `exempt`) applied; the subject itself only as its log id.
  *
  * `subject` is the value a request would carry for the policy's subject (it may also be sent in the
  * `x-tokenmeter-subject` header, to keep it out of URLs): the header value (Header), the client address (ClientIP),
@@ -15,6 +18,7 @@ import { isTokenmeterError } from '../errors/catalogue.js';
 import { counterKey } from '../limits/keys.js';
 import type { CounterStore } from '../limits/store.js';
 import { counterBudget } from '../policy/charge.js';
+import { limitsFor, tierNames } from '../policy/resolve.js';
 import { GLOBAL_KEY, SHARED_KEY, hashKey, logIdOf, modelKey, normaliseIp, valueKey } from '../policy/subject.js';
 import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
 import { windowAt } from '../policy/windows.js';
@@ -25,6 +29,8 @@ export interface UsageSource {
   policies(): readonly TokenPolicy[];
   store: CounterStore;
   now(): number;
+  /** The tier the subject's last request got under the policy on this replica (the limiter remembers it). */
+  lastTier?(policy: string, subjectKey: string): string | undefined;
 }
 
 export interface UsageApiDeps {
@@ -52,6 +58,13 @@ export interface UsageReport {
   /** The subject's log id (as in the request log lines), never the value. */
   subject: string;
   mode: 'Enforce' | 'DryRun';
+  /** Policies with tiers: the tier whose limits are reported, and why that one. */
+  tier?: string;
+  tier_source?: 'query' | 'last-request' | 'default';
+  /** The override that applies to the subject (its name, else the subject's log id), or null. */
+  override: string | null;
+  /** The override exempts the subject: its usage is counted, its limits not enforced. */
+  exempt: boolean;
   limits: LimitUsage[];
 }
 
@@ -92,10 +105,22 @@ export function subjectKeyOf(policy: TokenPolicy, value: string | undefined, sha
 
 const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
 
-/** Usage of every limit of `policy` for `subjectKey` now. Throws what the store throws. */
-export async function usageReport(source: UsageSource, policy: TokenPolicy, subjectKey: string, model: string | undefined): Promise<UsageReport> {
+/** Which tier's limits to report: the one asked for, else the subject's last request's, else the default. */
+function tierFor(source: UsageSource, policy: TokenPolicy, subjectKey: string, asked: string | undefined): { tier?: string; from?: UsageReport['tier_source'] } {
+  if (!policy.tiers) return {};
+  if (asked !== undefined) return { tier: asked, from: 'query' };
+  const last = source.lastTier?.(policyKey(policy), subjectKey);
+  return last !== undefined ? { tier: last, from: 'last-request' } : { tier: policy.tiers.default, from: 'default' };
+}
+
+/** Usage of every limit that applies to `subjectKey` under `policy` now (its tier's and override's). Throws what the store throws. */
+export async function usageReport(source: UsageSource, policy: TokenPolicy, subject: { key: string; shared: boolean; tier?: string }, model: string | undefined): Promise<UsageReport> {
   const now = source.now();
-  const counters = policy.limits.map((limit) => {
+  const subjectKey = subject.key;
+  const logId = logIdOf(subjectKey);
+  const which = tierFor(source, policy, subjectKey, subject.tier);
+  const set = limitsFor(policy, { key: subjectKey, logId, shared: subject.shared }, which.tier);
+  const counters = set.limits.map((limit) => {
     const w = windowAt(limit.window, now);
     return { limit, end: w.end, ref: { key: counterKey(policy, limit, subjectKey, model, w.id), windowEndMs: w.end, hashTag: subjectKey } };
   });
@@ -111,7 +136,11 @@ export async function usageReport(source: UsageSource, policy: TokenPolicy, subj
     if (limit.perModel) entry.model = modelKey(model);
     return entry;
   });
-  return { policy: policyKey(policy), subject: logIdOf(subjectKey), mode: policy.enforcement.mode, limits };
+  return {
+    policy: policyKey(policy), subject: logId, mode: policy.enforcement.mode,
+    ...(set.tier === undefined ? {} : { tier: set.tier, tier_source: which.from ?? 'default' }),
+    override: set.override ?? null, exempt: set.exempt, limits,
+  };
 }
 
 export async function handleUsage(req: IncomingMessage, res: ServerResponse, url: URL, deps: UsageApiDeps): Promise<void> {
@@ -125,10 +154,18 @@ export async function handleUsage(req: IncomingMessage, res: ServerResponse, url
   if (!policy.ok) return sendError(res, policy.status, policy.status === 404 ? 'TM_NOT_FOUND' : 'TM_REQUEST_INVALID', policy.message);
   const headerValue = req.headers['x-tokenmeter-subject'];
   const value = q.get('subject') ?? (typeof headerValue === 'string' ? headerValue : undefined);
-  const key = subjectKeyOf(policy.value, value, /^(1|true|yes)$/i.test(q.get('shared') ?? ''));
+  const shared = /^(1|true|yes)$/i.test(q.get('shared') ?? '');
+  const key = subjectKeyOf(policy.value, value, shared);
   if (!key.ok) return sendError(res, key.status, 'TM_REQUEST_INVALID', key.message);
+  const tier = q.get('tier')?.trim().toLowerCase() || undefined;
+  const tiers = tierNames(policy.value);
+  if (tier !== undefined && !tiers.includes(tier)) {
+    const known = tiers.length === 0 ? 'it has no tiers' : `its tiers are ${tiers.join(', ')}`;
+    return sendError(res, 400, 'TM_REQUEST_INVALID', `policy ${policyKey(policy.value)} has no tier "${tier}": ${known}`);
+  }
+  const subject = { key: key.value, shared: shared || policy.value.subject === undefined, ...(tier === undefined ? {} : { tier }) };
   try {
-    sendJson(res, 200, await usageReport(deps.source, policy.value, key.value, q.get('model') ?? undefined));
+    sendJson(res, 200, await usageReport(deps.source, policy.value, subject, q.get('model') ?? undefined));
   } catch (err) {
     if (!isTokenmeterError(err)) throw err;
     sendError(res, 503, err.code, `the counter store cannot answer: ${err.message}`);

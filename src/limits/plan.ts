@@ -60,6 +60,8 @@ export interface PlanContext {
   observed: ObservedOutput;
   /** An early decision (a DryRun policy that would have refused). */
   decision(policy: TokenPolicy, tier: string, outcome: 'dry-run-limited'): void;
+  /** The tier a subject's request got under a policy with tiers (for GET /v1/usage). */
+  tierSeen?(policy: TokenPolicy, subjectKey: string, tier: string): void;
 }
 
 function record(log: PlanLog, key: string, set: LimitSet): void {
@@ -106,6 +108,7 @@ export function planAdmission(policies: readonly TokenPolicy[], req: RequestView
       return { ...plan, refusal: { policy, status: resolved.status, message: resolved.message, outcome: 'tier-unknown' } };
     }
     const set = resolved.set;
+    if (set.tier !== undefined && !subject.shared) ctx.tierSeen?.(policy, subject.key, set.tier);
     plan.log.subject ??= subject.logId;
     record(plan.log, policyKey(policy), set);
     const role: CounterRole = dryRun ? 'dry-run' : set.exempt ? 'exempt' : 'enforce';

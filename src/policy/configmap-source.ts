@@ -16,7 +16,7 @@ import type { KubeClient, KubeObject } from '../k8s/client.js';
 import { Informer } from '../k8s/informer.js';
 import { POLICIES_KEY, SHARDS_KEY, VERSION_KEY, limitsVersion, parseShards, sha256Hex } from '../render/limits.js';
 import type { PolicySet } from './file-source.js';
-import { parsePolicies } from './parse.js';
+import { PolicyParseCache } from './parse-cache.js';
 import { policyKey } from './types.js';
 
 export interface ConfigMapSourceOptions {
@@ -65,6 +65,7 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
   let version: string | undefined;
   let lastText: string | undefined;
   let started = false;
+  const parser = new PolicyParseCache();
   /** data of the named ConfigMap and of every ConfigMap that may be one of its shards. */
   const objects = new Map<string, Record<string, string>>();
   const relevant = (name: string): boolean => name === opts.name || name.startsWith(`${opts.name}-`);
@@ -83,7 +84,7 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
     }
     if (got.text === lastText) return;
     lastText = got.text;
-    const parsed = parsePolicies(got.text, source);
+    const parsed = parser.parse(got.text, source);
     if (parsed.errors.length > 0) {
       current = { policies: current.policies, errors: parsed.errors, kept: current.policies.map(policyKey), files: [source] };
     } else {

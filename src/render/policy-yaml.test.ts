@@ -15,6 +15,8 @@ const FIXTURES: [string, URL][] = [
   ['render fixtures', new URL('./testdata/policies.yaml', import.meta.url)],
   ['design document example', new URL('../policy/testdata/team-budgets.yaml', import.meta.url)],
   ['shipped example', new URL('../../examples/policies/default.yaml', import.meta.url)],
+  ['tiers and overrides sample', new URL('../../test/fixtures/tokenpolicies/good/tiers-and-overrides.yaml', import.meta.url)],
+  ['APIKey overrides sample', new URL('../../test/fixtures/tokenpolicies/good/apikey-overrides-clamp.yaml', import.meta.url)],
 ];
 
 describe('policyToYaml: the inverse of parsePolicies', () => {
@@ -24,6 +26,22 @@ describe('policyToYaml: the inverse of parsePolicies', () => {
     const back = parsePolicies(policiesToYaml(policies));
     expect(back.errors).toEqual([]);
     expect(back.policies).toEqual(policies);
+  });
+
+  it('writes tiers and overrides compactly: a changed budget as name and budget, an added limit whole', () => {
+    const [p] = load(FIXTURES[3]?.[1] as URL);
+    const spec = policyDocument(p as TokenPolicy).spec;
+    expect(spec.tiers?.plans.map((t) => t.limits)).toEqual([
+      [{ name: 'daily', tokens: 100000 }],
+      [],
+      [{ name: 'daily', tokens: 20000000 }, { name: 'monthly-spend', costUSD: 2000, window: 'Month', perModel: false }],
+    ]);
+    expect(spec.overrides).toEqual([
+      { subject: 'acme', name: 'acme-premium', limits: [{ name: 'daily', tokens: 5000000 }] },
+      { subject: 'globex', limits: [{ name: 'burst', tokens: 5000, window: '10s', count: 'Output', perModel: false }] },
+      { subject: 'eval-job', exempt: true },
+    ]);
+    expect(JSON.stringify(spec.overrides?.[0])).toBe('{"subject":"acme","name":"acme-premium","limits":[{"name":"daily","tokens":5000000}]}');
   });
 
   it('writes every field explicitly, weights only for Weighted limits, all four prices', () => {
