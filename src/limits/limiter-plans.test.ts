@@ -76,11 +76,20 @@ describe('requests that can never fit', () => {
 
   it('a 429 with retry-after only when the request fits the budget but not what is left, saying what it reserves', async () => {
     const { limiter } = setup(MINUTE);
-    expect((await limiter.admit(req({ maxOutputTokens: 500 }))).rejection).toBeUndefined();
-    const denied = await limiter.admit(req({ maxOutputTokens: 500 }));
-    expect(denied.rejection?.status).toBe(429);
-    expect(denied.rejection?.headers['retry-after']).toBe('50');
-    expect(body(denied.rejection).error?.message).toBe('Rate limit reached for tokens on limit "per-minute" of policy "team": limit 1000, remaining 300; '
+    const first = await limiter.admit(req({ maxOutputTokens: 500 }));
+    expect(first.rejection).toBeUndefined();
+    // Held by the first request's reservation: it frees when that request settles, so retry in a second.
+    const held = await limiter.admit(req({ maxOutputTokens: 500 }));
+    expect(held.rejection?.status).toBe(429);
+    expect(held.rejection?.headers['retry-after']).toBe('1');
+    expect(body(held.rejection).error?.message).toBe('Rate limit reached for tokens on limit "per-minute" of policy "team": limit 1000, remaining 300, '
+      + 'most of it reserved by requests in flight; this request reserves 700 tokens (200 input + 500 output tokens: the request\'s max_completion_tokens). '
+      + 'Please try again in 1s.');
+    // Spent for real: only the window's end helps.
+    await first.settle(usage(200, 500), 'gpt-4o');
+    const spent = await limiter.admit(req({ maxOutputTokens: 500 }));
+    expect(spent.rejection?.headers['retry-after']).toBe('50');
+    expect(body(spent.rejection).error?.message).toBe('Rate limit reached for tokens on limit "per-minute" of policy "team": limit 1000, remaining 300; '
       + 'this request reserves 700 tokens (200 input + 500 output tokens: the request\'s max_completion_tokens). Please try again in 50s.');
   });
 

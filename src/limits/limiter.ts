@@ -26,7 +26,7 @@ import {
   missingSubjectRejection, neverFitsRejection, rateLimitHeaders, storeUnavailableRejection, tokenLimitRejection, unknownTierRejection,
   type RateLimitState, type Rejection, type ReservedAmount,
 } from './rejection.js';
-import type { CounterStore, ReserveResult } from './store.js';
+import { fitsLimit, type CounterStore, type ReserveResult } from './store.js';
 
 export type DecisionOutcome =
   | 'allowed' | 'clamped' | 'limited' | 'never-fits' | 'dry-run-limited' | 'exempt' | 'store-error' | 'subject-missing' | 'tier-unknown';
@@ -268,7 +268,9 @@ export class Limiter {
       limit: display(blocked.limit, blocked.budget), remaining: display(blocked.limit, blocked.budget - used), resetMs: blocked.windowEndMs - now,
     };
     const reserved = this.reservedAmount(blocked, input, floor ?? cap, floor);
-    const rejection = tokenLimitRejection(input.provider, policyKey(blocked.policy), blocked.limit.name, state, { unit: blocked.limit.kind === 'cost' ? 'USD' : 'tokens', reserved });
+    // Would it fit once the reservations of requests in flight settle? Then waiting seconds helps, not the window.
+    const inFlight = counters.every((c, i) => fitsLimit(res.settled[i] ?? 0, unitsAt(c, floor ?? cap), c.budget));
+    const rejection = tokenLimitRejection(input.provider, policyKey(blocked.policy), blocked.limit.name, state, { unit: blocked.limit.kind === 'cost' ? 'USD' : 'tokens', reserved, inFlight });
     return { ...NONE, rejection, log: { ...log, decision: 'limited', limits: [label(blocked)] } };
   }
 

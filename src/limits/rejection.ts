@@ -78,12 +78,18 @@ function describeReserved(r: ReservedAmount, unit: 'tokens' | 'USD'): string {
 }
 
 /** 429: the budget `limitName` of `policy` is spent until the window resets (or reservations in flight settle). */
-export function tokenLimitRejection(provider: Provider, policy: string, limitName: string, state: RateLimitState, opts: { unit: 'tokens' | 'USD'; reserved?: ReservedAmount }): Rejection {
+export function tokenLimitRejection(
+  provider: Provider, policy: string, limitName: string, state: RateLimitState,
+  opts: { unit: 'tokens' | 'USD'; reserved?: ReservedAmount; /** It fits once the requests in flight settle. */ inFlight?: boolean },
+): Rejection {
   const { unit, reserved } = opts;
-  const retryAfter = Math.max(1, Math.ceil(state.resetMs / 1000));
+  // Held by reservations of requests in flight: they settle within seconds, not at the window's end.
+  const waitMs = opts.inFlight ? 1000 : state.resetMs;
+  const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
   const needs = reserved ? `; this request reserves ${describeReserved(reserved, unit)}` : '';
+  const held = opts.inFlight ? ', most of it reserved by requests in flight' : '';
   const message = `Rate limit reached for ${unit === 'USD' ? 'spend' : 'tokens'} on limit "${limitName}" of policy "${policy}": `
-    + `limit ${amount(state.limit)}${unit === 'USD' ? ' USD' : ''}, remaining ${amount(Math.max(0, state.remaining))}${needs}. Please try again in ${formatReset(state.resetMs)}.`;
+    + `limit ${amount(state.limit)}${unit === 'USD' ? ' USD' : ''}, remaining ${amount(Math.max(0, state.remaining))}${held}${needs}. Please try again in ${formatReset(waitMs)}.`;
   return {
     status: 429,
     headers: { 'content-type': 'application/json', 'retry-after': String(retryAfter), ...rateLimitHeaders(state) },
