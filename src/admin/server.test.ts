@@ -72,7 +72,7 @@ beforeAll(async () => {
   expect(parsed.errors).toEqual([]);
   admin = await startAdminServer({
     registry: new Registry(), ready: () => true, maxRequestBodyBytes: MAX_BODY, adminToken: TOKEN,
-    usage: { policies: () => matcher.policies, store, now: () => T0, lastTier: (p, k) => limiter.lastTier(p, k) },
+    usage: { policies: () => matcher.policies, store, now: () => T0 },
     loadedPolicies: () => ({ source: 'configmap', version: 'v-abc', policies: matcher.policies.map(policyKey) }),
   }, '127.0.0.1', 0);
   bare = await startAdminServer({ registry: new Registry(), ready: () => false }, '127.0.0.1', 0);
@@ -248,12 +248,12 @@ describe('GET /v1/usage', () => {
     expect(byNs.body).toMatchObject({ limits: [{ used: 0 }] });
   });
 
-  it('says which tier and override apply: the tier asked for, else the last request\'s, else the default', async () => {
+  it('says which tier and override apply: the tier asked for, else the default', async () => {
     const get = async (q: string): Promise<Json> => (await call(`/v1/usage?policy=plans&${q}`, { headers: auth })).body;
     expect(await get('subject=globex')).toMatchObject({ tier: 'free', tier_source: 'default', override: null, exempt: false, limits: [{ name: 'daily', limit: 1000, used: 0 }] });
     const a = await limiter.admit(admit({ headers: { 'x-tenant-id': 'globex', 'x-plan': 'Pro' }, path: '/v1/responses', endpoint: 'openai.responses', inputTokens: 70 }));
     expect(a.log).toMatchObject({ tiers: { plans: 'pro' }, decision: 'allowed' });
-    expect(await get('subject=globex')).toMatchObject({ tier: 'pro', tier_source: 'last-request', limits: [{ name: 'daily', limit: 50000, used: 70 }] });
+    expect(await get('subject=globex&tier=PRO')).toMatchObject({ tier: 'pro', tier_source: 'query', limits: [{ name: 'daily', limit: 50000, used: 70 }] });
     // Same counter under either tier: the usage does not reset when the tier changes.
     expect(await get('subject=globex&tier=free')).toMatchObject({ tier: 'free', tier_source: 'query', limits: [{ limit: 1000, used: 70, remaining: 930 }] });
     expect(await get('subject=acme')).toMatchObject({ override: 'acme-contract', exempt: false, limits: [{ limit: 9000 }] });

@@ -1,9 +1,9 @@
 /**
  * `GET /v1/usage?policy=NAME[&namespace=NS]&subject=VALUE[&model=M][&tier=T]`: current usage, remaining budget and
  * reset time of every limit that applies to one subject under one policy — what the limiter would see for a request
- * from that subject now: spec.limits changed by the subject's tier and override. It says which tier (`tier`, and
- * `tier_source`: asked for with `tier=`, else the tier of the subject's last request on this replica, else the
- * default) and which override (`override`, `exempt`) applied; the subject itself only as its log id.
+ * from that subject now: spec.limits changed by its tier and override. Requests name their tier, the subject does
+ * not: `tier=` asks for one (else the default tier; `tier_source` says which). It says which override applied
+ * (`override`, `exempt`); the subject itself only as its log id.
  *
  * `subject` is the value a request would carry for the policy's subject (it may also be sent in the
  * `x-tokenmeter-subject` header, to keep it out of URLs): the header value (Header), the client address (ClientIP),
@@ -29,8 +29,6 @@ export interface UsageSource {
   policies(): readonly TokenPolicy[];
   store: CounterStore;
   now(): number;
-  /** The tier the subject's last request got under the policy on this replica (the limiter remembers it). */
-  lastTier?(policy: string, subjectKey: string): string | undefined;
 }
 
 export interface UsageApiDeps {
@@ -60,7 +58,7 @@ export interface UsageReport {
   mode: 'Enforce' | 'DryRun';
   /** Policies with tiers: the tier whose limits are reported, and why that one. */
   tier?: string;
-  tier_source?: 'query' | 'last-request' | 'default';
+  tier_source?: 'query' | 'default';
   /** The override that applies to the subject (its name, else the subject's log id), or null. */
   override: string | null;
   /** The override exempts the subject: its usage is counted, its limits not enforced. */
@@ -105,12 +103,10 @@ export function subjectKeyOf(policy: TokenPolicy, value: string | undefined, sha
 
 const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
 
-/** Which tier's limits to report: the one asked for, else the subject's last request's, else the default. */
-function tierFor(source: UsageSource, policy: TokenPolicy, subjectKey: string, asked: string | undefined): { tier?: string; from?: UsageReport['tier_source'] } {
+/** Which tier's limits to report: the one asked for (tier=), else the default tier. */
+function tierFor(policy: TokenPolicy, asked: string | undefined): { tier?: string; from?: UsageReport['tier_source'] } {
   if (!policy.tiers) return {};
-  if (asked !== undefined) return { tier: asked, from: 'query' };
-  const last = source.lastTier?.(policyKey(policy), subjectKey);
-  return last !== undefined ? { tier: last, from: 'last-request' } : { tier: policy.tiers.default, from: 'default' };
+  return asked !== undefined ? { tier: asked, from: 'query' } : { tier: policy.tiers.default, from: 'default' };
 }
 
 /** Usage of every limit that applies to `subjectKey` under `policy` now (its tier's and override's). Throws what the store throws. */
@@ -118,7 +114,7 @@ export async function usageReport(source: UsageSource, policy: TokenPolicy, subj
   const now = source.now();
   const subjectKey = subject.key;
   const logId = logIdOf(subjectKey);
-  const which = tierFor(source, policy, subjectKey, subject.tier);
+  const which = tierFor(policy, subject.tier);
   const set = limitsFor(policy, { key: subjectKey, logId, shared: subject.shared }, which.tier);
   const counters = set.limits.map((limit) => {
     const w = windowAt(limit.window, now);

@@ -30,7 +30,7 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
     admin = await startAdminServer({
       registry: metrics.registry, ready: () => grpc.health.serving,
       maxRequestBodyBytes: config.maxRequestBodyBytes, encodingOverrides: config.encodingOverrides as EncodingOverrides, adminToken: config.adminToken,
-      usage: budgets && { policies: () => budgets.matcher().policies, store: budgets.store, now: Date.now, lastTier: (p, k) => budgets.limiter.lastTier(p, k) },
+      usage: budgets && { policies: () => budgets.matcher().policies, store: budgets.store, now: Date.now },
       ...(budgets ? { loadedPolicies: () => budgets.loaded() } : {}),
     }, config.admin.host, config.admin.port);
   } catch (err) {

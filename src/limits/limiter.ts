@@ -93,9 +93,6 @@ interface Reservation {
   amounts: number[];
 }
 
-/** Subjects whose last tier is remembered (per replica, least recently seen forgotten first), for GET /v1/usage. */
-const RECENT_TIERS = 10_000;
-
 /** Clamp: how often a reserve is retried with a smaller cap when concurrent requests took what was left. */
 const CLAMP_ATTEMPTS = 3;
 export const CLAMP_HEADER = 'x-tokenmeter-output-clamped';
@@ -124,7 +121,6 @@ function outputReason(c: PlannedCounter, input: AdmitInput, floor: number | unde
 export class Limiter {
   private readonly now: () => number;
   private seq = 0;
-  private readonly recentTiers = new Map<string, string>();
 
   constructor(private readonly deps: LimiterDeps) {
     this.now = deps.now ?? Date.now;
@@ -134,26 +130,11 @@ export class Limiter {
     return this.deps.matcher().policies.length > 0;
   }
 
-  /** The tier the last request of `subjectKey` got under policy `policy` (`ns/name`) on this replica, if remembered. */
-  lastTier(policy: string, subjectKey: string): string | undefined {
-    return this.recentTiers.get(`${policy}\u0000${subjectKey}`);
-  }
-
-  private tierSeen(policy: TokenPolicy, subjectKey: string, tier: string): void {
-    const key = `${policyKey(policy)}\u0000${subjectKey}`;
-    if (this.recentTiers.get(key) === tier) return;
-    this.recentTiers.delete(key);
-    if (this.recentTiers.size >= RECENT_TIERS) this.recentTiers.delete(this.recentTiers.keys().next().value as string);
-    this.recentTiers.set(key, tier);
-  }
-
   async admit(input: AdmitInput): Promise<Admission> {
     const policies = this.deps.matcher().match({ host: input.host, path: input.path, method: input.method, model: input.model, endpoint: input.endpoint });
     if (policies.length === 0) return NONE;
     const now = this.now();
-    const plan = planAdmission(policies, input, {
-      now, observed: this.deps.observed, decision: (p, tier, o) => this.emit(p, '', tier, o), tierSeen: (p, k, t) => this.tierSeen(p, k, t),
-    });
+    const plan = planAdmission(policies, input, { now, observed: this.deps.observed, decision: (p, tier, o) => this.emit(p, '', tier, o) });
     const log: AdmissionLog = { ...plan.log, limits: [], decision: 'allowed' };
     if (plan.refusal) {
       const { policy, status, message, outcome } = plan.refusal;

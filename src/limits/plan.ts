@@ -31,13 +31,13 @@ export interface PlanLog {
   subject?: string;
   policies: string[];
   /** Per policy with tiers: the tier that applied. */
-  tiers?: Record<string, string>;
+  tiers?: Readonly<Record<string, string>>;
   /** Policies whose tier value named no declared tier (the default tier applied). */
-  tier_unknown?: string[];
+  tier_unknown?: readonly string[];
   /** Per policy: the override that applied (its name, else the subject's log id). */
-  overrides?: Record<string, string>;
+  overrides?: Readonly<Record<string, string>>;
   /** Policies whose override exempts the subject. */
-  exempt?: string[];
+  exempt?: readonly string[];
 }
 
 export interface Refusal {
@@ -60,15 +60,14 @@ export interface PlanContext {
   observed: ObservedOutput;
   /** An early decision (a DryRun policy that would have refused). */
   decision(policy: TokenPolicy, tier: string, outcome: 'dry-run-limited'): void;
-  /** The tier a subject's request got under a policy with tiers (for GET /v1/usage). */
-  tierSeen?(policy: TokenPolicy, subjectKey: string, tier: string): void;
 }
 
+/** Adds a policy's tier and override to the log. */
 function record(log: PlanLog, key: string, set: LimitSet): void {
-  if (set.tier !== undefined) (log.tiers ??= {})[key] = set.tier;
-  if (set.tierUnknown) (log.tier_unknown ??= []).push(key);
-  if (set.override !== undefined) (log.overrides ??= {})[key] = set.override;
-  if (set.exempt) (log.exempt ??= []).push(key);
+  if (set.tier !== undefined) log.tiers = { ...log.tiers, [key]: set.tier };
+  if (set.tierUnknown) log.tier_unknown = [...(log.tier_unknown ?? []), key];
+  if (set.override !== undefined) log.overrides = { ...log.overrides, [key]: set.override };
+  if (set.exempt) log.exempt = [...(log.exempt ?? []), key];
 }
 
 interface Target { policy: TokenPolicy; limit: Limit; role: CounterRole; tier: string; subjectKey: string }
@@ -87,9 +86,10 @@ function counter(t: Target, req: RequestView, observedP95: number | undefined, n
 
 /** Plans the counters of `req` under `policies` (those that apply, in order). */
 export function planAdmission(policies: readonly TokenPolicy[], req: RequestView, ctx: PlanContext): Plan {
-  const plan: Plan = { counters: [], log: { policies: policies.map(policyKey) }, observedSubjects: [] };
+  const keys = policies.map(policyKey);
+  const plan: Plan = { counters: [], log: { policies: keys }, observedSubjects: [] };
   const input = { headers: req.headers, path: req.path, ...(req.sourceAddress === undefined ? {} : { sourceAddress: req.sourceAddress }) };
-  for (const policy of policies) {
+  for (const [i, policy] of policies.entries()) {
     const dryRun = policy.enforcement.mode === 'DryRun';
     const subject = subjectFor(policy.subject, input);
     if (subject.kind === 'reject') {
@@ -108,9 +108,8 @@ export function planAdmission(policies: readonly TokenPolicy[], req: RequestView
       return { ...plan, refusal: { policy, status: resolved.status, message: resolved.message, outcome: 'tier-unknown' } };
     }
     const set = resolved.set;
-    if (set.tier !== undefined && !subject.shared) ctx.tierSeen?.(policy, subject.key, set.tier);
     plan.log.subject ??= subject.logId;
-    record(plan.log, policyKey(policy), set);
+    record(plan.log, keys[i] ?? '', set);
     const role: CounterRole = dryRun ? 'dry-run' : set.exempt ? 'exempt' : 'enforce';
     const observed = policy.reservation.output === 'Observed' && req.model !== undefined;
     const p95 = observed ? ctx.observed.p95For(subject.key, req.model ?? '') : undefined;

@@ -37,10 +37,22 @@ function amount(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
 }
 
+/** The text of a budget, once per number: budgets are few and constant, and every allowed response sends one. */
+const budgetTexts = new Map<number, string>();
+
+function budgetText(n: number): string {
+  let t = budgetTexts.get(n);
+  if (t === undefined) {
+    if (budgetTexts.size >= 10_000) budgetTexts.clear();
+    budgetTexts.set(n, (t = amount(n)));
+  }
+  return t;
+}
+
 /** x-ratelimit-* headers (OpenAI's names and formats), also sent on allowed responses. */
 export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
   return {
-    'x-ratelimit-limit-tokens': amount(state.limit),
+    'x-ratelimit-limit-tokens': budgetText(state.limit),
     'x-ratelimit-remaining-tokens': amount(Math.max(0, state.remaining)),
     'x-ratelimit-reset-tokens': formatReset(state.resetMs),
   };

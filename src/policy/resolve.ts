@@ -11,7 +11,7 @@
  * subjects (no value) have no override.
  */
 import { overrideKey, overrideLabel } from './plan-spec.js';
-import { subjectValue, type SubjectInput } from './subject.js';
+import { subjectValue, valueKey, type SubjectInput } from './subject.js';
 import type { Limit, Override, Subject, TokenPolicy } from './types.js';
 
 /** A request's subject as src/policy/subject.ts resolved it. */
@@ -37,15 +37,23 @@ export type Resolution = { ok: true; set: LimitSet } | { ok: false; status: 400;
 
 interface OverrideEntry {
   override: Override;
-  /** The merged limits per tier name ('' without tiers), built on first use. */
-  merged: Map<string, readonly Limit[]>;
+  /** The resolved set per tier name ('' without tiers), built on first use and shared by every request. */
+  sets: Map<string, LimitSet>;
 }
 
 interface Index {
-  /** Tier name → spec.limits changed by the tier. Empty without tiers. */
-  tiers: ReadonlyMap<string, readonly Limit[]>;
+  /** Tier name → its resolved set (spec.limits changed by the tier), shared by every request without an override. */
+  tiers: ReadonlyMap<string, LimitSet>;
+  /** The set of a policy without tiers and a subject without an override. */
+  plain: LimitSet;
   overrides: ReadonlyMap<string, OverrideEntry>;
-  selector?: Subject;
+  /** The default tier's name (policies with tiers). */
+  defaultTier?: string;
+  /** Overrides are keyed by the subject's log id (APIKey subjects), not its key. */
+  byLogId: boolean;
+  /** Tier selector: the lower-case header name, or the claim (read like a JWTClaim subject). */
+  header?: string;
+  claim?: Subject;
 }
 
 const indexes = new WeakMap<TokenPolicy, Index>();
@@ -60,22 +68,27 @@ function merge(set: readonly Limit[], changes: readonly Limit[]): readonly Limit
   return out;
 }
 
-/** The override index key of a request's subject: see the module comment. */
-function lookupKey(subject: Subject | undefined, ref: SubjectRef): string {
-  return subject?.from === 'APIKey' ? ref.logId : ref.key;
+/** A set shared by every request that resolves to it (never mutated; not frozen: V8 reads frozen objects slower). */
+function sharedSet(limits: readonly Limit[], tier: string | undefined, override?: { label: string; exempt: boolean }): LimitSet {
+  const set: LimitSet = { limits, exempt: override?.exempt ?? false };
+  if (tier !== undefined) set.tier = tier;
+  if (override) set.override = override.label;
+  return set;
 }
 
 function compile(policy: TokenPolicy): Index {
-  const tiers = new Map((policy.tiers?.plans ?? []).map((t) => [t.name, merge(policy.limits, t.limits)]));
+  const tiers = new Map((policy.tiers?.plans ?? []).map((t) => [t.name, sharedSet(merge(policy.limits, t.limits), t.name)]));
   const overrides = new Map<string, OverrideEntry>();
   for (const o of policy.overrides ?? []) {
     const key = policy.subject ? overrideKey(policy.subject, o.subject).key : undefined;
-    if (key !== undefined) overrides.set(key, { override: o, merged: new Map() });
+    if (key !== undefined) overrides.set(key, { override: o, sets: new Map() });
   }
-  const t = policy.tiers;
-  const selector: Subject | undefined = t === undefined ? undefined
-    : t.selector.from === 'Header' ? { from: 'Header', header: t.selector.header, onMissing: 'Reject' } : { from: 'JWTClaim', claim: t.selector.claim, onMissing: 'Reject' };
-  return { tiers, overrides, ...(selector ? { selector } : {}) };
+  const ix: Index = { tiers, overrides, plain: sharedSet(policy.limits, undefined), byLogId: policy.subject?.from === 'APIKey' };
+  if (policy.tiers) ix.defaultTier = policy.tiers.default;
+  const selector = policy.tiers?.selector;
+  if (selector?.from === 'Header') ix.header = selector.header;
+  if (selector?.from === 'JWTClaim') ix.claim = { from: 'JWTClaim', claim: selector.claim, onMissing: 'Reject' };
+  return ix;
 }
 
 function indexOf(policy: TokenPolicy): Index {
@@ -91,34 +104,48 @@ export function tierNames(policy: TokenPolicy): string[] {
 
 /** The limits of `subject` under tier `tier` (a declared name, or undefined for the default), without a request. */
 export function limitsFor(policy: TokenPolicy, subject: SubjectRef, tier: string | undefined): LimitSet {
-  const ix = indexOf(policy);
-  const tierName = policy.tiers ? (tier !== undefined && ix.tiers.has(tier) ? tier : policy.tiers.default) : undefined;
-  const tierLimits = tierName === undefined ? policy.limits : (ix.tiers.get(tierName) ?? policy.limits);
-  const entry = subject.shared ? undefined : ix.overrides.get(lookupKey(policy.subject, subject));
-  const set: LimitSet = { limits: tierLimits, exempt: false };
-  if (tierName !== undefined) set.tier = tierName;
-  if (!entry) return set;
-  set.override = overrideLabel(entry.override, subject.logId);
-  set.exempt = entry.override.exempt;
+  return setFor(indexOf(policy), subject, tier);
+}
+
+function setFor(ix: Index, subject: SubjectRef, tier: string | undefined): LimitSet {
+  const tiered = tier === undefined ? undefined : ix.tiers.get(tier);
+  const base = tiered ?? (ix.defaultTier === undefined ? ix.plain : (ix.tiers.get(ix.defaultTier) ?? ix.plain));
+  const entry = subject.shared || ix.overrides.size === 0 ? undefined : ix.overrides.get(ix.byLogId ? subject.logId : subject.key);
+  if (!entry) return base;
+  const tierName = base.tier;
+  // One override is one subject, so its label (the name, else that subject's log id) is the same for every request.
   const memo = tierName ?? '';
-  let merged = entry.merged.get(memo);
-  if (!merged) entry.merged.set(memo, (merged = merge(tierLimits, entry.override.limits)));
-  set.limits = merged;
+  let set = entry.sets.get(memo);
+  if (!set) {
+    set = sharedSet(merge(base.limits, entry.override.limits), tierName, { label: overrideLabel(entry.override, subject.logId), exempt: entry.override.exempt });
+    entry.sets.set(memo, set);
+  }
   return set;
 }
 
-/** The limits that apply to a request from `subject` under `policy` (see the module comment). */
+/** The tier value a request carries (trimmed, lower case), or undefined. */
+function tierValue(ix: Index, input: SubjectInput): string | undefined {
+  if (ix.header !== undefined) {
+    const raw = input.headers[ix.header];
+    if (raw === undefined || ix.tiers.has(raw)) return raw; // the usual case: a declared name as it is
+    const v = raw.trim();
+    return v === '' ? undefined : v.toLowerCase();
+  }
+  const v = ix.claim ? subjectValue(ix.claim, input) : undefined;
+  return v && !v.missing ? v.key.toLowerCase() : undefined;
+}
+
+/** The limits that apply to a request from `subject` under `policy` (see the module comment). Sets are shared: never mutate one. */
 export function resolveLimits(policy: TokenPolicy, subject: SubjectRef, input: SubjectInput): Resolution {
   const tiers = policy.tiers;
-  if (!tiers) return { ok: true, set: limitsFor(policy, subject, undefined) };
   const ix = indexOf(policy);
-  const v = ix.selector ? subjectValue(ix.selector, input) : undefined;
-  if (!v || v.missing) return { ok: true, set: limitsFor(policy, subject, undefined) };
-  const name = v.key.toLowerCase();
-  if (ix.tiers.has(name)) return { ok: true, set: limitsFor(policy, subject, name) };
+  if (!tiers) return { ok: true, set: setFor(ix, subject, undefined) };
+  const name = tierValue(ix, input);
+  if (name === undefined || ix.tiers.has(name)) return { ok: true, set: setFor(ix, subject, name) };
   if (tiers.onUnknown === 'Reject') {
     const where = tiers.selector.from === 'Header' ? `header ${tiers.selector.header}` : `claim ${tiers.selector.claim}`;
-    return { ok: false, status: 400, message: `unknown plan tier ${JSON.stringify(v.key)} in ${where}: expected one of ${[...ix.tiers.keys()].join(', ')}` };
+    // The value is the client's own, bounded like a subject value (long or unusual ones hashed).
+    return { ok: false, status: 400, message: `unknown plan tier ${JSON.stringify(valueKey(name))} in ${where}: expected one of ${[...ix.tiers.keys()].join(', ')}` };
   }
-  return { ok: true, set: { ...limitsFor(policy, subject, undefined), tierUnknown: true } };
+  return { ok: true, set: { ...setFor(ix, subject, undefined), tierUnknown: true } };
 }
