@@ -36,8 +36,16 @@ function policy(plans: boolean): string {
   return JSON.stringify({ apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy', metadata: { name: plans ? 'plans' : 'plain' }, spec });
 }
 
-/** A limiter over one of the two policies and a function timing `n` decisions (CPU µs per decision). */
-function setup(plans: boolean): { batch: (n: number) => Promise<number>; close: () => Promise<void> } {
+type Kind = 'plain' | 'plans' | 'plans-miss';
+
+/**
+ * A limiter over one of the two policies and a function timing `n` decisions (CPU µs per decision). `plans-miss`:
+ * the policy with tiers and overrides, but requests that name no tier and whose subjects have no override (the
+ * lookups alone).
+ */
+function setup(kind: Kind): { batch: (n: number) => Promise<number>; close: () => Promise<void> } {
+  const plans = kind !== 'plain';
+  const miss = kind === 'plans-miss';
   const { policies, errors } = parsePolicies(policy(plans));
   if (errors.length > 0) throw new Error(JSON.stringify(errors));
   const matcher = compileMatcher(policies);
@@ -45,7 +53,7 @@ function setup(plans: boolean): { batch: (n: number) => Promise<number>; close: 
   const limiter = new Limiter({ store, matcher: () => matcher, observed: new ObservedOutput(), reservationTtlMs: 60_000 });
   const inputs: AdmitInput[] = Array.from({ length: 2000 }, (_, i) => ({
     requestId: `r${i}`, provider: 'openai', endpoint: 'openai.chat', host: 'api.openai.com', path: '/v1/chat/completions', method: 'POST',
-    headers: { 'x-tenant-id': `tenant-${i}`, 'x-plan': `tier-${i % 10}` }, model: 'gpt-4o-mini', maxOutputTokens: 256, inputTokens: 300 + ((i * 7919) % 701),
+    headers: miss ? { 'x-tenant-id': `tenant-${2 * i + 1}` } : { 'x-tenant-id': `tenant-${i}`, 'x-plan': `tier-${i % 10}` }, model: 'gpt-4o-mini', maxOutputTokens: 256, inputTokens: 300 + ((i * 7919) % 701),
   }));
   // Varied usage, as real traffic has: counters (and the x-ratelimit values) differ from subject to subject.
   const usages = Array.from({ length: 997 }, (_, i) => ({ input: 300 + ((i * 7919) % 701), cachedInput: 0, cacheWrite: 0, output: 20 + ((i * 104_729) % 236), reasoning: 0 }));
@@ -66,9 +74,9 @@ function setup(plans: boolean): { batch: (n: number) => Promise<number>; close: 
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-/** In a child process (`node dist/bench/decisions.js plain|plans N`): the median CPU µs per decision over batches. */
-export async function decisionChild(plans: boolean, batches: number): Promise<number> {
-  const s = setup(plans);
+/** In a child process (`node dist/bench/decisions.js plain|plans|plans-miss N`): the median CPU µs per decision over batches. */
+export async function decisionChild(kind: Kind, batches: number): Promise<number> {
+  const s = setup(kind);
   try {
     await s.batch(20_000);
     const xs: number[] = [];
@@ -79,7 +87,7 @@ export async function decisionChild(plans: boolean, batches: number): Promise<nu
   }
 }
 
-function child(kind: 'plain' | 'plans', batches: number): Promise<number> {
+function child(kind: Kind, batches: number): Promise<number> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [fileURLToPath(import.meta.url), kind, String(batches)], (err, stdout) => (err ? reject(new Error(`decision child ${kind}: ${err.message}`, { cause: err })) : resolve(Number(stdout.trim()))));
   });
@@ -91,19 +99,16 @@ function child(kind: 'plain' | 'plans', batches: number): Promise<number> {
  * processes each; the median per policy.
  */
 export async function benchDecisions(quick = false): Promise<DecisionRow[]> {
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let r = 0; r < (quick ? 3 : 7); r++) {
-    a.push(await child('plain', quick ? 10 : 30));
-    b.push(await child('plans', quick ? 10 : 30));
-  }
-  return [
-    { policy: 'no tiers, no overrides', cpuUsPerDecision: median(a), minCpuUsPerDecision: Math.min(...a) },
-    { policy: '10 tiers, 1,000 overrides', cpuUsPerDecision: median(b), minCpuUsPerDecision: Math.min(...b) },
-  ];
+  const kinds: [Kind, string][] = [['plain', 'no tiers, no overrides'], ['plans', '10 tiers, 1,000 overrides'], ['plans-miss', 'same, no tier named, no override hit']];
+  const runs = new Map<Kind, number[]>(kinds.map(([k]) => [k, []]));
+  for (let r = 0; r < (quick ? 3 : 7); r++) for (const [k] of kinds) runs.get(k)?.push(await child(k, quick ? 10 : 30));
+  return kinds.map(([k, policy]) => {
+    const xs = runs.get(k) ?? [];
+    return { policy, cpuUsPerDecision: median(xs), minCpuUsPerDecision: Math.min(...xs) };
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const kind = process.argv[2];
-  if (kind === 'plain' || kind === 'plans') console.log(await decisionChild(kind === 'plans', Number(process.argv[3] ?? 30)));
+  if (kind === 'plain' || kind === 'plans' || kind === 'plans-miss') console.log(await decisionChild(kind, Number(process.argv[3] ?? 30)));
 }

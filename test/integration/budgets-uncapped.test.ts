@@ -140,5 +140,10 @@ describe('a burst of 200 uncapped requests: MaxTokens, Observed and Clamp', () =
       }
       await closeBudgetServers();
     }
+    const { t } = await budgetServer(policy('{output: MaxTokens}', 100_000, '1m'));
+    const c = llmCall({ provider: 'openai', model: 'gpt-5', wants: 200, headers: { 'x-tenant-id': 'acme' } });
+    const r = await runExchange(t.client, c.exchange, { requestBodyMode: 'BUFFERED', responseBodyMode: 'BUFFERED', messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
+    expect(r.immediate?.details).toBe('tokenmeter_never_fits{tenants/budget}');
+    expect(r.immediate?.body.toString()).toContain(`Set max_completion_tokens to at most ${100_000 - c.input}`);
   });
 });
