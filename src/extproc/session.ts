@@ -197,8 +197,8 @@ export class Session {
     for (const p of problem ? [problem] : reading?.problems ?? []) this.requestProblem(p);
     if (reading) this.facts = reading.facts;
     if (reading?.body !== undefined) this.startCount(reading.body, raw.length);
-    // The body may be rewritten (a clamped output cap) only when this reply can carry it.
-    if (canMutate && reading?.body !== undefined) this.parsedBody = reading.body;
+    // The body may be rewritten (a clamped output cap) only when this reply can carry it; kept until the decision.
+    if (canMutate && reading?.body !== undefined && this.deps.limiter?.active()) this.parsedBody = reading.body;
     this.startAdmission(bytes, this.parsedBody !== undefined);
     if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
     const replaced = withStreamUsage(route, reading.body, this.facts);
@@ -220,6 +220,7 @@ export class Session {
       if (a?.outputCap === undefined) this.parsedBody = undefined;
       return (this.admitted = a);
     }, (err: unknown) => {
+      this.parsedBody = undefined;
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
       return undefined;

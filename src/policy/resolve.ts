@@ -21,16 +21,17 @@ export interface SubjectRef {
   shared: boolean;
 }
 
+/** Shared by every request that resolves to it: read only. */
 export interface LimitSet {
-  limits: readonly Limit[];
+  readonly limits: readonly Limit[];
   /** Policies with tiers: the tier that applied. */
-  tier?: string;
+  readonly tier?: string;
   /** The request named a tier the policy does not declare, and the default tier applied. */
-  tierUnknown?: boolean;
+  readonly tierUnknown?: boolean;
   /** The override that applied: its name, else the subject's log id (never the value). */
-  override?: string;
+  readonly override?: string;
   /** The override exempts the subject: its limits are counted, never enforced. */
-  exempt: boolean;
+  readonly exempt: boolean;
 }
 
 export type Resolution = { ok: true; set: LimitSet } | { ok: false; status: 400; message: string };
@@ -70,10 +71,9 @@ function merge(set: readonly Limit[], changes: readonly Limit[]): readonly Limit
 
 /** A set shared by every request that resolves to it (never mutated; not frozen: V8 reads frozen objects slower). */
 function sharedSet(limits: readonly Limit[], tier: string | undefined, override?: { label: string; exempt: boolean }): LimitSet {
-  const set: LimitSet = { limits, exempt: override?.exempt ?? false };
-  if (tier !== undefined) set.tier = tier;
-  if (override) set.override = override.label;
-  return set;
+  return {
+    limits, exempt: override?.exempt ?? false, ...(tier === undefined ? {} : { tier }), ...(override ? { override: override.label } : {}),
+  };
 }
 
 function compile(policy: TokenPolicy): Index {
