@@ -69,9 +69,9 @@ export interface BudgetPlan {
 
 /**
  * Reserve (input + max_tokens; never more than the whole budget, or the request could never fit) then settle (the
- * provider's total) for the sequence chat, stream, chat, chat…, under the two orders a real gateway can produce: the previous request settled before the
- * next is admitted, or still holding its reservation. Throws if they disagree on where the 429 falls (the scenario
- * would then be timing dependent).
+ * provider's total) for the sequence chat, stream, chat, chat…, under the two orders a real gateway can produce: the
+ * previous request settled before the next is admitted, or still holding its reservation. Throws if they disagree on
+ * where the 429 falls (the scenario would then be timing dependent).
  */
 export function budgetPlan(budget = BUDGET_TOKENS, maxTokens = MAX_TOKENS): BudgetPlan {
   const fx = mockFixtures();
