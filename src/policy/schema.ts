@@ -2,8 +2,8 @@
  * TokenPolicy `spec` (tokenmeter.dev/v1alpha1): types, enums, bounds, defaults and descriptions, in one object. The
  * validator (`validate.ts`) works from it, `spec.ts` reads its result with types inferred from it, and the CRD
  * generator will emit it as the openAPIV3Schema. Rules that span fields (exactly one of tokens/costUSD, weights
- * only with Weighted, unique names…) live in `spec.ts` and are listed in the descriptions so the CRD can carry them
- * as x-kubernetes-validations later.
+ * only with Weighted, unique names…) live in `spec.ts`, `limit-spec.ts` and (tiers, overrides) `plan-spec.ts`, and
+ * the CRD carries them as x-kubernetes-validations (src/crd/rules.ts).
  */
 import type { ObjectSchema } from './schema-dialect.js';
 
