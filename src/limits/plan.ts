@@ -31,13 +31,13 @@ export interface PlanLog {
   subject?: string;
   policies: string[];
   /** Per policy with tiers: the tier that applied. */
-  tiers?: Readonly<Record<string, string>>;
+  tiers?: Record<string, string>;
   /** Policies whose tier value named no declared tier (the default tier applied). */
-  tier_unknown?: readonly string[];
+  tier_unknown?: string[];
   /** Per policy: the override that applied (its name, else the subject's log id). */
-  overrides?: Readonly<Record<string, string>>;
+  overrides?: Record<string, string>;
   /** Policies whose override exempts the subject. */
-  exempt?: readonly string[];
+  exempt?: string[];
 }
 
 export interface Refusal {
@@ -64,10 +64,10 @@ export interface PlanContext {
 
 /** Adds a policy's tier and override to the log. */
 function record(log: PlanLog, key: string, set: LimitSet): void {
-  if (set.tier !== undefined) log.tiers = { ...log.tiers, [key]: set.tier };
-  if (set.tierUnknown) log.tier_unknown = [...(log.tier_unknown ?? []), key];
-  if (set.override !== undefined) log.overrides = { ...log.overrides, [key]: set.override };
-  if (set.exempt) log.exempt = [...(log.exempt ?? []), key];
+  if (set.tier !== undefined) (log.tiers ??= {})[key] = set.tier;
+  if (set.tierUnknown) (log.tier_unknown ??= []).push(key);
+  if (set.override !== undefined) (log.overrides ??= {})[key] = set.override;
+  if (set.exempt) (log.exempt ??= []).push(key);
 }
 
 interface Target { policy: TokenPolicy; limit: Limit; role: CounterRole; tier: string; subjectKey: string }
