@@ -139,7 +139,7 @@ describe('POST /v1/count', () => {
     expect(anthropic.body).toMatchObject({ endpoint: 'anthropic.messages', encoding: 'estimate:anthropic', exact: false, price: { input: 1 } });
     const path = encodeURIComponent('/v1beta/models/gemini-2.5-pro:generateContent');
     const gemini = await post(`/v1/count?path=${path}`, JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }] }));
-    expect(gemini.body).toMatchObject({ endpoint: 'gemini.generate', endpoint_from: 'path', model: 'gemini-2.5-pro', encoding: 'estimate:gemini' });
+    expect(gemini.body).toMatchObject({ endpoint: 'gemini.generate', endpoint_from: 'path', model: 'gemini-2.5-pro', encoding: 'sentencepiece/gemma3' });
     const model = await post('/v1/count?model=gpt-4.1-nano', chat);
     expect(model.body).toMatchObject({ model: 'gpt-4.1-nano', price: { input: 0.1 } });
   });
@@ -187,7 +187,10 @@ describe('GET /v1/models', () => {
     expect(byId('gpt-4o')).toMatchObject({ provider: 'openai', encoding: 'o200k_base', exact: true, price: { input: 2.5, cached_input: 1.25, output: 10 } });
     expect(byId('gpt-3.5-turbo')).toMatchObject({ encoding: 'cl100k_base', exact: true });
     expect(byId('claude-sonnet-4-5')).toMatchObject({ provider: 'anthropic', encoding: 'estimate:anthropic', exact: false, price: { input: 3, output: 15 } });
-    expect(byId('gemini-2.5-flash')).toMatchObject({ provider: 'gemini', encoding: 'estimate:gemini', exact: false });
+    expect(byId('gemini-2.5-flash')).toMatchObject({ provider: 'gemini', encoding: 'sentencepiece/gemma3', exact: true });
+    expect(byId('gemini-2.0-flash')).toMatchObject({ encoding: 'sentencepiece/gemma' });
+    expect(byId('gemini-2.5-pro')).toMatchObject({ price: { input: 1.25, tiers: [{ above_input_tokens: 200_000, input: 2.5, output: 15 }] } });
+    expect(body['prices_source']).toMatch(/^genai-prices@\d+\.\d+\.\d+ \(\d{4}-\d\d-\d\d\)$/);
   });
 });
 

@@ -139,29 +139,40 @@ export async function usageReport(source: UsageSource, policy: TokenPolicy, subj
   };
 }
 
-export async function handleUsage(req: IncomingMessage, res: ServerResponse, url: URL, deps: UsageApiDeps): Promise<void> {
-  if (!bearerAuthorized(req, deps.adminToken)) return sendUnauthorized(res);
+/**
+ * The common start of the endpoints about one policy (/v1/usage, /v1/budgets): the bearer token, policies loaded,
+ * and the policy named by `policy` (and `namespace`); answers 401/404/400 itself and returns undefined then.
+ */
+export function authorizedPolicy(req: IncomingMessage, res: ServerResponse, url: URL, deps: { source?: { policies(): readonly TokenPolicy[] }; adminToken: string }): TokenPolicy | undefined {
+  if (!bearerAuthorized(req, deps.adminToken)) return void sendUnauthorized(res);
   const policies = deps.source?.policies() ?? [];
-  if (!deps.source || policies.length === 0) return sendError(res, 404, 'TM_NOT_FOUND', 'no policies loaded');
+  if (!deps.source || policies.length === 0) return void sendError(res, 404, 'TM_NOT_FOUND', 'no policies loaded');
   const q = url.searchParams;
   const name = q.get('policy');
-  if (!name) return sendError(res, 400, 'TM_REQUEST_INVALID', 'give policy=NAME (and namespace=NS for a namespaced policy)');
+  if (!name) return void sendError(res, 400, 'TM_REQUEST_INVALID', 'give policy=NAME (and namespace=NS for a namespaced policy)');
   const policy = findPolicy(policies, name, q.get('namespace') ?? undefined);
-  if (!policy.ok) return sendError(res, policy.status, policy.status === 404 ? 'TM_NOT_FOUND' : 'TM_REQUEST_INVALID', policy.message);
+  if (!policy.ok) return void sendError(res, policy.status, policy.status === 404 ? 'TM_NOT_FOUND' : 'TM_REQUEST_INVALID', policy.message);
+  return policy.value;
+}
+
+export async function handleUsage(req: IncomingMessage, res: ServerResponse, url: URL, deps: UsageApiDeps): Promise<void> {
+  const policy = authorizedPolicy(req, res, url, deps);
+  if (!policy || !deps.source) return;
+  const q = url.searchParams;
   const headerValue = req.headers['x-tokenmeter-subject'];
   const value = q.get('subject') ?? (typeof headerValue === 'string' ? headerValue : undefined);
   const shared = /^(1|true|yes)$/i.test(q.get('shared') ?? '');
-  const key = subjectKeyOf(policy.value, value, shared);
+  const key = subjectKeyOf(policy, value, shared);
   if (!key.ok) return sendError(res, key.status, 'TM_REQUEST_INVALID', key.message);
   const tier = q.get('tier')?.trim().toLowerCase() || undefined;
-  const tiers = tierNames(policy.value);
+  const tiers = tierNames(policy);
   if (tier !== undefined && !tiers.includes(tier)) {
     const known = tiers.length === 0 ? 'it has no tiers' : `its tiers are ${tiers.join(', ')}`;
-    return sendError(res, 400, 'TM_REQUEST_INVALID', `policy ${policyKey(policy.value)} has no tier "${tier}": ${known}`);
+    return sendError(res, 400, 'TM_REQUEST_INVALID', `policy ${policyKey(policy)} has no tier "${tier}": ${known}`);
   }
-  const subject = { key: key.value, shared: shared || policy.value.subject === undefined, ...(tier === undefined ? {} : { tier }) };
+  const subject = { key: key.value, shared: shared || policy.subject === undefined, ...(tier === undefined ? {} : { tier }) };
   try {
-    sendJson(res, 200, await usageReport(deps.source, policy.value, subject, q.get('model') ?? undefined));
+    sendJson(res, 200, await usageReport(deps.source, policy, subject, q.get('model') ?? undefined));
   } catch (err) {
     if (!isTokenmeterError(err)) throw err;
     sendError(res, 503, err.code, `the counter store cannot answer: ${err.message}`);

@@ -16,6 +16,7 @@ import { TARGET_KINDS } from '../operator/targets.js';
 import { createOperatorMetrics, type OperatorMetrics } from '../operator/metrics.js';
 import { Reconciler } from '../operator/reconciler.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
+import { userAgent } from './version.js';
 
 /** How long the replicas' reported versions are reused across reconciles (converging many policies at once). */
 const PROBE_CACHE_MS = 300;
@@ -32,10 +33,12 @@ export interface OperatorOverrides {
   /** Leader election timings (tests); defaults are client-go's 15 s / 10 s / 2 s. */
   lease?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   processMetrics?: boolean;
+  /** The EndpointSlice API version the data-plane probe lists (tests on Kubernetes 1.20: discovery.k8s.io/v1beta1). */
+  endpointSliceApiVersion?: string;
 }
 
 export async function runOperator(config: OperatorConfig, logger: Logger, overrides: OperatorOverrides = {}): Promise<RunningOperator> {
-  const client = kubeClientFor(config.kubeconfig);
+  const client = kubeClientFor(config.kubeconfig, { userAgent: userAgent('operator') });
   const { settings } = config;
   const metrics = createOperatorMetrics({ processMetrics: overrides.processMetrics !== false });
   const log = logger.child({ component: 'operator' });
@@ -56,6 +59,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, overri
   const { extProc } = settings;
   const dataPlane = cachedProbe(replicaProbe({
     client, namespace: extProc.namespace, service: extProc.name, adminPortName: extProc.adminPortName, adminPort: extProc.adminPort,
+    ...(overrides.endpointSliceApiVersion ? { apiVersion: overrides.endpointSliceApiVersion } : {}),
   }), PROBE_CACHE_MS);
   const reconciler = new Reconciler({ client, settings, cache: informer, now: () => new Date(), log, dataPlane });
   const controller = new Controller({

@@ -7,11 +7,13 @@ import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
 
 import { fail, parseBool, parseBytes, parseHostPort, parseLevel, parseSeconds, LOG_LEVELS, type HostPort, type LogLevel } from './parsers.js';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, operatorUsage, type OperatorConfig } from './operator.js';
+import { LEDGER_OPTIONS, SPEND_FLAGS, type LedgerConfig, type SpendArgs } from './ledger.js';
 
 export { parseHostPort, type HostPort, type LogLevel } from './parsers.js';
 export type { OperatorConfig } from './operator.js';
+export type { LedgerConfig, SpendArgs } from './ledger.js';
 
-export interface ExtprocConfig {
+export interface ExtprocConfig extends LedgerConfig {
   grpc: HostPort;
   admin: HostPort;
   logLevel: LogLevel;
@@ -104,6 +106,7 @@ const OPTIONS = [
   { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
   { key: 'policiesConfigMap', flag: 'policies-configmap', env: 'TOKENMETER_POLICIES_CONFIGMAP', fallback: '', parse: parseNamespacedName, help: 'NAMESPACE/NAME of the limits ConfigMap the operator publishes, watched through the API and hot-reloaded (instead of --policies)' },
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
+  ...LEDGER_OPTIONS,
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 /** Options of `tokenmeter count` (rejected with other commands). */
@@ -124,6 +127,7 @@ export interface ParsedCommand {
   help: boolean;
   config: ExtprocConfig;
   count: CountArgs;
+  spend: SpendArgs;
   /** Set for the operator command. */
   operator?: OperatorConfig;
   rest: string[];
@@ -134,9 +138,11 @@ export function usage(): string {
   const countLines = COUNT_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`);
   return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc       run the Envoy ext_proc server',
     '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)',
-    '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)', '',
+    '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)',
+    '  spend         print spend from the ledger (--ledger-url / --data-dir) by subject, model, policy, day or month', '',
     'Options for extproc:', ...lines, '  --help                   show this help', '',
     'Options for count (it also reads --encoding-overrides):', ...countLines, '',
+    'Options for spend (it also reads --ledger-url, --data-dir):', ...SPEND_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`), '',
     `Options for operator (it also reads ${SHARED_FLAGS.map((f) => `--${f}`).join(', ')}):`, ...operatorUsage()].join('\n');
 }
 
@@ -145,7 +151,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const flagOptions = Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }]));
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    const countOptions = Object.fromEntries(COUNT_FLAGS.map((o) => [o.flag, { type: 'string' as const }]));
+    const countOptions = Object.fromEntries([...COUNT_FLAGS, ...SPEND_FLAGS].map((o) => [o.flag, { type: 'string' as const }]));
     const operatorOptions = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f, { type: 'string' as const }]));
     parsed = parseArgs({ args: [...argv], options: { ...flagOptions, ...countOptions, ...operatorOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
@@ -168,6 +174,13 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (v.trim() === '') fail(`--${flag}: expected a value`);
     count[flag] = v.trim();
   }
+  const spend: SpendArgs = {};
+  for (const { flag, key } of SPEND_FLAGS) {
+    const v = values[flag];
+    if (typeof v !== 'string') continue;
+    if (command !== 'spend') fail(`--${flag} is an option of the spend command`);
+    spend[key] = v.trim();
+  }
   if (config.policies && config.policiesConfigMap) fail('--policies and --policies-configmap are exclusive: choose one policy source');
   for (const o of OPTIONS) {
     if (command === 'operator' && typeof values[o.flag] === 'string' && !SHARED_FLAGS.includes(o.flag)) fail(`--${o.flag} is not an option of the operator command`);
@@ -176,5 +189,5 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (command !== 'operator' && typeof values[flag] === 'string') fail(`--${flag} is an option of the operator command`);
   }
   const operator = command === 'operator' ? operatorConfig(values, env) : undefined;
-  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, rest, ...(operator ? { operator } : {}) };
+  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, spend, rest, ...(operator ? { operator } : {}) };
 }

@@ -25,7 +25,8 @@ export interface ValidationRule {
 
 /** The subset of apiextensions.k8s.io/v1 JSONSchemaProps the TokenPolicy CRD uses. */
 export interface JSONSchemaProps {
-  description: string;
+  /** Always set, except on the root `metadata` (where the apiserver forbids it). */
+  description?: string;
   type: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
   format?: string;
   enum?: string[];

@@ -10,7 +10,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parsePolicies } from '../policy/parse.js';
 import { crdValidator } from '../../test/helpers/schemas.js';
@@ -55,6 +55,13 @@ const bad = samples('bad');
 
 describe('good TokenPolicy samples', () => {
   it('there are some', () => expect(good.length).toBeGreaterThanOrEqual(5));
+
+  it('carry no status, nor do the examples: what users apply must not fight the operator, which alone writes status', () => {
+    const examples = readdirSync(`${ROOT}manifests/examples`).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(`${ROOT}manifests/examples/${f}`, 'utf8'));
+    const withStatus = [...good.map((s) => s.text), ...examples].flatMap((text) => parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown> | null))
+      .filter((d) => d && 'status' in d).map((d) => JSON.stringify((d as { metadata?: unknown }).metadata));
+    expect(withStatus).toEqual([]);
+  });
 
   it.each(good.map((s) => [s.file, s] as const))('%s passes the schema, pruning and every CEL rule', (_f, s) => {
     const v = verdict(s.text);

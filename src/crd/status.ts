@@ -52,5 +52,13 @@ export const STATUS_SCHEMA: JSONSchemaProps = {
       'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
       items: CONDITION_SCHEMA,
     },
+    limitCount: {
+      description: 'How many limits spec.limits held at observedGeneration (the LIMITS column of kubectl get).',
+      type: 'integer', format: 'int32', minimum: 0,
+    },
+    targetCount: {
+      description: 'How many targetRefs the spec held at observedGeneration (the TARGETS column of kubectl get -o wide).',
+      type: 'integer', format: 'int32', minimum: 0,
+    },
   },
 };

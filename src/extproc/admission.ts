@@ -37,6 +37,7 @@ export function limiterEvents(metrics: Metrics, logger: Logger, storeKind: strin
       metrics.settleDuration.observe(seconds);
       if (reserved > 0) metrics.reservationError.observe({ policy, limit }, (actual - reserved) / reserved);
     },
+    usage: (c) => metrics.subjectUsage.observe(c),
     storeError: (err) => {
       metrics.storeErrors.inc({ store: storeKind });
       const now = Date.now();

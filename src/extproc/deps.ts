@@ -7,6 +7,7 @@ import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Admission, AdmitInput } from '../limits/limiter.js';
+import type { LedgerSink } from '../ledger/writer.js';
 
 export interface InputCounter {
   /** Counts a parsed request body. May run off the event loop for large bodies; never rejects for bad shapes. */
@@ -47,4 +48,8 @@ export interface SessionDeps {
   limiter?: Gatekeeper;
   /** Monotonic clock in nanoseconds; injected for tests. */
   now?: () => bigint;
+  /** The spend ledger: each settled request's usage record is handed to it (never awaited). Absent: no ledger. */
+  ledger?: LedgerSink;
+  /** Wall clock (ms since the epoch) for the records' time; injected for tests. */
+  wallClock?: () => number;
 }

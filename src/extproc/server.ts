@@ -13,6 +13,9 @@ import { Session, type Reply } from './session.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
 
+/** How long shutdown waits for streams that have ended to finish settling (a settle is one store round trip). */
+const SETTLE_AFTER_SHUTDOWN_MS = 5000;
+
 /** An empty reply of the kind that answers `msg`: the safe pass-through when something inside us failed. */
 export function passThroughReply(msg: ProcessingRequest__Output): Reply {
   return msg.request ? ({ [msg.request]: msg.request.endsWith('trailers') ? {} : { response: {} } }) : undefined;
@@ -22,7 +25,10 @@ export interface ExtprocServer {
   port: number;
   health: HealthState;
   openStreams(): number;
-  /** Stops accepting, lets open streams finish until the deadline, then cancels the rest. */
+  /**
+   * Stops accepting, lets open streams finish until the deadline, then cancels the rest; resolves once every stream's
+   * request has settled (its log line written and its usage record handed to the ledger), or a few seconds later.
+   */
   shutdown(graceMs: number): Promise<void>;
 }
 
@@ -107,11 +113,27 @@ export async function startExtprocServer(deps: SessionDeps, host: string, port: 
   const health = new HealthState();
   const calls = new Set<ProcessCall>();
   const timers = new MessageTimers(deps.metrics);
+  let onDrained: (() => void) | undefined;
   server.addService(protos.extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
     Process: (call: ProcessCall) => {
       calls.add(call);
-      serveStream(call, deps, timers, () => calls.delete(call));
+      serveStream(call, deps, timers, () => {
+        calls.delete(call);
+        if (calls.size === 0) onDrained?.();
+      });
     },
+  });
+  /** Streams end before their request settles (the store round trip): wait for those, bounded. */
+  const settled = (ms: number): Promise<void> => new Promise<void>((resolve) => {
+    if (calls.size === 0) return resolve();
+    const timer = setTimeout(() => {
+      deps.logger.warn({ unsettled: calls.size }, 'shutdown: requests still settling after the deadline');
+      resolve();
+    }, ms);
+    onDrained = () => {
+      clearTimeout(timer);
+      resolve();
+    };
   });
   server.addService(protos.health.grpc.health.v1.Health.service, health.handlers());
   const boundPort = await new Promise<number>((resolve, reject) => {
@@ -136,6 +158,6 @@ export async function startExtprocServer(deps: SessionDeps, host: string, port: 
         clearTimeout(timer);
         resolve();
       });
-    }),
+    }).then(() => settled(SETTLE_AFTER_SHUTDOWN_MS)),
   };
 }

@@ -3,6 +3,7 @@
  * kind, and never holds a body chunk back waiting for later ones: metering happens beside the traffic. Bad input is
  * counted and passed through; it never fails the stream.
  */
+import { reservedInput } from '../tokenize/server-tools.js';
 import type { ProcessingRequest__Output } from '../gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody.js';
@@ -20,6 +21,8 @@ import type { ResponseMeter, ResponseMeterResult, SessionDeps } from './deps.js'
 import { readHeaders, setHeader, type HeaderLookup } from './headers.js';
 import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueOption.js';
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
+import { buildUsageRecord } from '../ledger/record.js';
+import { uuidv7 } from '../ledger/ids.js';
 
 export type Reply = ProcessingResponse | undefined;
 type BodyMode = string;
@@ -215,7 +218,7 @@ export class Session {
     this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
-      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4), clampable,
+      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes), clampable,
     })).then((a) => {
       if (a?.outputCap === undefined) this.parsedBody = undefined;
       return (this.admitted = a);
@@ -307,11 +310,30 @@ export class Session {
       const record = this.record(reading, precount);
       this.deps.metrics.openStreams.dec();
       recordMetrics(this.deps.metrics, record);
-      // The reply does not wait for the store: settle, then write the log line (it carries what was charged).
-      this.settling = this.settle(record).then((charged) => logRecord(this.deps.logger, record, this.admitted?.log, charged));
+      // The reply does not wait for the store: settle, then write the log line (it carries what was charged) and hand
+      // the usage record to the ledger's queue (never awaited).
+      this.settling = this.settle(record).then((charged) => {
+        logRecord(this.deps.logger, record, this.admitted?.log, charged);
+        this.toLedger(record);
+      });
       return metadataFor(record);
     });
     return this.finishing;
+  }
+
+  private toLedger(record: RequestRecord): void {
+    const ledger = this.deps.ledger;
+    if (!ledger) return;
+    const ts = Math.round((this.deps.wallClock ?? Date.now)() - record.durationSeconds * 1000);
+    try {
+      const usage = buildUsageRecord(record, this.admitted, uuidv7(ts), ts);
+      ledger.add(usage);
+      const metrics = this.deps.metrics;
+      if (usage.costUsd > 0) metrics.ledger.spend.inc({ policy: usage.policy ?? 'none', model: metrics.models.label(record.responseModel ?? record.requestModel) }, usage.costUsd);
+    } catch (err) {
+      this.deps.metrics.streamErrors.inc({ reason: 'ledger_failed' });
+      this.deps.logger.error({ err, request_id: this.requestId }, 'usage record not built');
+    }
   }
 
   private settle(record: RequestRecord): Promise<Record<string, number> | undefined> {
@@ -325,6 +347,7 @@ export class Session {
     const route = this.route as Route;
     const problems: string[] = reading ? [...reading.problems] : [];
     if (this.status === undefined) problems.push('no_response');
+    if (precount?.serverTools) problems.push('server_side_tools');
     else if (this.responseIncomplete) problems.push('response_incomplete');
     const record: RequestRecord = {
       rejected: this.admitted?.rejection !== undefined,
@@ -333,6 +356,8 @@ export class Session {
       durationSeconds: Number(this.now() - this.startedAt) / 1e9,
     };
     if (this.facts.model !== undefined) record.requestModel = this.facts.model;
+    const host = this.reqHeaders.get(':authority') ?? this.reqHeaders.get('host');
+    if (host) record.apiHost = host;
     if (reading?.model !== undefined) record.responseModel = reading.model;
     if (this.status !== undefined) record.status = this.status;
     if (precount) record.precount = precount;

@@ -70,13 +70,33 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   return kc;
 }
 
-export function createKubeClient(kc: KubeConfig): KubeClient {
-  return new ClientNodeKubeClient(kc);
+export interface KubeClientOptions {
+  /** Sent on every request, watches included (e.g. "tokenmeter-operator/0.1.0"); default: node-fetch's own. */
+  userAgent?: string;
+}
+
+export function createKubeClient(kc: KubeConfig, options: KubeClientOptions = {}): KubeClient {
+  return new ClientNodeKubeClient(kc, options);
 }
 
 /** The client for a kubeconfig file, or for the in-cluster service account when `path` is empty. */
-export function kubeClientFor(path: string): KubeClient {
-  return createKubeClient(loadKubeConfig(path ? { kind: 'file', path } : { kind: 'in-cluster' }));
+export function kubeClientFor(path: string, options: KubeClientOptions = {}): KubeClient {
+  return createKubeClient(loadKubeConfig(path ? { kind: 'file', path } : { kind: 'in-cluster' }), options);
+}
+
+/**
+ * The kubeconfig as client-node's Watch sees it, sending `userAgent`: Watch builds its own node-fetch request from
+ * `applyToFetchOptions` and offers no other hook for headers.
+ */
+function watchConfig(kc: KubeConfig, userAgent: string | undefined): KubeConfig {
+  if (!userAgent) return kc;
+  const view = Object.create(kc) as KubeConfig;
+  view.applyToFetchOptions = async (opts) => {
+    const init = await kc.applyToFetchOptions(opts);
+    (init.headers as { set(name: string, value: string): void }).set('User-Agent', userAgent);
+    return init;
+  };
+  return view;
 }
 
 const APPLY = PatchStrategy.ServerSideApply;
@@ -137,12 +157,12 @@ class ClientNodeKubeClient implements KubeClient {
   private readonly events: EventsV1Api;
   private readonly watcher: Watch;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, options: KubeClientOptions) {
     // One pool for both APIs: requests reuse keep-alive connections instead of opening one each.
-    const configuration = pooledConfiguration(kc, new AgentPool());
+    const configuration = pooledConfiguration(kc, new AgentPool(), options.userAgent);
     this.api = RawObjectApi.forConfig(kc, configuration);
     this.events = new EventsV1Api(configuration);
-    this.watcher = new Watch(kc);
+    this.watcher = new Watch(watchConfig(kc, options.userAgent));
   }
 
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {

@@ -16,6 +16,11 @@ export interface ReplicaProbeOptions {
   adminPort: number;
   /** Per-replica HTTP timeout. Default 2 s. */
   timeoutMs?: number;
+  /**
+   * The EndpointSlice API version to list. Default discovery.k8s.io/v1 (GA in 1.21, what every supported cluster
+   * serves); tests against kube-apiserver 1.20 pass discovery.k8s.io/v1beta1, whose fields read here are the same.
+   */
+  apiVersion?: string;
 }
 
 interface EndpointSlice extends KubeObject {
@@ -55,7 +60,7 @@ async function ask(endpoint: string, timeoutMs: number): Promise<ReplicaReport> 
 export function replicaProbe(opts: ReplicaProbeOptions): { replicas(): Promise<ReplicaReport[]> } {
   return {
     replicas: async () => {
-      const list = await opts.client.list<EndpointSlice>(ENDPOINT_SLICE, {
+      const list = await opts.client.list<EndpointSlice>({ ...ENDPOINT_SLICE, apiVersion: opts.apiVersion ?? ENDPOINT_SLICE.apiVersion }, {
         namespace: opts.namespace, labelSelector: `kubernetes.io/service-name=${opts.service}`,
       });
       const endpoints = readyEndpoints(list.items, opts.adminPortName, opts.adminPort);

@@ -22,6 +22,8 @@ export interface PlannedCounter {
   role: CounterRole;
   /** The tier that applied ('' for policies without tiers). */
   tier: string;
+  /** The subject as recorded (ledger, per-subject metric: src/policy/subject.ts recordedSubject). */
+  subject: string;
   key: string;
   windowEndMs: number;
   hashTag: string;

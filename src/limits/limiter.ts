@@ -18,7 +18,7 @@ import type { Endpoint, Provider } from '../llm/types.js';
 import { chargeFor, counterUnits, type TokenUsage } from '../policy/charge.js';
 import type { PolicyMatcher } from '../policy/match.js';
 import { modelMaxOutput } from '../policy/output-limits.js';
-import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
+import { policyKey, type Limit, type PriceOverride, type TokenPolicy } from '../policy/types.js';
 import { clampCap, neverFits, unitsAt, type NeverFits, type PlannedCounter } from './fit.js';
 import type { ObservedOutput } from './observed.js';
 import { planAdmission, type PlanLog } from './plan.js';
@@ -28,8 +28,11 @@ import {
 } from './rejection.js';
 import { fitsLimit, type CounterStore, type ReserveResult } from './store.js';
 
-export type DecisionOutcome =
-  | 'allowed' | 'clamped' | 'limited' | 'never-fits' | 'dry-run-limited' | 'exempt' | 'store-error' | 'subject-missing' | 'tier-unknown';
+/** A request's decision, as its log line and the ledger record it. */
+export type AdmissionDecision = 'allowed' | 'limited' | 'never-fits' | 'dry-run-limited' | 'store-error' | 'subject-missing' | 'tier-unknown' | 'none';
+
+/** One limit's part in a decision (the decision metric's outcome): also clamped (it set the cap) and exempt. */
+export type DecisionOutcome = Exclude<AdmissionDecision, 'none'> | 'clamped' | 'exempt';
 
 export interface AdmitInput {
   requestId: string;
@@ -53,16 +56,44 @@ export interface LimiterEvents {
   storeLatency(op: 'reserve' | 'settle', seconds: number): void;
   settled(policy: string, limit: string, reservedUnits: number, actualUnits: number, seconds: number): void;
   storeError(err: unknown): void;
+  /** A counter's usage after a reserve (in store units, with live reservations), for the per-subject budget metric. */
+  usage(counter: CounterUsage): void;
+}
+
+export interface CounterUsage {
+  policy: string;
+  limit: string;
+  /** The subject as recorded (src/policy/subject.ts recordedSubject). */
+  subject: string;
+  used: number;
+  budget: number;
+  windowEndMs: number;
+}
+
+/**
+ * Whom the spend ledger charges a request to: one policy — the one that rejected it, else the first matched policy
+ * that resolved a subject — with its subject as recorded and the pricing its cost limits use.
+ */
+export interface Attribution {
+  policy: string;
+  /** null when the request carried no subject for that policy (rejected as subject-missing). */
+  subject: string | null;
+  /** The limit that rejected the request, or would have (DryRun). */
+  limit?: string;
+  pricing: readonly PriceOverride[];
 }
 
 /** What the usage log line carries about budgets (and the ledger reads): plan facts, then the decision. */
 export interface AdmissionLog extends PlanLog {
   limits: string[];
-  decision: DecisionOutcome | 'none';
+  decision: AdmissionDecision;
   reserved?: Record<string, number>;
   dry_run_limited?: string[];
   /** The output cap written into the forwarded body (Clamp). */
   output_clamped?: number;
+  /** The attributed policy's tier and override (the spend ledger's record: one policy per request). */
+  tier?: string;
+  override?: string;
 }
 
 export interface Admission {
@@ -73,6 +104,8 @@ export interface Admission {
   /** The output cap to write into the forwarded request body (in the provider's own field). */
   outputCap?: number;
   log: AdmissionLog;
+  /** Absent when no policy matched. */
+  attribution?: Attribution;
   /** Replace the reservation with the real usage; never rejects. Returns what each limit was charged (its unit). */
   settle(usage: TokenUsage, model: string | undefined): Promise<Record<string, number>>;
 }
@@ -101,6 +134,18 @@ const NONE: Admission = { log: { policies: [], limits: [], decision: 'none' }, s
 
 function label(c: PlannedCounter): string {
   return `${policyKey(c.policy)}/${c.limit.name}`;
+}
+
+function attributionOf(c: PlannedCounter, withLimit: boolean): Attribution {
+  return { policy: policyKey(c.policy), subject: c.subject, ...(withLimit ? { limit: c.limit.name } : {}), pricing: c.policy.pricing };
+}
+
+/** The attributed policy's tier and override, for the ledger (log.tiers and log.overrides hold them for every policy). */
+function withAttribution(log: AdmissionLog, attribution: Attribution | undefined): { log: AdmissionLog; attribution?: Attribution } {
+  if (!attribution) return { log };
+  const tier = log.tiers?.[attribution.policy];
+  const override = log.overrides?.[attribution.policy];
+  return { attribution, log: { ...log, ...(tier === undefined ? {} : { tier }), ...(override === undefined ? {} : { override }) } };
 }
 
 function display(limit: Limit, units: number): number {
@@ -137,10 +182,11 @@ export class Limiter {
     const plan = planAdmission(policies, input, { now, observed: this.deps.observed, decision: (p, tier, o) => this.emit(p, '', tier, o) });
     const log: AdmissionLog = { ...plan.log, limits: [], decision: 'allowed' };
     if (plan.refusal) {
-      const { policy, status, message, outcome } = plan.refusal;
+      const { policy, status, message, outcome, subject } = plan.refusal;
       this.emit(policy, '', '', outcome);
       const rejection = outcome === 'tier-unknown' ? unknownTierRejection(input.provider, policyKey(policy), message) : missingSubjectRejection(input.provider, policyKey(policy), status, message);
-      return { ...NONE, log: { ...log, decision: outcome }, rejection };
+      const attribution: Attribution = { policy: policyKey(policy), subject, pricing: policy.pricing };
+      return { ...NONE, rejection, ...withAttribution({ ...log, decision: outcome }, attribution) };
     }
     const counters = plan.counters;
     log.limits = counters.map(label);
@@ -168,6 +214,7 @@ export class Limiter {
       } catch (err) {
         return this.storeFailure(err, enforced, input, log);
       }
+      this.emitUsage(enforced, res.used);
       if (!res.ok) return this.limited(res, enforced, input, log, { now, cap, floor });
       reservations.push({ id, counters: enforced, amounts: enforced.map((c) => unitsAt(c, cap)) });
       enforced.forEach((c, i) => this.emit(c.policy, c.limit.name, c.tier, i === by ? 'clamped' : 'allowed'));
@@ -179,11 +226,25 @@ export class Limiter {
       headers = { ...headers, [CLAMP_HEADER]: String(written) };
     }
     log.reserved = Object.fromEntries(counters.map((c) => [label(c), display(c.limit, unitsAt(c, cap))]));
-    await this.countOnly(`${id}:dry`, counters.filter((c) => c.role !== 'enforce'), { cap, now }, log, reservations);
+    const countOnly = counters.filter((c) => c.role !== 'enforce');
+    await this.countOnly(`${id}:dry`, countOnly, { cap, now }, log, reservations);
+    // Attributed to the first policy that resolved a subject, or to the DryRun limit it would have exceeded.
+    const over = log.dry_run_limited?.[0];
+    const dryOver = over === undefined ? undefined : countOnly.find((c) => label(c) === over);
+    const first = counters[0];
+    const attribution = dryOver ? attributionOf(dryOver, true) : first ? attributionOf(first, false) : undefined;
     return {
-      log, ...(headers ? { headers } : {}), ...(written === undefined ? {} : { outputCap: written }),
+      ...withAttribution(log, attribution), ...(headers ? { headers } : {}), ...(written === undefined ? {} : { outputCap: written }),
       settle: (usage, model) => this.settle(reservations, usage, model, plan.observedSubjects),
     };
+  }
+
+  private emitUsage(counters: readonly PlannedCounter[], used: number[]): void {
+    const usage = this.deps.events?.usage;
+    if (!usage) return;
+    counters.forEach((c, i) => usage({
+      policy: policyKey(c.policy), limit: c.limit.name, subject: c.subject, used: used[i] ?? 0, budget: c.budget, windowEndMs: c.windowEndMs,
+    }));
   }
 
   /** The clamp floor when a Clamp policy is enforced on a request whose body may be rewritten; else undefined. */
@@ -212,6 +273,7 @@ export class Limiter {
     try {
       const res = await this.reserve(id, counters, cap, now, true);
       reservations.push({ id, counters, amounts: counters.map((c) => unitsAt(c, cap)) });
+      this.emitUsage(counters, res.used);
       const over = res.ok && res.exceeded !== undefined ? counters[res.exceeded] : undefined;
       if (over?.role === 'dry-run') {
         log.dry_run_limited = [label(over)];
@@ -237,7 +299,7 @@ export class Limiter {
       budget: display(c.limit, c.budget), window: c.limit.window.text, reserved: this.reservedAmount(c, input, floor ?? Infinity, floor),
       maxOutput: n.maxOutput, ...(capField === undefined ? {} : { capField }),
     });
-    return { ...NONE, rejection, log: { ...log, decision: 'never-fits', limits: [label(c)] } };
+    return { ...NONE, rejection, ...withAttribution({ ...log, decision: 'never-fits', limits: [label(c)] }, attributionOf(c, true)) };
   }
 
   private limited(res: Extract<ReserveResult, { ok: false }>, counters: PlannedCounter[], input: AdmitInput, log: AdmissionLog, at: { now: number; cap: number; floor: number | undefined }): Admission {
@@ -252,7 +314,7 @@ export class Limiter {
     // Would it fit once the reservations of requests in flight settle? Then waiting seconds helps, not the window.
     const inFlight = counters.every((c, i) => fitsLimit(res.settled[i] ?? 0, unitsAt(c, floor ?? cap), c.budget));
     const rejection = tokenLimitRejection(input.provider, policyKey(blocked.policy), blocked.limit.name, state, { unit: blocked.limit.kind === 'cost' ? 'USD' : 'tokens', reserved, inFlight });
-    return { ...NONE, rejection, log: { ...log, decision: 'limited', limits: [label(blocked)] } };
+    return { ...NONE, rejection, ...withAttribution({ ...log, decision: 'limited', limits: [label(blocked)] }, attributionOf(blocked, true)) };
   }
 
   private storeFailure(err: unknown, counters: PlannedCounter[], input: AdmitInput, log: AdmissionLog): Admission {
@@ -260,9 +322,9 @@ export class Limiter {
     this.deps.events?.storeError?.(err);
     for (const c of counters) this.emit(c.policy, c.limit.name, c.tier, 'store-error');
     const closed = counters.find((c) => c.policy.enforcement.failureMode === 'Closed');
-    const next: AdmissionLog = { ...log, decision: 'store-error' };
-    if (closed) return { ...NONE, log: next, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
-    return { ...NONE, log: next };
+    const attributed = withAttribution({ ...log, decision: 'store-error' }, attributionOf(closed ?? (counters[0] as PlannedCounter), false));
+    if (closed) return { ...NONE, ...attributed, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
+    return { ...NONE, ...attributed };
   }
 
   /** The enforced limit with the smallest remaining share: what a client pacing itself needs to know. */

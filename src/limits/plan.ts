@@ -45,6 +45,8 @@ export interface Refusal {
   status: 400 | 401;
   message: string;
   outcome: 'subject-missing' | 'tier-unknown';
+  /** The subject as recorded; null when it is what was missing. */
+  subject: string | null;
 }
 
 export interface Plan {
@@ -70,15 +72,15 @@ function record(log: PlanLog, key: string, set: LimitSet): void {
   if (set.exempt) (log.exempt ??= []).push(key);
 }
 
-interface Target { policy: TokenPolicy; limit: Limit; role: CounterRole; tier: string; subjectKey: string }
+interface Target { policy: TokenPolicy; limit: Limit; role: CounterRole; tier: string; subjectKey: string; subject: string }
 
 function counter(t: Target, req: RequestView, observedP95: number | undefined, now: number): PlannedCounter {
-  const { policy, limit, role, tier, subjectKey } = t;
+  const { policy, limit, role, tier, subjectKey, subject } = t;
   const w = windowAt(limit.window, now);
   const maxOut = req.endpoint === 'openai.embeddings' ? 0 : req.maxOutputTokens;
   const output = reservedOutputTokens(policy.reservation, { inputTokens: req.inputTokens, maxOutputTokens: maxOut, observedP95, modelMaxOutput: modelMaxOutput(req.model) });
   return {
-    policy, limit, role, tier, key: counterKey(policy, limit, subjectKey, req.model, w.id), windowEndMs: w.end, hashTag: subjectKey,
+    policy, limit, role, tier, subject, key: counterKey(policy, limit, subjectKey, req.model, w.id), windowEndMs: w.end, hashTag: subjectKey,
     budget: counterBudget(limit), parts: reservationParts(limit, req.inputTokens, { model: req.model, pricing: policy.pricing }),
     output: req.endpoint === 'openai.embeddings' ? 0 : output,
   };
@@ -97,7 +99,7 @@ export function planAdmission(policies: readonly TokenPolicy[], req: RequestView
         ctx.decision(policy, '', 'dry-run-limited');
         continue;
       }
-      return { ...plan, refusal: { policy, status: subject.status, message: subject.message, outcome: 'subject-missing' } };
+      return { ...plan, refusal: { policy, status: subject.status, message: subject.message, outcome: 'subject-missing', subject: null } };
     }
     const resolved = resolveLimits(policy, subject, input);
     if (!resolved.ok) {
@@ -105,7 +107,7 @@ export function planAdmission(policies: readonly TokenPolicy[], req: RequestView
         ctx.decision(policy, '', 'dry-run-limited');
         continue;
       }
-      return { ...plan, refusal: { policy, status: resolved.status, message: resolved.message, outcome: 'tier-unknown' } };
+      return { ...plan, refusal: { policy, status: resolved.status, message: resolved.message, outcome: 'tier-unknown', subject: subject.recorded } };
     }
     const set = resolved.set;
     plan.log.subject ??= subject.logId;
@@ -115,7 +117,7 @@ export function planAdmission(policies: readonly TokenPolicy[], req: RequestView
     const p95 = observed ? ctx.observed.p95For(subject.key, req.model ?? '') : undefined;
     if (observed && !plan.observedSubjects.includes(subject.key)) plan.observedSubjects.push(subject.key);
     const tier = set.tier ?? '';
-    for (const limit of set.limits) plan.counters.push(counter({ policy, limit, role, tier, subjectKey: subject.key }, req, p95, ctx.now));
+    for (const limit of set.limits) plan.counters.push(counter({ policy, limit, role, tier, subjectKey: subject.key, subject: subject.recorded }, req, p95, ctx.now));
   }
   return plan;
 }

@@ -70,6 +70,11 @@ export interface CounterStore {
   settle(id: string, actual: number[], nowMs: number): Promise<void>;
   /** Current usage (settled + live reservations, after releasing expired ones) of each counter. */
   peek(counters: CounterRef[], nowMs: number): Promise<number[]>;
+  /**
+   * Every live counter whose key starts with `prefix` in the window ending at `windowEndMs`, with its usage. Only
+   * stores that can enumerate cheaply implement it (memory); the others leave listings to the ledger.
+   */
+  list?(prefix: string, windowEndMs: number, nowMs: number): Promise<{ key: string; used: number }[]>;
   close(): Promise<void>;
 }
 

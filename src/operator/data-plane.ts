@@ -57,6 +57,18 @@ export function dataPlaneVerdict(want: string, replicas: readonly ReplicaReport[
 }
 
 /**
+ * The replicas could not be found at all: listing the ext_proc Service's EndpointSlices failed (the API server
+ * unreachable, RBAC, or discovery.k8s.io/v1 not served). Unknown, like replicas that cannot be asked: the limits are
+ * published, whether they are enforced is not known. Retried as soon as unreachable replicas are.
+ */
+export function replicasUnknownVerdict(want: string, where: string, error: string): DataPlaneVerdict {
+  return {
+    loaded: false, status: 'Unknown', reason: Reasons.DataPlaneUnreachable, retryMs: RETRY_UNREACHABLE_MS,
+    message: `Could not list the ext_proc replicas behind ${where} to ask which limits they loaded (${error}); limits version ${want} is published.`,
+  };
+}
+
+/**
  * `probe` answered from a cache for `ttlMs`, with one request in flight at a time: converging 1,000 policies asks
  * the replicas a few times a second, not 1,000 times. A cached answer for an older version only delays Programmed
  * until the requeue.

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS, TP, checkCallsAllowed, setup } from '../../test/helpers/reconciler-harness.js';
+import { FakeKube } from '../../test/helpers/fake-kube.js';
+import { KubeApiError } from '../k8s/client.js';
+import { replicaProbe } from '../k8s/replica-probe.js';
 import type { DataPlaneProbe, ReplicaReport } from './data-plane.js';
 
 afterEach(checkCallsAllowed);
@@ -57,6 +60,27 @@ describe('Reconciler: Programmed waits for the data plane', () => {
     expect(t.cond('budgets', 'Programmed')).toMatchObject({ status: 'Unknown', reason: 'DataPlaneUnreachable' });
     expect(t.cond('budgets', 'Programmed')?.message).toContain('connect ECONNREFUSED');
     expect(t.cond('budgets', 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NotProgrammed' });
+  });
+
+  it('says Unknown/DataPlaneUnreachable, not ApplyFailed, when the EndpointSlices cannot be listed (403, not served)', async () => {
+    const kube = new FakeKube();
+    const probe = replicaProbe({ client: kube, namespace: 'tokenmeter-system', service: 'tokenmeter', adminPortName: 'admin', adminPort: 9464 });
+    const t = setup({}, { dataPlane: probe, kube });
+    t.gateway();
+    t.policy('budgets');
+    kube.failNext('list', new KubeApiError(403, 'Forbidden', 'endpointslices.discovery.k8s.io is forbidden'), 'EndpointSlice');
+    expect(await t.reconciler.reconcile('team-a/budgets')).toEqual({ requeueAfterMs: 2000 });
+    const version = t.kube.peek(LIMITS)?.metadata.annotations?.['tokenmeter.dev/policies-version'] ?? '';
+    expect(t.cond('budgets', 'Programmed')).toMatchObject({ status: 'Unknown', reason: 'DataPlaneUnreachable' });
+    expect(t.cond('budgets', 'Programmed')?.message).toBe(`EnvoyGateway configuration applied; limits version ${version} published in ConfigMap ` +
+      'tokenmeter-system/tokenmeter-policies. Could not list the ext_proc replicas behind Service tokenmeter-system/tokenmeter to ask which ' +
+      `limits they loaded (endpointslices.discovery.k8s.io is forbidden); limits version ${version} is published.`);
+    expect(t.cond('budgets', 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NotProgrammed' });
+    // discovery.k8s.io/v1 not served at all (Kubernetes before 1.21): the same verdict, naming it.
+    kube.failNext('list', new KubeApiError(404, 'NoKindMatch', 'the server does not serve EndpointSlice in discovery.k8s.io/v1'), 'EndpointSlice');
+    t.tick(1);
+    await t.reconciler.reconcile('team-a/budgets');
+    expect(t.cond('budgets', 'Programmed')?.message).toContain('(the server does not serve EndpointSlice in discovery.k8s.io/v1)');
   });
 
   it('does not ask the data plane for a policy that is not accepted', async () => {

@@ -1,5 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { schemaErrors } from '../../test/helpers/schemas.js';
+import { crdValidator, schemaErrors } from '../../test/helpers/schemas.js';
+import { CRD_FILE } from '../crd/index.js';
 import { KubeApiError, type KubeObject } from '../k8s/client.js';
 import { GOOD_SPEC, LIMITS, TP, checkCallsAllowed, eep, setup } from '../../test/helpers/reconciler-harness.js';
 
@@ -34,6 +36,25 @@ describe('Reconciler', () => {
     ]);
     expect(t.cond('budgets', 'Programmed')?.message).toContain(`limits version ${s.loadedVersion ?? ''} published`);
     expect(t.limits()).toEqual(['team-a/budgets']);
+    // The counts behind `kubectl get tpol` LIMITS and TARGETS; the whole status is what the CRD's status schema allows.
+    expect([s.limitCount, s.targetCount]).toEqual([1, 1]);
+    const policy = { ...(t.kube.peek({ ...TP, name: 'budgets', namespace: 'team-a' }) as KubeObject) };
+    delete (policy.metadata as Partial<KubeObject['metadata']>).uid;
+    const validate = crdValidator(fileURLToPath(new URL(`../../${CRD_FILE}`, import.meta.url)));
+    expect(validate(policy), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('counts the limits and targets of any spec (kubectl get tpol columns), invalid ones too, and rewrites them on change', async () => {
+    const t = setup();
+    t.gateway();
+    const spec = { ...GOOD_SPEC, limits: [...GOOD_SPEC.limits, { name: 'daily', tokens: 5, window: 'Day' }, { name: 'daily', tokens: 6, window: 'Day' }] };
+    t.policy('three', 'team-a', spec);
+    await t.reconciler.reconcile('team-a/three');
+    expect(t.cond('three', 'Accepted')?.reason).toBe('Invalid'); // duplicate limit name
+    expect([t.status('three').limitCount, t.status('three').targetCount]).toEqual([3, 1]);
+    t.policy('three', 'team-a', { ...GOOD_SPEC, targetRefs: [] });
+    await t.reconciler.reconcile('team-a/three');
+    expect([t.status('three').limitCount, t.status('three').targetCount]).toEqual([1, 0]);
   });
 
   it('writes nothing on a second reconcile of the same state', async () => {

@@ -23,7 +23,7 @@ import {
   type Condition, type ConditionInput,
 } from './conditions.js';
 import { Coalesced } from './coalesce.js';
-import { dataPlaneVerdict, type DataPlaneProbe, type DataPlaneVerdict } from './data-plane.js';
+import { dataPlaneVerdict, replicasUnknownVerdict, type DataPlaneProbe, type DataPlaneVerdict } from './data-plane.js';
 import { kubeEventRecorder, type EventRecorder } from './events.js';
 import { PolicyBook, acceptedIdentity, formatFieldErrors, unresolvedTargets, type PolicyCache } from './policies.js';
 
@@ -81,6 +81,15 @@ export interface PolicyStatus {
   observedGeneration: number;
   loadedVersion?: string;
   conditions: Condition[];
+  /** spec.limits and spec.targetRefs entries at observedGeneration: the LIMITS and TARGETS columns of `kubectl get`. */
+  limitCount: number;
+  targetCount: number;
+}
+
+/** Entries of a list field of the raw spec (0 when absent or not a list: an invalid spec still gets its counts). */
+function entries(spec: unknown, field: string): number {
+  const v = (spec as Record<string, unknown> | undefined)?.[field];
+  return Array.isArray(v) ? v.length : 0;
 }
 
 export class Reconciler {
@@ -131,7 +140,15 @@ export class Reconciler {
     const probe = this.deps.dataPlane;
     if (!probe) return undefined;
     const { extProc } = this.deps.settings;
-    return dataPlaneVerdict(version, await probe.replicas(), `Service ${extProc.namespace}/${extProc.name}`);
+    const where = `Service ${extProc.namespace}/${extProc.name}`;
+    let replicas;
+    try {
+      replicas = await probe.replicas();
+    } catch (err) {
+      // Not an apply failure: the objects are applied and the limits published; only the data plane is out of sight.
+      return replicasUnknownVerdict(version, where, err instanceof Error ? err.message : String(err));
+    }
+    return dataPlaneVerdict(version, replicas, where);
   }
 
   /** Accepted: spec valid, then targets resolved. */
@@ -227,27 +244,27 @@ export class Reconciler {
     return [{ ...SERVICE_MONITOR, namespace: s.extProc.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.serviceMonitor.name }];
   }
 
-  /** Where shared objects the operator no longer renders can be, by label: the flavour's, and limits shards. */
+  /**
+   * Where shared objects the operator no longer renders can be, by label: those of EVERY flavour, not just the current
+   * one, so switching the flavour removes what the previous one made (an Istio EnvoyFilter left behind would still
+   * send traffic to the ext_proc). A kind the server does not serve (Istio not installed) has nothing to prune. And the
+   * limits shards: listed after the ConfigMap that names the new shards is applied, so old shards go only once nothing
+   * lists them.
+   */
   private sharedScopes(): PruneScope[] {
     const s = this.deps.settings;
-    // Listed after the ConfigMap that names the new shards is applied, so old shards go only once nothing lists them.
-    const shards: PruneScope = {
-      apiVersion: 'v1', kind: 'ConfigMap', namespace: s.limitsConfigMap.namespace,
-      labelSelector: `${MANAGED},${SHARD_OF_LABEL}=${fitName(s.limitsConfigMap.name, 63)}`,
-    };
-    if (s.flavour === 'Istio') {
-      return [{ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name }, shards];
-    }
-    if (s.flavour === 'Envoy') {
-      return [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName }, shards];
-    }
-    return [{ apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED }, shards];
+    return [
+      { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name },
+      { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName },
+      { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED },
+      { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.limitsConfigMap.namespace, labelSelector: `${MANAGED},${SHARD_OF_LABEL}=${fitName(s.limitsConfigMap.name, 63)}` },
+    ];
   }
 
-  /** This policy's own children (Envoy Gateway), by its label and owner reference. */
+  /** This policy's own children (Envoy Gateway's kinds, under every flavour: pruned after a switch), by its label and owner reference. */
   private ownScopes(obj: KubeObject | undefined): PruneScope[] {
     const { uid, namespace, name } = obj?.metadata ?? { name: '' };
-    if (this.deps.settings.flavour !== 'EnvoyGateway' || uid === undefined || namespace === undefined) return [];
+    if (uid === undefined || namespace === undefined) return [];
     const labelSelector = `${MANAGED},${POLICY_LABEL}=${policyLabelValue(name)}`;
     const owned = (o: KubeObject): boolean => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid);
     return ['EnvoyExtensionPolicy', 'BackendTrafficPolicy'].map((kind) => ({ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind, namespace, labelSelector, filter: owned }));
@@ -260,7 +277,7 @@ export class Reconciler {
     const before = conditionsOf(obj.status).filter((c) => OUR_TYPES.includes(c.type));
     const next = [verdict.accepted, programmed, readyCondition(verdict.accepted, programmed), monitored];
     const conditions = setConditions(before, next, this.deps.now());
-    const status: PolicyStatus = { observedGeneration, conditions };
+    const status: PolicyStatus = { observedGeneration, conditions, limitCount: entries(obj.spec, 'limits'), targetCount: entries(obj.spec, 'targetRefs') };
     if (programmed.status === 'True' && converged) status.loadedVersion = converged.render.limits.version;
     return status;
   }
@@ -314,7 +331,7 @@ export class Reconciler {
     const current = (obj.status ?? {}) as Partial<PolicyStatus>;
     const before = conditionsOf(obj.status).filter((c) => OUR_TYPES.includes(c.type));
     const unchanged = current.observedGeneration === status.observedGeneration && current.loadedVersion === status.loadedVersion &&
-      sameConditions(before, status.conditions);
+      current.limitCount === status.limitCount && current.targetCount === status.targetCount && sameConditions(before, status.conditions);
     if (unchanged) return;
     const { name, namespace } = obj.metadata;
     try {

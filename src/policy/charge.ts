@@ -21,7 +21,7 @@
  * with a non-retryable error saying what would make it fit (src/limits/fit.ts).
  */
 import type { Usage } from '../llm/types.js';
-import { lookupPrice } from './prices.js';
+import { lookupPrice, priceSourceVersion, type PriceLookup } from './prices.js';
 import type { CountMode, Limit, Price, PriceOverride, Reservation } from './types.js';
 
 /** Token counts of one request. Non-negative integers; input includes cached input and cache writes. */
@@ -69,10 +69,21 @@ export function costUSD(usage: TokenUsage, price: Price): number {
     (p.visible + p.reasoning) * price.output) / 1e6;
 }
 
-/** The price a cost limit uses for `model`, and whether it is the fallback. */
-export function priceFor(model: string | undefined, pricing: readonly PriceOverride[]): { price: Price; unpriced: boolean } {
-  const m = lookupPrice(model, pricing);
-  return m ? { price: m.price, unpriced: false } : { price: FALLBACK_PRICE, unpriced: true };
+export interface PriceChoice {
+  price: Price;
+  /** No price was found: FALLBACK_PRICE was used. */
+  unpriced: boolean;
+  /** `policy`, `genai-prices@X.Y.Z (date)`, or `fallback`: what a spend record keeps with its cost. */
+  source: string;
+}
+
+/**
+ * The price a cost limit uses for `model` (tiered by `hint.inputTokens`, provider from `hint`), and whether it is the
+ * fallback.
+ */
+export function priceFor(model: string | undefined, pricing: readonly PriceOverride[], hint: PriceLookup = {}): PriceChoice {
+  const m = lookupPrice(model, pricing, hint);
+  return m ? { price: m.price, unpriced: false, source: priceSourceVersion(m) ?? 'policy' } : { price: FALLBACK_PRICE, unpriced: true, source: 'fallback' };
 }
 
 function tokens(limit: Extract<Limit, { kind: 'tokens' }>, p: Parts): number {
@@ -93,12 +104,14 @@ export interface ChargeContext {
   model?: string;
   /** The policy's pricing overrides. */
   pricing: readonly PriceOverride[];
+  /** Provider and upstream host, for the catalogue's provider-specific prices. */
+  hint?: Omit<PriceLookup, 'inputTokens'>;
 }
 
 /** What `usage` costs `limit`. */
 export function chargeFor(limit: Limit, usage: TokenUsage, ctx: ChargeContext): Charge {
   if (limit.kind === 'cost') {
-    const { price, unpriced } = priceFor(ctx.model, ctx.pricing);
+    const { price, unpriced } = priceFor(ctx.model, ctx.pricing, { ...ctx.hint, inputTokens: usage.input });
     return { amount: costUSD(usage, price), unit: 'usd', unpriced };
   }
   return { amount: tokens(limit, parts(usage)), unit: 'tokens', unpriced: false };

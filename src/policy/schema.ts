@@ -177,6 +177,12 @@ export const SUBJECT_SCHEMA = {
         'ClientIP only. Proxies in front of Envoy that append to x-forwarded-for; the client is the entry that many ' +
         'places from the right. 0 (default) ignores x-forwarded-for and uses the peer address.',
     },
+    hashInLedger: {
+      type: 'boolean', default: false,
+      description:
+        'Header and JWTClaim only. Record the subject in the spend ledger (and the per-subject budget metric) as a ' +
+        'hash instead of the value the request carried. APIKey and ClientIP subjects are always recorded as a hash.',
+    },
   },
 } as const satisfies ObjectSchema;
 

@@ -24,11 +24,15 @@ function subjectModel(s: RawSubject, errors: FieldError[]): Subject | undefined 
   if (s.trustedProxyHops !== undefined && s.from !== 'ClientIP') {
     errors.push({ path: 'spec.subject.trustedProxyHops', message: `only for from: ClientIP, got from: ${s.from}` });
   }
+  if (s.hashInLedger === true && !needsName) {
+    errors.push({ path: 'spec.subject.hashInLedger', message: `only for from: Header or JWTClaim (${s.from} subjects are always recorded as a hash)` });
+  }
+  const hashed = s.hashInLedger === true ? { hashInLedger: true } : {};
   const name = s.name ?? '';
   selectorNameRules(s.from, s.name, 'spec.subject.name', errors);
   switch (s.from) {
-    case 'Header': return { from: 'Header', header: name.toLowerCase(), onMissing: s.onMissing };
-    case 'JWTClaim': return { from: 'JWTClaim', claim: name, onMissing: s.onMissing };
+    case 'Header': return { from: 'Header', header: name.toLowerCase(), onMissing: s.onMissing, ...hashed };
+    case 'JWTClaim': return { from: 'JWTClaim', claim: name, onMissing: s.onMissing, ...hashed };
     case 'ClientIP': return { from: 'ClientIP', trustedProxyHops: s.trustedProxyHops ?? 0, onMissing: s.onMissing };
     case 'APIKey': return { from: 'APIKey', onMissing: s.onMissing };
   }

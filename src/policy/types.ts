@@ -65,10 +65,10 @@ export type SubjectFrom = 'Header' | 'ClientIP' | 'APIKey' | 'JWTClaim';
 export type OnMissing = 'Reject' | 'Shared';
 
 export type Subject =
-  | { from: 'Header'; /** lower-case header name */ header: string; onMissing: OnMissing }
+  | { from: 'Header'; /** lower-case header name */ header: string; onMissing: OnMissing; /** ledger: hash, not the value */ hashInLedger?: boolean }
   | { from: 'ClientIP'; /** proxies in front of Envoy that append to x-forwarded-for; 0 = ignore XFF */ trustedProxyHops: number; onMissing: OnMissing }
   | { from: 'APIKey'; onMissing: OnMissing }
-  | { from: 'JWTClaim'; /** dot-separated path in the (unverified) JWT payload */ claim: string; onMissing: OnMissing };
+  | { from: 'JWTClaim'; /** dot-separated path in the (unverified) JWT payload */ claim: string; onMissing: OnMissing; hashInLedger?: boolean };
 
 /** How much output a request reserves before it goes upstream (input is counted exactly). */
 export type OutputReservation = 'MaxTokens' | 'Observed' | 'None' | 'Clamp';

@@ -72,18 +72,99 @@ function content(b: PlanBuilder, f: OpenAiFormat, c: unknown, suffix = ''): void
   } else if (c !== undefined && c !== null) b.json(c);
 }
 
-function toolCalls(b: PlanBuilder, calls: unknown): void {
-  for (const call of asArr(calls)) {
-    const fn = isObj(call) ? call['function'] : undefined;
-    if (isObj(fn)) {
-      b.text(fn['name']);
-      b.text(fn['arguments']);
-    } else b.json(call);
-    b.estimate(FUNCTION_CALL_OVERHEAD);
+/**
+ * Arguments as the model sees them: OpenAI re-serialises them compactly (JSON.stringify of the parsed value). Inferred
+ * from recordings whose arguments were sent with spaces (llm_gpt-4o-mini_two-tools_chain_t2/_t3: `{"country": …}`
+ * bills like `{"country":…}`). Unparseable arguments are counted as sent, as an estimate.
+ */
+function callArguments(b: PlanBuilder, args: unknown): void {
+  if (typeof args !== 'string') {
+    b.json(args);
+    return;
+  }
+  try {
+    b.text(JSON.stringify(JSON.parse(args)));
+  } catch {
+    b.text(args);
+    b.exact = false;
   }
 }
 
-function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: string): void {
+/**
+ * An assistant tool call renders as its own assistant turn addressed to the function, and a tool result as a turn
+ * from `functions.NAME` (the harmony layout OpenAI publishes for gpt-oss, which the chat models bill alike):
+ *   <|im_start|>assistant to=functions.NAME<|im_sep|>{compact arguments}<|im_end|>
+ *   <|im_start|>functions.NAME<|im_sep|>result<|im_end|>
+ * plus 2 tokens per call. Inferred from every recorded call/result pair (the delta between consecutive turns of one
+ * conversation is exactly BPE of those texts + 9: two turns of 3, the role line's 1, and 2): pyd_gpt-4o_tool-choice-required → _tool-result-
+ * history, pyd_gpt-4o_empty-tool → _result, llm_gpt-4o-mini_two-tools_chain → _t2 → _t3, pyd_gpt-4.1-mini_system_
+ * strict-tool → _result, pyd_gpt-4o-mini_two-turn-history_tool → _two-tool-results.
+ */
+const TOOL_CALL_EXTRA = 2;
+const TOOL_RESULT_EXTRA = 0;
+
+/**
+ * Parallel calls are one call to `multi_tool_use.parallel` whose parameters list the calls (the published ChatGPT
+ * layout). One recording (otel_gpt-4o-mini_parallel-tool-results_no-tools) matches it exactly without the 2 extra
+ * tokens of a single call; with a single recording this stays an estimate.
+ */
+function parallelCalls(b: PlanBuilder, calls: unknown[]): void {
+  b.add(MESSAGE_OVERHEAD);
+  b.exact = false;
+  b.text('assistant');
+  b.text(' to=multi_tool_use.parallel');
+  const uses = calls.map((call) => {
+    const fn = isObj(call) ? call['function'] : undefined;
+    const name = isObj(fn) ? asStr(fn['name']) : undefined;
+    let parameters: unknown = {};
+    try {
+      parameters = isObj(fn) && typeof fn['arguments'] === 'string' ? JSON.parse(fn['arguments']) : {};
+    } catch {
+      b.exact = false;
+    }
+    return { recipient_name: `functions.${name ?? ''}`, parameters };
+  });
+  b.text(JSON.stringify({ tool_uses: uses }));
+}
+
+function toolCalls(b: PlanBuilder, calls: unknown): void {
+  const list = asArr(calls);
+  if (list.length > 1) {
+    parallelCalls(b, list);
+    return;
+  }
+  for (const call of list) {
+    const fn = isObj(call) ? call['function'] : undefined;
+    b.add(MESSAGE_OVERHEAD + TOOL_CALL_EXTRA);
+    b.text('assistant');
+    if (isObj(fn) && typeof fn['name'] === 'string') {
+      b.text(` to=functions.${fn['name']}`);
+      callArguments(b, fn['arguments']);
+    } else b.json(call);
+  }
+}
+
+function toolResult(b: PlanBuilder, f: OpenAiFormat, m: Record<string, unknown>, names: ReadonlyMap<string, string>): void {
+  b.add(MESSAGE_OVERHEAD + TOOL_RESULT_EXTRA);
+  const id = m['tool_call_id'];
+  const name = typeof id === 'string' ? names.get(id) : undefined;
+  if (name !== undefined) b.text(`functions.${name}`);
+  else {
+    b.text('tool');
+    b.exact = false; // a result whose call is not in the request: its author line is unknown
+  }
+  content(b, f, m['content'], '');
+}
+
+function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: string, names: ReadonlyMap<string, string> = new Map()): void {
+  if (isObj(m) && m['role'] === 'tool') {
+    toolResult(b, f, m, names);
+    return;
+  }
+  if (isObj(m) && m['tool_calls'] !== undefined && (m['content'] === null || m['content'] === undefined || m['content'] === '')) {
+    toolCalls(b, m['tool_calls']); // an assistant message that only calls tools renders as the calls alone
+    return;
+  }
   b.add(MESSAGE_OVERHEAD);
   if (!isObj(m)) return;
   b.text(m['role']);
@@ -100,7 +181,6 @@ function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: 
   }
   if (m['tool_calls'] !== undefined) toolCalls(b, m['tool_calls']);
   if (m['role'] === 'function') b.add(-2);
-  if (m['role'] === 'tool') b.exact = false; // tool results: rendering not verified
   if (m['audio'] !== undefined) b.estimate(0);
 }
 
@@ -124,11 +204,24 @@ function responseFormat(b: PlanBuilder, rf: unknown): void {
   if (isObj(rf) && rf['type'] === 'json_schema') b.json(isObj(rf['json_schema']) ? rf['json_schema'] : rf);
 }
 
+/** tool_call_id → function name, from the assistant messages' tool_calls. */
+function callNames(messages: readonly unknown[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const m of messages) {
+    for (const call of isObj(m) ? asArr(m['tool_calls']) : []) {
+      const fn = isObj(call) ? call['function'] : undefined;
+      if (isObj(call) && typeof call['id'] === 'string' && isObj(fn) && typeof fn['name'] === 'string') names.set(call['id'], fn['name']);
+    }
+  }
+  return names;
+}
+
 export function chatPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
   const messages = asArr(body['messages']);
   const hasTools = extractFunctionDefs(body['tools'], body['functions']).defs.length > 0;
   const sysIndex = hasTools ? messages.findIndex((m) => isObj(m) && isSystemRole(m['role'])) : -1;
-  messages.forEach((m, i) => chatMessage(b, f, m, i === sysIndex ? '\n' : ''));
+  const names = callNames(messages);
+  messages.forEach((m, i) => chatMessage(b, f, m, i === sysIndex ? '\n' : '', names));
   b.add(f.replyPriming);
   functionTools(b, f, body, sysIndex >= 0);
   responseFormat(b, body['response_format']);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import {
-  CHART_DIR, MANIFEST_DIR, NAMES, NS, VENDORED_SERVICEMONITOR_CRD, imageSettings, serviceMonitorCrdUrl, type E2eSettings,
+  CHART_DIR, MANIFEST_DIR, NAMES, NS, REPO_ROOT, VENDORED_SERVICEMONITOR_CRD, imageSettings, serviceMonitorCrdUrl, type E2eSettings,
 } from './config.js';
 import type { Kube } from './cluster.js';
 import { mockConfigMap } from './mock-llm/fixtures.js';
@@ -45,6 +45,21 @@ export async function installServiceMonitorCrd(kube: Kube, s: E2eSettings): Prom
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The TokenPolicy CRD, applied the way the README says (and the real-apiserver tier does): server-side, from crds/
+
+export const CRD_FILE = join(REPO_ROOT, 'crds', 'tokenmeter.dev_tokenpolicies.yaml');
+
+/**
+ * `kubectl apply --server-side -f crds/tokenmeter.dev_tokenpolicies.yaml` with its CEL rules: the apiserver compiles
+ * them and checks their cost budget here, which no other tier can. --force-conflicts only takes the CRD over from a
+ * Helm release of an earlier run on a reused cluster.
+ */
+export async function installCrd(kube: Kube): Promise<void> {
+  await kube.kubectl(['apply', '--server-side', '--force-conflicts', '-f', CRD_FILE], { timeoutMs: 120_000 });
+  await kube.kubectl(['wait', '--for=condition=Established', 'crd/tokenpolicies.tokenmeter.dev', '--timeout=120s'], { timeoutMs: 130_000 });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The tokenmeter chart
 
 function hasKey(values: unknown, path: string): boolean {
@@ -59,7 +74,8 @@ function hasKey(values: unknown, path: string): boolean {
 /**
  * The --set flags for the chart: the local image (never pulled), the ServiceMonitors on, and — for the keys the
  * chart's values.yaml has (values.schema.json rejects unknown keys) — one replica of each component (in-memory
- * budgets are per replica: one ext_proc makes the budget arithmetic exact), the EnvoyGateway flavour, the CRD, and a
+ * budgets are per replica: one ext_proc makes the budget arithmetic exact), the EnvoyGateway flavour, no CRD
+ * (installCrd applies crds/ server-side first, as the README's kubectl path and the real-apiserver tier do), and a
  * 2 s ext_proc message timeout: a CI runner shares two to four cores with the whole cluster, and a reply slower than
  * the default 200 ms would let a request through unmetered (failOpen) and fail the exact assertions. Latency is
  * measured by `npm run bench`, not here.
@@ -68,7 +84,7 @@ export function chartSetFlags(values: unknown, s: E2eSettings): string[] {
   const sets = [...imageSettings(s), 'serviceMonitor.enabled=true'];
   const optional: [string, string][] = [
     ['extproc.replicas', '1'], ['extProc.replicas', '1'], ['operator.replicas', '1'],
-    ['gateway.flavour', 'EnvoyGateway'], ['operator.flavour', 'EnvoyGateway'], ['crds.enabled', 'true'], ['gateway.messageTimeout', '2s'],
+    ['gateway.flavour', 'EnvoyGateway'], ['operator.flavour', 'EnvoyGateway'], ['crds.enabled', 'false'], ['gateway.messageTimeout', '2s'],
   ];
   for (const [key, value] of optional) if (hasKey(values, key)) sets.push(`${key}=${value}`);
   return sets.flatMap((kv) => ['--set', kv]);

@@ -14,8 +14,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildAndLoadImages, deleteCluster, ensureCluster, type Kube } from './cluster.js';
 import { EXTPROC_ADMIN_PORT, EXTPROC_SERVICEMONITOR, NAMES, NS, e2eSettings } from './config.js';
 import { dumpDiagnostics } from './diagnostics.js';
+import { missingLines, sampleChecks } from './crd-checks.js';
 import {
-  applyGateway, applyPolicy, deployMock, extprocPods, installChart, installEnvoyGateway, installServiceMonitorCrd, type EnvoyTarget,
+  applyGateway, applyPolicy, deployMock, extprocPods, installChart, installCrd, installEnvoyGateway, installServiceMonitorCrd, type EnvoyTarget,
 } from './install.js';
 import { checkAccessLog, checkMetrics, parseAccessLog } from './observe.js';
 import { assertUpstreamSaw, runScenario, summarize, warmUp, type ScenarioReport, type SentRequest } from './scenario.js';
@@ -118,6 +119,10 @@ describe.skipIf(decision.skip)(`tokenmeter on kind (cluster ${settings.clusterNa
     await installServiceMonitorCrd(kube, settings);
   });
 
+  step('the TokenPolicy CRD, CEL rules included, applies server-side from crds/ (the apiserver compiles and costs the rules)', 5 * MIN, async () => {
+    await installCrd(state.kube as Kube);
+  });
+
   step('the tokenmeter chart is installed and its deployments are available', 15 * MIN, async () => {
     await installChart(state.kube as Kube, settings);
   });
@@ -137,6 +142,37 @@ describe.skipIf(decision.skip)(`tokenmeter on kind (cluster ${settings.clusterNa
 
   step(`TokenPolicy ${NAMES.policy} becomes Ready and Envoy Gateway accepts the EnvoyExtensionPolicy the operator renders`, 10 * MIN, async () => {
     await applyPolicy(state.kube as Kube);
+  });
+
+  step('the apiserver refuses the bad TokenPolicy samples with the lines they expect (CEL messages, fieldPath, reason) and takes the good ones', 10 * MIN, async () => {
+    const kube = state.kube as Kube;
+    const wrong: string[] = [];
+    for (const c of sampleChecks(NS.app)) {
+      const r = await kube.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: JSON.stringify(c.object), check: false, quiet: true });
+      const out = `${r.stdout}${r.stderr}`;
+      if (c.expected.length === 0 && r.code !== 0) wrong.push(`${c.file}: refused: ${out.trim()}`);
+      if (c.expected.length > 0 && r.code === 0) wrong.push(`${c.file}: accepted`);
+      const missing = missingLines(out, c.expected);
+      if (c.expected.length > 0 && r.code !== 0 && missing.length > 0) wrong.push(`${c.file}: missing ${JSON.stringify(missing)} in ${out.trim()}`);
+    }
+    if (wrong.length > 0) throw new Error(`TokenPolicy samples on the real apiserver:\n${wrong.join('\n')}`);
+  });
+
+  step('kubectl get tpol shows the limit count; the operator\'s objects carry its field manager; it was never refused (403)', 3 * MIN, async () => {
+    const kube = state.kube as Kube;
+    const table = (await kube.kubectl(['get', `tokenpolicies.tokenmeter.dev/${NAMES.policy}`, '--namespace', NS.app], { quiet: true })).stdout.trim().split('\n');
+    const [head, row] = table.map((l) => l.trim().split(/\s+/));
+    if (head?.[3] !== 'LIMITS' || row?.[3] !== '1') throw new Error(`kubectl get tpol: expected LIMITS 1:\n${table.join('\n')}`);
+    const list = await kube.json<{ items: { metadata: { name: string; managedFields?: { manager: string; operation: string }[] } }[] }>(
+      ['get', 'envoyextensionpolicies.gateway.envoyproxy.io', '--namespace', NS.app, '--show-managed-fields'], { quiet: true });
+    for (const p of list.items) {
+      const managers = (p.metadata.managedFields ?? []).map((m) => `${m.manager} ${m.operation}`);
+      if (!managers.includes('tokenmeter-operator Apply')) throw new Error(`${p.metadata.name}: field managers ${JSON.stringify(managers)}`);
+    }
+    // Real ServiceAccount tokens and the chart's RBAC: a refused call is logged by the operator with its status.
+    const logs = (await kube.kubectl(['logs', '--namespace', NS.tokenmeter, `deployment/${NAMES.helmRelease}-operator`, '--all-containers'], { quiet: true })).stdout;
+    const refused = logs.split('\n').filter((l) => l.includes('"status":403'));
+    if (refused.length > 0) throw new Error(`the operator was refused:\n${refused.slice(0, 5).join('\n')}`);
   });
 
   step(`the operator applied ServiceMonitor ${EXTPROC_SERVICEMONITOR} and reports the policy Monitored`, 5 * MIN, async () => {

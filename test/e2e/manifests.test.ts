@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePolicies } from '../../src/policy/parse.js';
 import { crdValidator, schemaErrors, type KubeObject as SchemaObject } from '../helpers/schemas.js';
 import { KIND_CONFIG, MANIFEST_DIR, NAMES, NS, REPO_ROOT } from './config.js';
+import { missingLines, sampleChecks } from './crd-checks.js';
 import { manifest, type KubeObject } from './install.js';
 import { mockConfigMap, mockFixtures } from './mock-llm/fixtures.js';
 import { ACCESS_LOG_MARKER, formatAccessLine, parseAccessLog } from './observe.js';
@@ -142,5 +143,15 @@ describe('the budget arithmetic of the scenario', () => {
   it('refuses a budget where the 429 would depend on whether the previous request was settled', () => {
     // 385: settled first → 383 fits on the 4th request; still reserved → 387 does not.
     expect(() => budgetPlan(385)).toThrow(/depends on settle timing: 429 at request 5 or 4/);
+  });
+});
+
+describe('TokenPolicy samples the kind suite sends to the real apiserver', () => {
+  it('every good sample, and every bad one the apiserver itself refuses with the lines it states', () => {
+    const checks = sampleChecks(NS.app);
+    expect(checks.filter((c) => c.expected.length === 0).length).toBeGreaterThanOrEqual(5);
+    expect(checks.filter((c) => c.expected.length > 0).length).toBeGreaterThanOrEqual(20);
+    for (const c of checks) expect(c.object.metadata).toEqual({ name: expect.stringMatching(/^sample-/) as unknown, namespace: NS.app });
+    expect(missingLines('* spec.limits: Invalid value: "array": duplicate limit name "a"\n', ['spec.limits: Invalid value: "array": duplicate limit name "a"', 'x'])).toEqual(['x']);
   });
 });

@@ -124,14 +124,14 @@ describe('settings', () => {
     const s = e2eSettings({});
     const base = ['--set', 'image.repository=tokenmeter', '--set', 'image.tag=e2e', '--set', 'image.pullPolicy=Never', '--set', 'serviceMonitor.enabled=true'];
     expect(chartSetFlags({}, s)).toEqual(base);
-    const flags = chartSetFlags({ extproc: { replicas: 2 }, operator: { replicas: 2 }, gateway: { flavour: 'Istio', messageTimeout: '200ms' }, crds: { enabled: false } }, s);
+    const flags = chartSetFlags({ extproc: { replicas: 2 }, operator: { replicas: 2 }, gateway: { flavour: 'Istio', messageTimeout: '200ms' }, crds: { enabled: true } }, s);
     expect(flags).toEqual([
-      ...base, '--set', 'extproc.replicas=1', '--set', 'operator.replicas=1', '--set', 'gateway.flavour=EnvoyGateway', '--set', 'crds.enabled=true',
+      ...base, '--set', 'extproc.replicas=1', '--set', 'operator.replicas=1', '--set', 'gateway.flavour=EnvoyGateway', '--set', 'crds.enabled=false',
       '--set', 'gateway.messageTimeout=2s',
     ]);
     expect(setFlagsToValues(flags)).toEqual({
       image: { repository: 'tokenmeter', tag: 'e2e', pullPolicy: 'Never' }, serviceMonitor: { enabled: true },
-      extproc: { replicas: 1 }, operator: { replicas: 1 }, gateway: { flavour: 'EnvoyGateway', messageTimeout: '2s' }, crds: { enabled: true },
+      extproc: { replicas: 1 }, operator: { replicas: 1 }, gateway: { flavour: 'EnvoyGateway', messageTimeout: '2s' }, crds: { enabled: false },
     });
 });
 });

@@ -257,9 +257,10 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
   })();
 }
 
-export function createEnvoyClient(address: string): ExternalProcessorClient {
+/** A client; `ownConnection`: its own HTTP/2 connection instead of the one grpc-js shares between clients of an address. */
+export function createEnvoyClient(address: string, ownConnection = false): ExternalProcessorClient {
   const { extProc } = loadProtos();
-  return new extProc.envoy.service.ext_proc.v3.ExternalProcessor(address, grpc.credentials.createInsecure());
+  return new extProc.envoy.service.ext_proc.v3.ExternalProcessor(address, grpc.credentials.createInsecure(), ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {});
 }
 
 /** Splits a buffer at `points` random byte offsets (deterministic for a given seed). */

@@ -29,6 +29,7 @@ export interface RecordedRequest {
   query: Record<string, string>;
   contentType: string | undefined;
   authorization: string | undefined;
+  userAgent: string | undefined;
   body: unknown;
 }
 
@@ -201,6 +202,7 @@ export class FakeApiServer {
         query: Object.fromEntries(url.searchParams),
         contentType: req.headers['content-type'],
         authorization: req.headers.authorization,
+        userAgent: req.headers['user-agent'],
         body: text ? (parseYaml(text) as unknown) : undefined,
       };
       this.requests.push(recorded);

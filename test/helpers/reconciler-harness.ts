@@ -27,8 +27,8 @@ export function eep(ns: string, name: string): ObjectRef {
 
 const kubes: FakeKube[] = [];
 
-export function setup(settingsInput: SettingsInput = {}, opts: { serviceMonitor?: boolean; dataPlane?: DataPlaneProbe } = {}) {
-  const kube = new FakeKube();
+export function setup(settingsInput: SettingsInput = {}, opts: { serviceMonitor?: boolean; dataPlane?: DataPlaneProbe; kube?: FakeKube } = {}) {
+  const kube = opts.kube ?? new FakeKube();
   kubes.push(kube);
   if (opts.serviceMonitor !== false) kube.served.add('monitoring.coreos.com/v1/ServiceMonitor');
   let seconds = 0;

@@ -49,6 +49,26 @@ describe('client-node adapter against the fake apiserver', () => {
     expect(fake.recorded('GET', '/apis/tokenmeter.dev/v1alpha1').filter((r) => r.path.endsWith('v1alpha1'))).toHaveLength(1);
   });
 
+  it('sends the User-Agent it is given on every request, watches and events included (audit logs name tokenmeter)', async () => {
+    const named = createKubeClient(fake.kubeConfig(), { userAgent: 'tokenmeter-operator/9.8.7' });
+    await named.apply(policy('p1'), SSA);
+    await named.applyStatus({ ...policy('p1'), status: { observedGeneration: 1 } }, SSA);
+    await named.get({ ...TP, namespace: 'team-a', name: 'p1' });
+    const { resourceVersion } = await named.list(TP, { namespace: 'team-a' });
+    const events: WatchEvent[] = [];
+    const watch = named.watch(TP, { namespace: 'team-a', resourceVersion, allowWatchBookmarks: false }, (e) => events.push(e), () => undefined);
+    await until(() => (fake.recorded('GET').some((r) => r.query.watch === 'true') ? true : undefined));
+    watch.stop();
+    await named.createEvent({
+      regarding: { ...TP, namespace: 'team-a', name: 'p1' }, type: 'Normal', reason: 'Test', action: 'Test', note: 'n',
+      reportingController: 'tokenmeter.dev/operator', reportingInstance: 'i',
+    });
+    await named.delete({ ...TP, namespace: 'team-a', name: 'p1' });
+    const verbs = new Set(fake.requests.map((r) => `${r.method}${r.query.watch === 'true' ? ' watch' : ''}`));
+    expect([...verbs].sort()).toEqual(['DELETE', 'GET', 'GET watch', 'PATCH', 'POST']);
+    expect(fake.requests.filter((r) => r.userAgent !== 'tokenmeter-operator/9.8.7').map((r) => `${r.method} ${r.path} ${r.userAgent ?? ''}`)).toEqual([]);
+  });
+
   it('apply of a core kind goes to /api/v1 and fills the context namespace when the object names none', async () => {
     await client.apply({ ...CM, metadata: { name: 'limits' }, data: { a: '1' } }, SSA);
     const [req] = fake.recorded('PATCH');

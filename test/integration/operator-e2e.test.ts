@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExtproc, type RunningExtproc } from '../../src/cli/extproc.js';
 import { runOperator, type RunningOperator } from '../../src/cli/operator.js';
+import { tokenmeterVersion } from '../../src/cli/version.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { ExternalProcessorClient } from '../../src/gen/envoy/service/ext_proc/v3/ExternalProcessor.js';
 import type { KubeObject } from '../../src/k8s/client.js';
@@ -134,6 +135,9 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
     expect(metrics).toMatch(/tokenmeter_operator_last_successful_sync_timestamp_seconds [1-9]/);
     expect(metrics).toContain('tokenmeter_operator_queue_depth 0');
     expect(metrics).toContain('tokenmeter_operator_leader 1');
+    // Both processes name themselves to the API server (audit logs, metrics): never node-fetch's default.
+    const agents = new Set(fake.requests.map((r) => r.userAgent));
+    expect([...agents].sort()).toEqual([`tokenmeter-extproc/${tokenmeterVersion()}`, `tokenmeter-operator/${tokenmeterVersion()}`]);
     console.info(`[e2e] policy Ready after ${readyMs} ms; 429 after ${sent} requests`);
   });
 
