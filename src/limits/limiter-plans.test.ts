@@ -4,6 +4,7 @@
  * per-subject overrides (exempt included), a tier change mid-window, and Observed estimates per subject.
  */
 import { describe, expect, it } from 'vitest';
+import { buildUsageRecord } from '../ledger/record.js';
 import { compileMatcher } from '../policy/match.js';
 import { parsePolicies } from '../policy/parse.js';
 import { Limiter, type AdmitInput, type DecisionOutcome } from './limiter.js';
@@ -177,6 +178,19 @@ describe('tiers and overrides', () => {
     expect(acme.log).toMatchObject({ tiers: { team: 'free' }, overrides: { team: 'acme-contract' } });
     expect(acme.headers?.['x-ratelimit-limit-tokens']).toBe('3000');
     expect(decisions.at(-1)).toEqual(['team', 'daily', 'free', 'allowed']);
+  });
+
+  it('the spend ledger reads the attributed policy\'s tier and override from the admission', async () => {
+    const { limiter } = setup(PLANS);
+    const a = await limiter.admit(req({ ...tenant('acme', 'pro'), inputTokens: 10 }));
+    const record = buildUsageRecord({
+      rejected: false, requestId: 'r', provider: 'openai', endpoint: 'openai.chat', stream: false, durationSeconds: 0.1,
+      outcome: { inputTokens: 10, outputTokens: 0, totalTokens: 10, source: 'provider' },
+    }, a, 'id', 1);
+    expect(record).toMatchObject({ policy: 'team', subject: 'acme', tier: 'pro', override: 'acme-contract', decision: 'allowed' });
+    const plain = await limiter.admit(req({ ...tenant('globex'), inputTokens: 10 }));
+    expect(plain.log).toMatchObject({ tier: 'free' });
+    expect(plain.log).not.toHaveProperty('override');
   });
 
   it('an exempt subject is never limited, still counted, and reported as exempt', async () => {
