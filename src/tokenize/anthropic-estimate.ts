@@ -25,8 +25,10 @@ interface ToolPrompt {
  * Tool-use system prompt tokens by model (Anthropic, "Tool use with Claude" → "Pricing",
  * platform.claude.com/docs/en/agents-and-tools/tool-use/overview#pricing). The current revision of that table
  * corrected the 4.x rows, which an earlier revision listed as 346 / 313 for every Claude 4 model; the recordings
- * agree with the correction (claude-haiku-4-5 and claude-opus-4-6 bill ~150 tokens more than 346 would explain).
- * Models the current table no longer lists (retired) keep the earlier revision's row. First match wins.
+ * mostly agree with the correction (claude-haiku-4-5, claude-opus-4-6 and claude-sonnet-4-5 with two tools or
+ * tool_choice any bill ~150 tokens more than 346 would explain), while four claude-sonnet-4-5 recordings with one tool
+ * and tool_choice auto still fit 346 (the fit treats them as another regime, fit-estimates.ts). Models the current
+ * table no longer lists (retired) keep the earlier revision's row. First match wins.
  */
 const TOOL_SYSTEM_PROMPT: readonly [RegExp, ToolPrompt][] = [
   [/^claude-opus-5/, { auto: 286, forced: 406 }],
