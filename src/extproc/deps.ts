@@ -7,6 +7,7 @@ import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Admission, AdmitInput } from '../limits/limiter.js';
+import type { FilterFacts } from '../envoy/filter-facts.js';
 
 export interface InputCounter {
   /** Counts a parsed request body. May run off the event loop for large bodies; never rejects for bad shapes. */
@@ -47,4 +48,11 @@ export interface SessionDeps {
   limiter?: Gatekeeper;
   /** Monotonic clock in nanoseconds; injected for tests. */
   now?: () => bigint;
+  /** The filter's facts as the operator published them; absent or undefined: the flags' (config). */
+  filterFacts?: () => FilterFacts | undefined;
+}
+
+/** What the session knows about the filter: the operator's published facts, else the flags. */
+export function filterFacts(deps: Pick<SessionDeps, 'config' | 'filterFacts'>): FilterFacts {
+  return deps.filterFacts?.() ?? { messageTimeoutMs: deps.config.messageTimeoutMs, ...deps.config.assumedBodyModes };
 }

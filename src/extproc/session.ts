@@ -20,9 +20,11 @@ import type { ResponseMeter, ResponseMeterResult, SessionDeps } from './deps.js'
 import { readHeaders, setHeader, type HeaderLookup } from './headers.js';
 import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueOption.js';
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
+import { bufferRequestBody, streamModes } from './body-modes.js';
+import { filterFacts } from './deps.js';
+import type { BodyMode } from '../envoy/filter-facts.js';
 
 export type Reply = ProcessingResponse | undefined;
-type BodyMode = string;
 
 /** Asks Envoy (when allow_mode_override is on) to send nothing more for a request we do not meter. */
 const SKIP_REST = {
@@ -79,10 +81,7 @@ export class Session {
 
   /** Processes one message; the reply (or undefined in observability mode) may be a promise. */
   handle(msg: ProcessingRequest__Output): Reply | Promise<Reply> {
-    if (msg.protocol_config) {
-      this.requestBodyMode = msg.protocol_config.request_body_mode;
-      this.responseBodyMode = msg.protocol_config.response_body_mode;
-    }
+    if (this.requestBodyMode === undefined) ({ request: this.requestBodyMode, response: this.responseBodyMode } = streamModes(msg, filterFacts(this.deps)));
     if (msg.request === 'request_headers') this.sourceAddress = sourceAddress(msg);
     const reply = this.dispatch(msg);
     if (!msg.observability_mode) return reply;
@@ -120,7 +119,9 @@ export class Session {
     const encoding = headers.get('content-encoding');
     if (encoding && encoding !== 'identity') this.reqUnreadable = 'request_encoded';
     if (h?.end_of_stream) this.completeRequestBody(false);
-    return this.gate({ request_headers: { response: {} } });
+    const override = h?.end_of_stream ? undefined : bufferRequestBody({ request: this.requestBodyMode ?? 'NONE', response: this.responseBodyMode ?? 'STREAMED' });
+    if (override) this.requestBodyMode = 'BUFFERED';
+    return this.gate({ request_headers: { response: {} }, ...(override ? { mode_override: override } : {}) });
   }
 
   /** The reply to the message that completed the request: held until the budget decision, replaced when rejected. */

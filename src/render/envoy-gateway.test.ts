@@ -25,7 +25,7 @@ function eep(name: string, s = S): EnvoyExtensionPolicy {
 }
 
 describe('renderEnvoyExtensionPolicy', () => {
-  it('renders the design example: targetRefs, cross-namespace backendRef, Buffered/Streamed, io.tokenmeter, owner', () => {
+  it('renders the design example: targetRefs, cross-namespace backendRef, no request body (asked for per request)/Streamed, io.tokenmeter, owner', () => {
     expect(eep('team-budgets')).toEqual({
       apiVersion: 'gateway.envoyproxy.io/v1alpha1',
       kind: 'EnvoyExtensionPolicy',
@@ -44,7 +44,7 @@ describe('renderEnvoyExtensionPolicy', () => {
           failOpen: true,
           processingMode: {
             allowModeOverride: true,
-            request: { body: 'Buffered', attributes: ['source.address'] },
+            request: { attributes: ['source.address'] },
             response: { body: 'Streamed' },
           },
           metadata: { writableNamespaces: ['io.tokenmeter'] },

@@ -39,7 +39,8 @@ export interface ExtProcSpec {
   failOpen: boolean;
   processingMode: {
     allowModeOverride: boolean;
-    request: { body: 'Buffered'; attributes: string[] };
+    /** No body: tokenmeter asks for it (mode override) on the requests it meters (src/extproc/body-modes.ts). */
+    request: { attributes: string[] };
     response: { body: 'Streamed' };
   };
   metadata: { writableNamespaces: string[] };
@@ -74,7 +75,7 @@ export function extProcSpec(policyNamespace: string, s: OperatorSettings): ExtPr
     failOpen: s.failOpen,
     processingMode: {
       allowModeOverride: true,
-      request: { body: 'Buffered', attributes: [...REQUEST_ATTRIBUTES] },
+      request: { attributes: [...REQUEST_ATTRIBUTES] },
       response: { body: 'Streamed' },
     },
     metadata: { writableNamespaces: [METADATA_NAMESPACE] },

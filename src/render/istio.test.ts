@@ -11,7 +11,7 @@ const EXT_PROC = {
   message_timeout: '0.2s',
   allow_mode_override: true,
   processing_mode: {
-    request_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
+    request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
     request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
   },
   request_attributes: ['source.address'],
