@@ -4,7 +4,8 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { runExchange } from '../test/envoy/emulator.js';
-import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
+import { BENCH_BUFFER_LIMIT, chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
+import { benchLargePrompt } from './large-prompt.js';
 import { memoryPerOpenStream } from './open-streams.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
@@ -79,7 +80,7 @@ async function smallWhileLarge(): Promise<void> {
     let largeDone = 0;
     const bigLoop = async (): Promise<void> => {
       while (!stop) {
-        await runExchange(server.client, large, { messageTimeoutMs: 60_000 });
+        await runExchange(server.client, large, { messageTimeoutMs: 60_000, bufferLimitBytes: BENCH_BUFFER_LIMIT });
         largeDone++;
       }
     };
@@ -130,6 +131,23 @@ async function budgets(): Promise<void> {
   }
 }
 
+/** A 7.9 MiB prompt's budget decision against the operator's rendered message timeout, tokenmeter vs the echo floor. */
+async function largePrompt(): Promise<void> {
+  let redis: RedisServer | undefined;
+  try {
+    redis = await startRedisServer();
+  } catch (err) {
+    console.log(`(redis-server not available: ${String(err)}; the Redis row is skipped)\n`);
+  }
+  try {
+    const r = await benchLargePrompt(redis?.url, quick ? 2 : 6);
+    console.log(`## A 7.9 MiB streaming chat prompt: request_body reply latency (Envoy emulator, timer at the rendered ${r.timeoutMs} ms, failure_mode_allow)\n`);
+    table(['server', 'p50 ms', 'max ms', 'timer fired', 'reply carries the body'], r.rows.map((x) => [x.server, f1(x.p50Ms), f1(x.maxMs), `${x.timeouts}/${x.runs}`, x.echoesBody ? 'yes' : 'no']));
+  } finally {
+    await redis?.close();
+  }
+}
+
 async function operator(): Promise<void> {
   const r = await benchOperator(1000);
   console.log(`## Operator: 1,000 TokenPolicies (operator process with NODE_OPTIONS "${chartNodeOptions()}" vs fake kube-apiserver over HTTP, one ext_proc)\n`);
@@ -142,11 +160,13 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (process.argv.includes('--budgets-only')) return budgets();
   if (process.argv.includes('--operator-only')) return operator();
+  if (process.argv.includes('--large-prompt-only')) return largePrompt();
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
   await extprocVsEcho();
   await smallWhileLarge();
+  await largePrompt();
   await budgets();
   await operator();
 }

@@ -9,7 +9,7 @@ import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody
 import type { HttpHeaders__Output } from '../gen/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import { matchRoute, type Route } from '../llm/routes.js';
-import { withStreamUsage } from '../llm/request-facts.js';
+import { injectStreamUsage } from '../llm/inject-usage.js';
 import { readRequestBody } from '../llm/request-body.js';
 import type { InputCount, RequestFacts } from '../llm/types.js';
 import type { Admission } from '../limits/limiter.js';
@@ -23,6 +23,7 @@ import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './rep
 import { bufferRequestBody, streamModes } from './body-modes.js';
 import { filterFacts } from './deps.js';
 import type { BodyMode } from '../envoy/filter-facts.js';
+import { deadlineSignal, decisionTimes, valueWithin } from './decision-deadline.js';
 
 export type Reply = ProcessingResponse | undefined;
 
@@ -71,6 +72,8 @@ export class Session {
   private responseIncomplete = false;
   private requestBodyMode: BodyMode | undefined;
   private responseBodyMode: BodyMode | undefined;
+  /** When the message being handled arrived (ms, session clock): budget decisions are due relative to it. */
+  private arrivedAtMs = 0;
   private readonly startedAt: bigint;
   private readonly now: () => bigint;
 
@@ -81,6 +84,7 @@ export class Session {
 
   /** Processes one message; the reply (or undefined in observability mode) may be a promise. */
   handle(msg: ProcessingRequest__Output): Reply | Promise<Reply> {
+    this.arrivedAtMs = this.nowMs();
     if (this.requestBodyMode === undefined) ({ request: this.requestBodyMode, response: this.responseBodyMode } = streamModes(msg, filterFacts(this.deps)));
     if (msg.request === 'request_headers') this.sourceAddress = sourceAddress(msg);
     const reply = this.dispatch(msg);
@@ -173,6 +177,10 @@ export class Session {
     this.reqChunks.push(chunk);
   }
 
+  private nowMs(): number {
+    return Number(this.now()) / 1e6;
+  }
+
   /** Parses, counts and admits the request body once it is complete. Returns a replacement body when one is wanted. */
   private completeRequestBody(canMutate: boolean): Buffer | undefined {
     if (this.reqDone || this.passthrough || !this.route) return undefined;
@@ -188,21 +196,27 @@ export class Session {
     if (reading?.body !== undefined) this.startCount(reading.body, raw.length);
     this.startAdmission(bytes);
     if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
-    const replaced = withStreamUsage(route, reading.body, this.facts);
+    const replaced = injectStreamUsage(route, raw, reading.body, this.facts, reading.problems);
     this.injected = replaced !== undefined;
     return replaced;
   }
 
-  /** Asks the limiter, once the input is counted. A body we could not count reserves bytes/4 tokens (documented). */
+  /**
+   * Asks the limiter, once the input is counted, inside Envoy's message timeout (decision-deadline.ts). A body we could
+   * not count, or not in time, reserves bytes/4 tokens (documented); the store gets until the decision deadline.
+   */
   private startAdmission(bytes: number): void {
     const limiter = this.deps.limiter;
     const route = this.route;
     if (!limiter?.active() || !route) return;
     const h = this.reqHeaders;
-    this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
+    const due = decisionTimes(this.arrivedAtMs, filterFacts(this.deps).messageTimeoutMs);
+    const counted = this.precount ? valueWithin(this.precount, due.countBy - this.nowMs(), undefined) : Promise.resolve(undefined);
+    this.admission = counted.then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
       model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4),
+      signal: deadlineSignal(due.decideBy - this.nowMs()),
     })).then((a) => (this.admitted = a), (err: unknown) => {
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');

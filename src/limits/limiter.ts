@@ -17,6 +17,14 @@ import { windowAt } from '../policy/windows.js';
 import type { ObservedOutput } from './observed.js';
 import { missingSubjectRejection, rateLimitHeaders, storeUnavailableRejection, tokenLimitRejection, type RateLimitState, type Rejection } from './rejection.js';
 import type { CounterSpec, CounterStore, ReserveResult } from './store.js';
+import { beforeDeadline, landed } from './deadline.js';
+
+/** What settle() replaces; `late`: a reserve that missed the decision deadline, settled only if it landed. */
+interface Reservation {
+  id: string;
+  counters: Applied[];
+  late?: Promise<ReserveResult>;
+}
 
 export type DecisionOutcome = 'allowed' | 'limited' | 'dry-run-limited' | 'store-error' | 'subject-missing';
 
@@ -32,6 +40,8 @@ export interface AdmitInput {
   model?: string;
   maxOutputTokens?: number;
   inputTokens: number;
+  /** The decision deadline: a store that has not answered when it aborts counts as unavailable (src/limits/deadline.ts). */
+  signal?: AbortSignal;
 }
 
 /** One counter a request touches, with what was reserved on it (store units: tokens, or micro-USD). */
@@ -123,23 +133,24 @@ export class Limiter {
     const id = `${input.requestId || 'req'}:${now}:${++this.seq}`;
     const enforced = applied.filter((a) => !a.dryRun);
     const dry = applied.filter((a) => a.dryRun);
-    const reservations: { id: string; counters: Applied[] }[] = [];
+    const reservations: Reservation[] = [];
     if (enforced.length > 0) {
       let res: ReserveResult;
+      const reserving = this.reserve(id, enforced, now, false);
       try {
-        res = await this.reserve(id, enforced, now, false);
+        res = await beforeDeadline(reserving, input.signal);
       } catch (err) {
-        return this.storeFailure(err, enforced, input, log);
+        return this.storeFailure(err, enforced, input, log, { id, counters: enforced, late: reserving });
       }
       if (!res.ok) return this.limited(res, enforced, input, log, now);
       reservations.push({ id, counters: enforced });
       log.decision = 'allowed';
       for (const a of enforced) this.emitDecision(a.policy, a.limit, 'allowed');
       const headers = rateLimitHeaders(this.tightest(enforced, res.used, now));
-      const admission = await this.dryRunPart(`${id}:dry`, dry, now, log, reservations);
+      const admission = await this.dryRunPart(`${id}:dry`, dry, { now, signal: input.signal }, log, reservations);
       return { ...admission, headers };
     }
-    return this.dryRunPart(`${id}:dry`, dry, now, log, reservations);
+    return this.dryRunPart(`${id}:dry`, dry, { now, signal: input.signal }, log, reservations);
   }
 
   private counterFor(target: { policy: TokenPolicy; limit: Limit; subjectKey: string; dryRun: boolean }, input: AdmitInput, now: number): Applied {
@@ -164,10 +175,11 @@ export class Limiter {
     }
   }
 
-  private async dryRunPart(id: string, dry: Applied[], now: number, log: AdmissionLog, reservations: { id: string; counters: Applied[] }[]): Promise<Admission> {
+  private async dryRunPart(id: string, dry: Applied[], at: { now: number; signal: AbortSignal | undefined }, log: AdmissionLog, reservations: Reservation[]): Promise<Admission> {
     if (dry.length > 0) {
+      const reserving = this.reserve(id, dry, at.now, true);
       try {
-        const res = await this.reserve(id, dry, now, true);
+        const res = await beforeDeadline(reserving, at.signal);
         reservations.push({ id, counters: dry });
         const over = res.ok && res.exceeded !== undefined ? dry[res.exceeded] : undefined;
         if (over) {
@@ -176,6 +188,7 @@ export class Limiter {
         }
         for (const a of dry) this.emitDecision(a.policy, a.limit, a === over ? 'dry-run-limited' : 'allowed');
       } catch (err) {
+        reservations.push({ id, counters: dry, late: reserving });
         this.deps.events?.storeError?.(err);
         for (const a of dry) this.emitDecision(a.policy, a.limit, 'store-error');
       }
@@ -194,14 +207,16 @@ export class Limiter {
     return { ...NONE, rejection, log: { ...log, decision: 'limited', limits: [limitLabel(blocked)] } };
   }
 
-  private storeFailure(err: unknown, counters: Applied[], input: AdmitInput, log: AdmissionLog): Admission {
+  private storeFailure(err: unknown, counters: Applied[], input: AdmitInput, log: AdmissionLog, late: Reservation): Admission {
     if (!isTokenmeterError(err)) throw err;
     this.deps.events?.storeError?.(err);
     for (const a of counters) this.emitDecision(a.policy, a.limit, 'store-error');
     const closed = counters.find((a) => a.policy.enforcement.failureMode === 'Closed');
     const next: AdmissionLog = { ...log, decision: 'store-error' };
-    if (closed) return { ...NONE, log: next, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
-    return { ...NONE, log: next };
+    // A reservation landing after the deadline is settled with the request (released for a refused one: it used nothing).
+    const settle: Admission['settle'] = async (usage, model) => (late.late && (await landed(late.late)) ? this.settle([late], usage, model) : {});
+    if (closed) return { ...NONE, log: next, settle, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
+    return { ...NONE, log: next, settle };
   }
 
   /** The enforced limit with the smallest remaining share: what a client pacing itself needs to know. */
@@ -219,11 +234,12 @@ export class Limiter {
     return best as RateLimitState;
   }
 
-  private async settle(reservations: { id: string; counters: Applied[] }[], usage: TokenUsage, model: string | undefined): Promise<Record<string, number>> {
+  private async settle(reservations: Reservation[], usage: TokenUsage, model: string | undefined): Promise<Record<string, number>> {
     if (model) this.deps.observed.record(model, usage.output);
     const charged: Record<string, number> = {};
     const now = this.now();
-    await Promise.all(reservations.map(async ({ id, counters }) => {
+    await Promise.all(reservations.map(async ({ id, counters, late }) => {
+      if (late && !(await landed(late))) return;
       const actual = counters.map((a) => counterUnits(a.limit, chargeFor(a.limit, usage, { model, pricing: a.policy.pricing }).amount));
       const t0 = performance.now();
       try {

@@ -40,7 +40,7 @@ describe('renderEnvoyExtensionPolicy', () => {
         targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'openai' }],
         extProc: [{
           backendRefs: [{ group: '', kind: 'Service', name: 'tokenmeter', namespace: 'tokenmeter-system', port: 50051 }],
-          messageTimeout: '200ms',
+          messageTimeout: '1s',
           failOpen: true,
           processingMode: {
             allowModeOverride: true,

@@ -380,11 +380,17 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
   })();
 }
 
-/** Envoy's gRPC client puts no per-message receive cap on ext_proc replies (a replaced 8 MiB body is one message). */
+/**
+ * Envoy's gRPC client (Envoy-gRPC) puts no per-message receive cap on ext_proc replies (a replaced 8 MiB body is one
+ * message), and its HTTP/2 windows are large: http2_protocol_options initial_stream_window_size and
+ * initial_connection_window_size default to 268435456 (protocol.proto), so an 8 MiB reply is not paced by WINDOW_UPDATEs.
+ */
+export const ENVOY_HTTP2_WINDOW = 268_435_456;
+
 export function createEnvoyClient(address: string): ExternalProcessorClient {
   const { extProc } = loadProtos();
   return new extProc.envoy.service.ext_proc.v3.ExternalProcessor(address, grpc.credentials.createInsecure(), {
-    'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1,
+    'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, 'grpc-node.flow_control_window': ENVOY_HTTP2_WINDOW,
   });
 }
 
