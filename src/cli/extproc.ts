@@ -24,6 +24,7 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
   const budgets = await createBudgets(config, logger, metrics);
   const grpc = await startExtprocServer({
     config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter, limiter: budgets?.limiter,
+    filterFacts: () => budgets?.dataPlane()?.filter, routes: () => budgets?.dataPlane()?.routes,
   }, config.grpc.host, config.grpc.port);
   let admin: AdminServer;
   try {

@@ -48,20 +48,25 @@ export async function runOperator(config: OperatorConfig, logger: Logger, overri
   });
   // Targets are watched when their CRDs are served at start-up (installed later: the 30 s TargetNotFound retry).
   const targets: Informer[] = [];
+  const routeCaches: Informer[] = [];
   for (const resource of TARGET_KINDS) {
     if (!(await client.resourceExists(resource.apiVersion, resource.kind))) continue;
-    targets.push(new Informer({
+    const target = new Informer({
       client, resource, namespaces: config.namespaces,
       onError: (err, context) => log.warn({ err, context, kind: resource.kind }, 'target informer: retrying'),
-    }));
+    });
+    targets.push(target);
+    if (resource.kind !== 'Gateway') routeCaches.push(target);
   }
+  // The route index is built from the route informers' caches (a route that appears requeues its Gateways' policies).
+  const routes = routeCaches.length > 0 ? { routes: () => routeCaches.flatMap((i) => i.list()) } : {};
   const identity = `${config.identity}-${randomBytes(4).toString('hex')}`;
   const { extProc } = settings;
   const dataPlane = cachedProbe(replicaProbe({
     client, namespace: extProc.namespace, service: extProc.name, adminPortName: extProc.adminPortName, adminPort: extProc.adminPort,
     ...(overrides.endpointSliceApiVersion ? { apiVersion: overrides.endpointSliceApiVersion } : {}),
   }), PROBE_CACHE_MS);
-  const reconciler = new Reconciler({ client, settings, cache: informer, now: () => new Date(), log, dataPlane });
+  const reconciler = new Reconciler({ client, settings, cache: informer, now: () => new Date(), log, dataPlane, ...routes });
   const controller = new Controller({
     client, informer, reconciler, metrics, log, resyncMs: config.resyncMs, concurrency: config.concurrentReconciles, targets,
     ...(config.leaderElect ? { leaderElection: { namespace: config.leaseNamespace, name: config.leaseName, identity, ...overrides.lease } } : {}),

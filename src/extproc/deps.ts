@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Admission, AdmitInput } from '../limits/limiter.js';
 import type { FilterFacts } from '../envoy/filter-facts.js';
+import type { RouteIndex } from '../policy/routes.js';
 
 export interface InputCounter {
   /** Counts a parsed request body. May run off the event loop for large bodies; never rejects for bad shapes. */
@@ -50,6 +51,11 @@ export interface SessionDeps {
   now?: () => bigint;
   /** The filter's facts as the operator published them; absent or undefined: the flags' (config). */
   filterFacts?: () => FilterFacts | undefined;
+  /**
+   * The route index the operator published: a policy with targetRefs applies only on the routes it is attached to.
+   * Absent or undefined (local mode, an operator that does not publish it): targetRefs are not resolvable and ignored.
+   */
+  routes?: () => RouteIndex | undefined;
 }
 
 /** What the session knows about the filter: the operator's published facts, else the flags. */

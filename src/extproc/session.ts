@@ -24,6 +24,8 @@ import { bufferRequestBody, streamModes } from './body-modes.js';
 import { filterFacts } from './deps.js';
 import type { BodyMode } from '../envoy/filter-facts.js';
 import { deadlineSignal, decisionTimes, valueWithin } from './decision-deadline.js';
+import { ROUTE_NAME_ATTRIBUTE, stringAttribute } from './attributes.js';
+import { attachedPolicies } from '../policy/routes.js';
 
 export type Reply = ProcessingResponse | undefined;
 
@@ -61,6 +63,7 @@ export class Session {
   private injected = false;
   private reqHeaders: HeaderLookup = new Map();
   private sourceAddress: string | undefined;
+  private routeName: string | undefined;
   private admission: Promise<Admission | undefined> | undefined;
   private admitted: Admission | undefined;
   private settling: Promise<void> | undefined;
@@ -86,7 +89,10 @@ export class Session {
   handle(msg: ProcessingRequest__Output): Reply | Promise<Reply> {
     this.arrivedAtMs = this.nowMs();
     if (this.requestBodyMode === undefined) ({ request: this.requestBodyMode, response: this.responseBodyMode } = streamModes(msg, filterFacts(this.deps)));
-    if (msg.request === 'request_headers') this.sourceAddress = sourceAddress(msg);
+    if (msg.request === 'request_headers') {
+      this.sourceAddress = sourceAddress(msg);
+      this.routeName = stringAttribute(msg, ROUTE_NAME_ATTRIBUTE);
+    }
     const reply = this.dispatch(msg);
     if (!msg.observability_mode) return reply;
     return reply instanceof Promise ? reply.then(() => undefined) : undefined;
@@ -212,11 +218,13 @@ export class Session {
     const h = this.reqHeaders;
     const due = decisionTimes(this.arrivedAtMs, filterFacts(this.deps).messageTimeoutMs);
     const counted = this.precount ? valueWithin(this.precount, due.countBy - this.nowMs(), undefined) : Promise.resolve(undefined);
+    const index = this.deps.routes?.();
+    const scope = index ? { attachedPolicies: attachedPolicies(index, this.routeName) } : {};
     this.admission = counted.then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
       model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4),
-      signal: deadlineSignal(due.decideBy - this.nowMs()),
+      signal: deadlineSignal(due.decideBy - this.nowMs()), ...scope,
     })).then((a) => (this.admitted = a), (err: unknown) => {
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');

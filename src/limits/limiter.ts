@@ -42,6 +42,8 @@ export interface AdmitInput {
   inputTokens: number;
   /** The decision deadline: a store that has not answered when it aborts counts as unavailable (src/limits/deadline.ts). */
   signal?: AbortSignal;
+  /** Kubernetes mode: the policies attached to the request's route (src/policy/routes.ts); see MatchInput. */
+  attachedPolicies?: readonly string[];
 }
 
 /** One counter a request touches, with what was reserved on it (store units: tokens, or micro-USD). */
@@ -112,7 +114,10 @@ export class Limiter {
   }
 
   async admit(input: AdmitInput): Promise<Admission> {
-    const policies = this.deps.matcher().match({ host: input.host, path: input.path, method: input.method, model: input.model, endpoint: input.endpoint });
+    const policies = this.deps.matcher().match({
+      host: input.host, path: input.path, method: input.method, model: input.model, endpoint: input.endpoint,
+      ...(input.attachedPolicies ? { attachedPolicies: input.attachedPolicies } : {}),
+    });
     if (policies.length === 0) return NONE;
     const now = this.now();
     const applied: Applied[] = [];

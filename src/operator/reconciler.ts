@@ -25,6 +25,7 @@ import { Coalesced } from './coalesce.js';
 import { dataPlaneVerdict, replicasUnknownVerdict, type DataPlaneProbe, type DataPlaneVerdict } from './data-plane.js';
 import { kubeEventRecorder, type EventRecorder } from './events.js';
 import { PolicyBook, acceptedIdentity, formatFieldErrors, unresolvedTargets, type PolicyCache } from './policies.js';
+import { routeObjects } from './routes.js';
 
 export type OperatorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -51,6 +52,8 @@ export interface ReconcilerDeps {
    * fuller publishes cost less than many small ones. Default 500 ms; a lone edit after a quiet spell is not delayed.
    */
   publishIntervalMs?: number;
+  /** HTTPRoutes and GRPCRoutes from the target informers' caches, for the route index; absent: listed when needed. */
+  routes?: () => readonly KubeObject[];
 }
 
 export interface ReconcileResult {
@@ -221,7 +224,8 @@ export class Reconciler {
     const { client, settings, cache } = this.deps;
     const serviceMonitor = await client.resourceExists(SERVICE_MONITOR.apiVersion, SERVICE_MONITOR.kind);
     const accepted = this.book.accepted(cache);
-    const render = renderAll(accepted, settings, { serviceMonitor });
+    const routes = await routeObjects(client, accepted, this.deps.routes);
+    const render = renderAll(accepted, settings, { serviceMonitor, routes });
     const desired: DesiredObject[] = render.objects.filter((o) => (o.metadata.ownerReferences ?? []).length === 0);
     const report: ApplyReport = { applied: [], deleted: [] };
     await converge(client, desired, [...this.sharedScopes(), ...this.serviceMonitorScope(serviceMonitor)], report);

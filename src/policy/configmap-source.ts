@@ -16,6 +16,7 @@ import { POLICIES_KEY, VERSION_KEY, limitsVersion } from '../render/limits.js';
 import type { PolicySet } from './file-source.js';
 import { parsePolicies } from './parse.js';
 import { policyKey } from './types.js';
+import { DATA_PLANE_KEY, parseDataPlaneDoc, type DataPlaneDoc } from '../envoy/data-plane.js';
 
 export interface ConfigMapSourceOptions {
   client: KubeClient;
@@ -33,6 +34,8 @@ export interface ConfigMapSourceOptions {
 
 export interface ConfigMapPolicySource {
   readonly current: PolicySet;
+  /** dataplane.json as last loaded with valid policies (undefined: an operator that does not publish it). */
+  readonly dataPlane: DataPlaneDoc | undefined;
   /** data.version of the loaded content; undefined until a valid one was loaded. */
   readonly version: string | undefined;
   /** Whether the first list completed before start-up went on. */
@@ -46,6 +49,7 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
   let current: PolicySet = { policies: [], errors: [], kept: [], files: [] };
   let version: string | undefined;
   let lastText: string | undefined;
+  let dataPlane: DataPlaneDoc | undefined;
   let started = false;
 
   const load = (obj: KubeObject): void => {
@@ -58,14 +62,18 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
       if (started) opts.onChange(current, version);
       return;
     }
-    if (text === lastText) return;
-    lastText = text;
+    const dataText = data[DATA_PLANE_KEY];
+    const seen = dataText === undefined ? text : `${text}\0${dataText}`;
+    if (seen === lastText) return;
+    lastText = seen;
     const parsed = parsePolicies(text, source);
     if (parsed.errors.length > 0) {
       current = { policies: current.policies, errors: parsed.errors, kept: current.policies.map(policyKey), files: [source] };
     } else {
       current = { policies: parsed.policies, errors: [], kept: [], files: [source] };
       version = data[VERSION_KEY] ?? limitsVersion(text);
+      // A malformed document keeps the last good one; none at all means an operator that does not publish it.
+      dataPlane = dataText === undefined ? undefined : parseDataPlaneDoc(dataText) ?? dataPlane;
     }
     if (started) opts.onChange(current, version);
   };
@@ -97,6 +105,9 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
     },
     get version(): string | undefined {
       return version;
+    },
+    get dataPlane(): DataPlaneDoc | undefined {
+      return dataPlane;
     },
     synced: informer.hasSynced(),
     close: () => informer.stop(),

@@ -44,7 +44,7 @@ describe('renderEnvoyExtensionPolicy', () => {
           failOpen: true,
           processingMode: {
             allowModeOverride: true,
-            request: { attributes: ['source.address'] },
+            request: { attributes: ['source.address', 'xds.route_name'] },
             response: { body: 'Streamed' },
           },
           metadata: { writableNamespaces: ['io.tokenmeter'] },
@@ -68,8 +68,8 @@ describe('renderEnvoyExtensionPolicy', () => {
     expect(obj.spec.extProc[0]?.backendRefs).toEqual([{ group: '', kind: 'Service', name: 'tokenmeter', port: 50051 }]);
   });
 
-  it('sends source.address for ClientIP subjects — and for every policy, so the wiring never depends on which EnvoyExtensionPolicy Envoy Gateway accepts', () => {
-    expect(eep('per-ip').spec.extProc[0]?.processingMode.request.attributes).toEqual(['source.address']);
+  it('sends source.address for ClientIP subjects and xds.route_name for route scoping — and for every policy, so the wiring never depends on which EnvoyExtensionPolicy Envoy Gateway accepts', () => {
+    expect(eep('per-ip').spec.extProc[0]?.processingMode.request.attributes).toEqual(['source.address', 'xds.route_name']);
     const inLlmGateway = POLICIES.filter((a) => a.identity.namespace === 'llm-gateway').map((a) => eep(a.identity.name).spec.extProc);
     expect(inLlmGateway).toHaveLength(2);
     expect(inLlmGateway[0]).toEqual(inLlmGateway[1]);

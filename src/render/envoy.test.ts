@@ -14,7 +14,7 @@ describe('renderEnvoyConfigMap', () => {
     expect(Object.keys(cm.data)).toEqual(['clusters.yaml', 'http_filters.yaml']);
   });
 
-  it('http_filters.yaml: the ext_proc entry of the README, plus source.address', () => {
+  it('http_filters.yaml: the ext_proc entry of the README, plus source.address and xds.route_name', () => {
     expect(parse(renderEnvoyConfigMap(S).data['http_filters.yaml'] ?? '')).toEqual([{
       name: 'envoy.filters.http.ext_proc',
       typed_config: {
@@ -27,7 +27,7 @@ describe('renderEnvoyConfigMap', () => {
           request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
           request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
         },
-        request_attributes: ['source.address'],
+        request_attributes: ['source.address', 'xds.route_name'],
         metadata_options: { receiving_namespaces: { untyped: ['io.tokenmeter'] } },
       },
     }]);

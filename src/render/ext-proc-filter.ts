@@ -16,10 +16,12 @@ export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 /** The dynamic metadata namespace tokenmeter writes (input_tokens, total_tokens, …). */
 export const METADATA_NAMESPACE = 'io.tokenmeter';
 /**
- * Request attributes sent to the ext_proc. `source.address` is always sent (not only when a ClientIP policy exists)
- * so the filter configuration does not depend on which policies are attached: see README, "Operator".
+ * Request attributes sent to the ext_proc, in every flavour. `source.address` is always sent (not only when a ClientIP
+ * policy exists) so the filter configuration does not depend on which policies are attached: see README, "Operator".
+ * `xds.route_name` names the route a request came through: the ext_proc applies a policy with targetRefs only to
+ * the routes it is attached to (src/policy/routes.ts). Envoy Gateway's attribute pattern admits both.
  */
-export const REQUEST_ATTRIBUTES: readonly string[] = ['source.address'];
+export const REQUEST_ATTRIBUTES: readonly string[] = ['source.address', 'xds.route_name'];
 
 export interface ExtProcFilterConfig {
   '@type': string;

@@ -6,7 +6,8 @@
  *   per foreign policy namespace a ReferenceGrant;
  * - Istio: one EnvoyFilter;
  * - Envoy: one ConfigMap (http_filters.yaml, clusters.yaml);
- * and always the limits ConfigMap, plus the ServiceMonitor when Prometheus Operator is installed.
+ * and always the limits ConfigMap (with the data-plane document: the rendered filter and the route index, data-plane.ts),
+ * plus the ServiceMonitor when Prometheus Operator is installed.
  */
 import type { TokenPolicy } from '../policy/types.js';
 import { renderEnvoyExtensionPolicy, renderReferenceGrant } from './envoy-gateway.js';
@@ -16,6 +17,8 @@ import { renderLimitsConfigMap, type LimitsRender } from './limits.js';
 import { byNamespaceName, type AcceptedPolicy, type RenderedConfigMap, type RenderedObject } from './meta.js';
 import { renderBackendTrafficPolicy, type SkippedLimit } from './rate-limit.js';
 import { renderServiceMonitor } from './service-monitor.js';
+import { dataPlaneDoc, withDataPlane } from './data-plane.js';
+import type { RouteObject } from './route-index.js';
 import type { OperatorSettings } from './settings.js';
 
 export type KubeObject = RenderedObject | RenderedConfigMap;
@@ -23,6 +26,8 @@ export type KubeObject = RenderedObject | RenderedConfigMap;
 export interface RenderOptions {
   /** The ServiceMonitor CRD exists (Prometheus Operator installed). */
   serviceMonitor: boolean;
+  /** The HTTPRoutes and GRPCRoutes the operator sees: the route index maps them to the policies targeting them. */
+  routes?: readonly RouteObject[];
 }
 
 export interface RenderResult {
@@ -79,7 +84,7 @@ function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, 
 /** Every object for `policies` under settings `s`. */
 export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettings, opts: RenderOptions): RenderResult {
   const sorted = [...policies].sort((a, b) => byNamespaceName(a.identity, b.identity));
-  const limits = renderLimitsConfigMap(sorted.map(namespaced), s);
+  const limits = withDataPlane(renderLimitsConfigMap(sorted.map(namespaced), s), dataPlaneDoc(s, sorted, opts.routes ?? []));
   const out: RenderResult = { objects: [], limits, unattached: [], skipped: [] };
   if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out);
   else if (sorted.length > 0) out.objects.push(s.flavour === 'Istio' ? renderEnvoyFilter(s) : renderEnvoyConfigMap(s));

@@ -14,7 +14,7 @@ const EXT_PROC = {
     request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
     request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
   },
-  request_attributes: ['source.address'],
+  request_attributes: ['source.address', 'xds.route_name'],
   metadata_options: { receiving_namespaces: { untyped: ['io.tokenmeter'] } },
 };
 
