@@ -23,9 +23,9 @@ describe('the ConfigMap source and dataplane.json', () => {
     };
     const client: KubeClient = {
       get: unused, create: unused, replace: unused, apply: unused, applyStatus: unused, delete: unused, createEvent: unused, resourceExists: unused,
-      list: () => Promise.resolve({ items: [configMap('1', 'v1', doc({ 'HTTPRoute/a/x': ['a/p'] }))], resourceVersion: '1' }),
+      list: <T extends KubeObject>() => Promise.resolve({ items: [configMap('1', 'v1', doc({ 'HTTPRoute/a/x': ['a/p'] }))] as T[], resourceVersion: '1' }),
       watch: (_r, _o, onEvent) => {
-        emit = onEvent as (e: WatchEvent) => void;
+        emit = onEvent;
         return { stop: () => undefined };
       },
     };

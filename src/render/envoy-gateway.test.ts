@@ -38,6 +38,7 @@ describe('renderEnvoyExtensionPolicy', () => {
       },
       spec: {
         targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'openai' }],
+        mergeType: 'StrategicMerge',
         extProc: [{
           backendRefs: [{ group: '', kind: 'Service', name: 'tokenmeter', namespace: 'tokenmeter-system', port: 50051 }],
           messageTimeout: '1s',
@@ -57,6 +58,13 @@ describe('renderEnvoyExtensionPolicy', () => {
     const obj = eep(name);
     expect(schemaErrors(obj)).toEqual([]);
     expect(strictSchemaErrors(obj)).toEqual([]);
+  });
+
+  it('merges into the Gateway-level policy (mergeType) only when every target is a route, and not with mergeType None', () => {
+    expect(eep('team-budgets').spec.mergeType).toBe('StrategicMerge');
+    expect(eep('per-ip').spec.mergeType).toBeUndefined(); // names a Gateway: Envoy Gateway rejects mergeType there
+    const a = POLICIES.find((p) => p.identity.name === 'team-budgets');
+    expect(a && renderEnvoyExtensionPolicy(a, resolveSettings({ envoyGateway: { mergeType: 'None' } }))?.spec.mergeType).toBeUndefined();
   });
 
   it('keeps sectionName and Gateway/GRPCRoute kinds, and omits the backend namespace when the Service is local', () => {

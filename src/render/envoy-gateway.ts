@@ -48,6 +48,8 @@ export interface ExtProcSpec {
 
 export interface EnvoyExtensionPolicySpec {
   targetRefs: PolicyTargetRef[];
+  /** Set on route-level policies (Envoy Gateway >= 1.9): see routeMergeType. */
+  mergeType?: 'StrategicMerge';
   extProc: ExtProcSpec[];
 }
 
@@ -62,6 +64,19 @@ export type ReferenceGrant = RenderedObject<ReferenceGrantSpec>;
 /** The policy's targetRefs, as Gateway API LocalPolicyTargetReferenceWithSectionName (policy namespace implied). */
 export function targetRefs(refs: readonly TargetRef[]): PolicyTargetRef[] {
   return refs.map((r) => ({ group: r.group, kind: r.kind, name: r.name, ...(r.sectionName === undefined ? {} : { sectionName: r.sectionName }) }));
+}
+
+/**
+ * `mergeType: StrategicMerge` for a policy whose targets are all routes, when the settings ask for it: Envoy Gateway
+ * (>= 1.9) then merges it into the Gateway-level policy of the same kind instead of replacing it ("most specific
+ * wins"), so a user's Gateway-level Wasm or Lua filters (or, for a BackendTrafficPolicy, timeouts and retries) stay
+ * on the route. Lists are replaced in the merge (internal/utils/merge.go; testdata envoyextensionpolicy_all.*): a
+ * user's Gateway-level extProc list does not apply on a route tokenmeter targets. Envoy Gateway rejects mergeType
+ * on Gateway targets, so a policy naming a Gateway gets none.
+ */
+export function routeMergeType(refs: readonly TargetRef[], s: OperatorSettings): { mergeType?: 'StrategicMerge' } {
+  const routesOnly = refs.length > 0 && refs.every((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
+  return routesOnly && s.envoyGateway.mergeType === 'StrategicMerge' ? { mergeType: 'StrategicMerge' } : {};
 }
 
 /** The extProc entry: identical for every policy (see the file comment). */
@@ -92,7 +107,7 @@ export function renderEnvoyExtensionPolicy(p: AcceptedPolicy, s: OperatorSetting
     apiVersion: EG_API_VERSION,
     kind: 'EnvoyExtensionPolicy',
     metadata: policyMeta(p.identity, s),
-    spec: { targetRefs: targetRefs(p.policy.targets.refs), extProc: [extProcSpec(p.identity.namespace, s)] },
+    spec: { targetRefs: targetRefs(p.policy.targets.refs), ...routeMergeType(p.policy.targets.refs, s), extProc: [extProcSpec(p.identity.namespace, s)] },
   };
 }
 

@@ -12,7 +12,7 @@ describe('resolveSettings', () => {
       messageTimeout: '1s',
       messageTimeoutMs: 1000,
       failOpen: true,
-      envoyGateway: { rateLimit: 'Off' },
+      envoyGateway: { rateLimit: 'Off', mergeType: 'StrategicMerge', configMap: { namespace: 'envoy-gateway-system', name: 'envoy-gateway-config' } },
       istio: { namespace: 'istio-system', workloadSelector: { istio: 'ingressgateway' }, name: 'tokenmeter-ext-proc' },
       envoy: { configMapName: 'tokenmeter-envoy', namespace: 'tokenmeter-system', clusterName: 'tokenmeter' },
       labels: { 'app.kubernetes.io/managed-by': 'tokenmeter-operator' },

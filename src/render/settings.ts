@@ -11,6 +11,14 @@ export const FLAVOURS: readonly Flavour[] = ['EnvoyGateway', 'Istio', 'Envoy'];
 /** Envoy Gateway only: also render a BackendTrafficPolicy charging tokens through Envoy Gateway's global limiter. */
 export type RateLimitMode = 'Off' | 'BackendTrafficPolicy';
 
+/**
+ * Envoy Gateway only: how tokenmeter's route-level policies combine with a parent (Gateway-level) policy of the same
+ * kind. `StrategicMerge` (Envoy Gateway >= 1.9): merged into it, so a user's Gateway-level Wasm/Lua (EnvoyExtensionPolicy)
+ * or timeouts (BackendTrafficPolicy) stay on the route; `None`: "most specific wins", tokenmeter's replaces them
+ * (Envoy Gateway < 1.9, which has no mergeType).
+ */
+export type MergeMode = 'StrategicMerge' | 'None';
+
 export interface ExtProcService {
   name: string;
   namespace: string;
@@ -37,7 +45,12 @@ export interface OperatorSettings {
   messageTimeoutMs: number;
   /** The ext_proc being unreachable or failing lets traffic through (true) or fails the request (false). */
   failOpen: boolean;
-  envoyGateway: { rateLimit: RateLimitMode };
+  envoyGateway: {
+    rateLimit: RateLimitMode;
+    mergeType: MergeMode;
+    /** Envoy Gateway's own configuration (envoy-gateway.yaml): read to check its rate-limit service is enabled. */
+    configMap: { namespace: string; name: string };
+  };
   istio: {
     /** Namespace of the EnvoyFilter: the gateway workloads' namespace (or the Istio root namespace for all). */
     namespace: string;
@@ -67,7 +80,7 @@ export interface SettingsInput {
   extProc?: Partial<ExtProcService>;
   messageTimeout?: string;
   failOpen?: boolean;
-  envoyGateway?: Partial<OperatorSettings['envoyGateway']>;
+  envoyGateway?: Partial<Omit<OperatorSettings['envoyGateway'], 'configMap'>> & { configMap?: Partial<OperatorSettings['envoyGateway']['configMap']> };
   istio?: Partial<OperatorSettings['istio']>;
   envoy?: Partial<OperatorSettings['envoy']>;
   labels?: Readonly<Record<string, string>>;
@@ -144,6 +157,9 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
   if (messageTimeoutMs === undefined || messageTimeoutMs < 1) fail(`messageTimeout: expected a duration like 200ms or 1s, got "${messageTimeout}"`);
   const rateLimit = input.envoyGateway?.rateLimit ?? 'Off';
   if (rateLimit !== 'Off' && rateLimit !== 'BackendTrafficPolicy') fail(`envoyGateway.rateLimit: expected Off or BackendTrafficPolicy, got "${String(rateLimit)}"`);
+  const mergeType = input.envoyGateway?.mergeType ?? 'StrategicMerge';
+  if (mergeType !== 'StrategicMerge' && mergeType !== 'None') fail(`envoyGateway.mergeType: expected StrategicMerge or None, got "${String(mergeType)}"`);
+  const egConfig = input.envoyGateway?.configMap;
   const interval = input.serviceMonitor?.interval ?? '30s';
   if (parseGoDuration(interval) === undefined) fail(`serviceMonitor.interval: expected a duration like 30s, got "${interval}"`);
   const clusterDomain = name(input.clusterDomain ?? 'cluster.local', 'clusterDomain', DNS_SUBDOMAIN, 253);
@@ -153,7 +169,13 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
     messageTimeout,
     messageTimeoutMs,
     failOpen: input.failOpen ?? true,
-    envoyGateway: Object.freeze({ rateLimit }),
+    envoyGateway: Object.freeze({
+      rateLimit, mergeType,
+      configMap: Object.freeze({
+        namespace: name(egConfig?.namespace ?? 'envoy-gateway-system', 'envoyGateway.configMap.namespace', DNS_LABEL, 63),
+        name: name(egConfig?.name ?? 'envoy-gateway-config', 'envoyGateway.configMap.name', DNS_SUBDOMAIN, 253),
+      }),
+    }),
     istio: Object.freeze({
       namespace: name(input.istio?.namespace ?? 'istio-system', 'istio.namespace', DNS_LABEL, 63),
       workloadSelector: labels(input.istio?.workloadSelector ?? { istio: 'ingressgateway' }, 'istio.workloadSelector'),

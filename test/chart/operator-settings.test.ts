@@ -13,7 +13,7 @@ const SETTINGS_KEYS: Shape = {
   extProc: { name: true, namespace: true, port: true, adminPort: true, adminPortName: true, labels: 'map' },
   messageTimeout: true,
   failOpen: true,
-  envoyGateway: { rateLimit: true },
+  envoyGateway: { rateLimit: true, mergeType: true, configMap: { namespace: true, name: true } },
   istio: { namespace: true, workloadSelector: 'map', name: true },
   envoy: { configMapName: true, namespace: true, clusterName: true },
   labels: 'map',
