@@ -107,8 +107,8 @@ export class Controller {
         const owner = (child.metadata.ownerReferences ?? []).find((r) => r.kind === 'TokenPolicy');
         if (owner && child.metadata.namespace) this.queue?.add(`${child.metadata.namespace}/${owner.name}`);
       };
+      // Additions are the operator's own applies (and the initial list, whose owners the TokenPolicy informer queues).
       c.addHandlers({
-        onAdd: requeueOwner,
         onUpdate: (old, obj) => { if (JSON.stringify(old.status) !== JSON.stringify(obj.status)) requeueOwner(obj); },
         onDelete: requeueOwner,
       });

@@ -80,7 +80,7 @@ function describe(c: GatewayChild): string {
 }
 
 /** One child's verdict, or undefined when Envoy Gateway accepted it as it is. Notes collects benign remarks. */
-function childVerdict(c: GatewayChild, targets: readonly string[], others: OtherTokenPolicies, notes: string[]): GatewayVerdict | undefined {
+function childVerdict(c: GatewayChild, targets: readonly string[], others: () => OtherTokenPolicies, notes: string[]): GatewayVerdict | undefined {
   const generation = c.object?.metadata.generation;
   const all = ancestors(c.object?.status);
   const current = all.filter((a) => conditions(a).some((x) => x.type === 'Accepted' && (generation === undefined || x.observedGeneration === undefined || x.observedGeneration === generation)));
@@ -92,7 +92,7 @@ function childVerdict(c: GatewayChild, targets: readonly string[], others: Other
     for (const x of conditions(a)) {
       const text = `${String(x.reason)}: ${String(x.message)}`;
       if (x.type === 'Accepted' && x.status === 'False') {
-        if (x.reason === 'Conflicted' && c.kind === 'EnvoyExtensionPolicy' && targets.some((t) => others.sharedTargets.has(t))) {
+        if (x.reason === 'Conflicted' && c.kind === 'EnvoyExtensionPolicy' && targets.some((t) => others().sharedTargets.has(t))) {
           notes.push(`Envoy Gateway wires the shared target through another TokenPolicy's identical EnvoyExtensionPolicy (${describe(c)} for Gateway ${gw}: ${text}).`);
           continue;
         }
@@ -102,8 +102,8 @@ function childVerdict(c: GatewayChild, targets: readonly string[], others: Other
       }
       if (x.type === 'Overridden' && x.status === 'True') {
         const { listeners, routes } = overriddenTargets(String(x.message));
-        const foreignRoutes = routes.filter((r) => !others.routes.has(r));
-        const foreignListeners = listeners.filter((l) => !others.listeners.has(`${gw.split('/').slice(0, 2).join('/')}/${l}`));
+        const foreignRoutes = routes.filter((r) => !others().routes.has(r));
+        const foreignListeners = listeners.filter((l) => !others().listeners.has(`${gw.split('/').slice(0, 2).join('/')}/${l}`));
         if (foreignRoutes.length === 0 && foreignListeners.length === 0 && c.kind === 'EnvoyExtensionPolicy') {
           notes.push(`On some routes or listeners Envoy Gateway applies another TokenPolicy's identical EnvoyExtensionPolicy instead (${describe(c)}: ${String(x.message)}).`);
           continue;
@@ -123,9 +123,10 @@ function childVerdict(c: GatewayChild, targets: readonly string[], others: Other
 
 /**
  * The verdict over all of a policy's gateway objects (`targets`: the policy's own targets, `namespace/Kind/name[/section]`):
- * the first refusal, else pending, else accepted with notes. undefined when the policy has no such objects.
+ * the first refusal, else pending, else accepted with notes. undefined when the policy has no such objects. `others`
+ * is asked only when Envoy Gateway reports a conflict or an override (it reads every accepted policy).
  */
-export function gatewayVerdict(children: readonly GatewayChild[], targets: readonly string[], others: OtherTokenPolicies): GatewayVerdict | undefined {
+export function gatewayVerdict(children: readonly GatewayChild[], targets: readonly string[], others: () => OtherTokenPolicies): GatewayVerdict | undefined {
   if (children.length === 0) return undefined;
   const notes: string[] = [];
   const verdicts = children.map((c) => childVerdict(c, targets, others, notes)).filter((v): v is GatewayVerdict => v !== undefined);

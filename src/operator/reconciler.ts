@@ -174,7 +174,7 @@ export class Reconciler {
     const own = renderOwned(policy, this.deps.settings, this.rateLimit?.enabled !== false);
     if (own.length === 0) return undefined;
     const children = await readGatewayChildren(this.deps.client, own, this.deps.gatewayObjects);
-    return gatewayVerdict(children, targetKeysOf(policy), otherTokenPolicies(this.book.accepted(this.deps.cache)));
+    return gatewayVerdict(children, targetKeysOf(policy), () => otherTokenPolicies(this.book.accepted(this.deps.cache)));
   }
 
   /** Accepted: spec valid, then targets resolved. */
@@ -322,8 +322,9 @@ export class Reconciler {
       const queued = !(converged.included.get(key) === verdict.policy.identity.generation);
       return { ...base, status: dataPlane.status, reason: dataPlane.reason, message: queued ? dataPlane.message : `${published} ${dataPlane.message}` };
     }
-    if (this.rateLimit?.enabled === false) return { ...base, status: 'False', reason: GatewayReasons.RateLimitServiceDisabled, message: `${published} ${rateLimitRefusal(this.rateLimit.why)}` };
-    if (gateway && gateway.status !== 'True') return { ...base, status: gateway.status, reason: gateway.reason, message: `${published} ${gateway.message}` };
+    // No limits version in these messages: they stay the same while publishes go on, so waiting policies are not rewritten.
+    if (this.rateLimit?.enabled === false) return { ...base, status: 'False', reason: GatewayReasons.RateLimitServiceDisabled, message: rateLimitRefusal(this.rateLimit.why) };
+    if (gateway && gateway.status !== 'True') return { ...base, status: gateway.status, reason: gateway.reason, message: gateway.message };
     const notes = [
       published,
       ...(dataPlane ? [dataPlane.message] : []),
