@@ -17,7 +17,7 @@ const SHAPE: { [key: string]: Kind } = {
   failOpen: 'boolean',
   envoyGateway: { rateLimit: 'string', mergeType: 'string', configMap: { namespace: 'string', name: 'string' } },
   istio: { namespace: 'string', workloadSelector: 'labels', name: 'string' },
-  envoy: { configMapName: 'string', namespace: 'string', clusterName: 'string' },
+  envoy: { configMapName: 'string', namespace: 'string', clusterName: 'string', address: 'string' },
   labels: 'labels',
   limitsConfigMap: { name: 'string', namespace: 'string' },
   serviceMonitor: { enabled: 'boolean', name: 'string', interval: 'string', labels: 'labels' },

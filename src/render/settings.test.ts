@@ -14,7 +14,7 @@ describe('resolveSettings', () => {
       failOpen: true,
       envoyGateway: { rateLimit: 'Off', mergeType: 'StrategicMerge', configMap: { namespace: 'envoy-gateway-system', name: 'envoy-gateway-config' } },
       istio: { namespace: 'istio-system', workloadSelector: { istio: 'ingressgateway' }, name: 'tokenmeter-ext-proc' },
-      envoy: { configMapName: 'tokenmeter-envoy', namespace: 'tokenmeter-system', clusterName: 'tokenmeter' },
+      envoy: { configMapName: 'tokenmeter-envoy', namespace: 'tokenmeter-system', clusterName: 'tokenmeter', address: 'tokenmeter.tokenmeter-system.svc.cluster.local' },
       labels: { 'app.kubernetes.io/managed-by': 'tokenmeter-operator' },
       limitsConfigMap: { name: 'tokenmeter-policies', namespace: 'tokenmeter-system' },
       serviceMonitor: { enabled: true, name: 'tokenmeter-extproc', interval: '30s', labels: {} },

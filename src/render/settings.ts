@@ -59,8 +59,13 @@ export interface OperatorSettings {
     /** Name of the (single) EnvoyFilter. */
     name: string;
   };
-  /** Plain Envoy: the ConfigMap holding http_filters.yaml and clusters.yaml. */
-  envoy: { configMapName: string; namespace: string; clusterName: string };
+  /**
+   * Plain Envoy: the ConfigMap holding http_filters.yaml and clusters.yaml, and the DNS name the STRICT_DNS cluster
+   * resolves. A ClusterIP Service resolves to one virtual IP, so each Envoy sends all its ext_proc streams over one
+   * HTTP/2 connection to one replica; a headless Service resolves to every ready pod, which Envoy balances across
+   * (the chart renders one for this flavour and sets `address` to it). Default: the ext_proc Service's name.
+   */
+  envoy: { configMapName: string; namespace: string; clusterName: string; address: string };
   /** Labels stamped on every rendered object (`app.kubernetes.io/managed-by` at least). */
   labels: Readonly<Record<string, string>>;
   /** The data-plane limits ConfigMap the ext_proc replicas read. */
@@ -185,6 +190,7 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
       configMapName: name(input.envoy?.configMapName ?? 'tokenmeter-envoy', 'envoy.configMapName', DNS_SUBDOMAIN, 253),
       namespace: name(input.envoy?.namespace ?? extProc.namespace, 'envoy.namespace', DNS_LABEL, 63),
       clusterName: input.envoy?.clusterName ?? 'tokenmeter',
+      address: name(input.envoy?.address ?? `${extProc.name}.${extProc.namespace}.svc.${clusterDomain}`, 'envoy.address', DNS_SUBDOMAIN, 253),
     }),
     labels: labels({ ...input.labels, [MANAGED_BY_LABEL]: MANAGED_BY }, 'labels'),
     limitsConfigMap: Object.freeze({

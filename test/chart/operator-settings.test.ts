@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, type OperatorConfig } from '../../src/config/operator.js';
 import { settingsFromDocument } from '../../src/render/settings-document.js';
+import { extProcCluster } from '../../src/render/envoy.js';
 import { ciScenarios, describeChart, one, renderChart, type RenderOptions } from '../helpers/helm.js';
 import { EXTPROC, NAMESPACE, OPERATOR, containerOf, flagValues, meta, podSpec } from './pods.js';
 
@@ -15,7 +16,7 @@ const SETTINGS_KEYS: Shape = {
   failOpen: true,
   envoyGateway: { rateLimit: true, mergeType: true, configMap: { namespace: true, name: true } },
   istio: { namespace: true, workloadSelector: 'map', name: true },
-  envoy: { configMapName: true, namespace: true, clusterName: true },
+  envoy: { configMapName: true, namespace: true, clusterName: true, address: true },
   labels: 'map',
   limitsConfigMap: { name: true, namespace: true },
   serviceMonitor: { enabled: true, name: true, interval: true, labels: 'map' },
@@ -114,5 +115,16 @@ describeChart('the operator command line and settings file', () => {
   it('the flags are the documented ones', () => {
     const flags = [...flagValues(operatorFromChart({ values: [{ operator: { watchNamespaces: ['x'] } }] }).args).keys()];
     expect(flags).toEqual(['settings', 'admin-address', 'log-level', 'leader-elect', 'lease-namespace', 'resync', 'namespaces']);
+  });
+
+  it('plain Envoy: a headless Service, and the rendered STRICT_DNS cluster resolves it (every replica, not one ClusterIP)', () => {
+    const { config } = operatorFromChart({ values: [{ gateway: { flavour: 'Envoy' } }] });
+    const { objects } = renderChart({ values: [{ gateway: { flavour: 'Envoy' } }] });
+    const headless = one(objects, 'Service', `${EXTPROC}-headless`);
+    expect((headless.spec as { clusterIP?: string }).clusterIP).toBe('None');
+    expect((headless.spec as { selector?: unknown }).selector).toEqual((one(objects, 'Service', EXTPROC).spec as { selector?: unknown }).selector);
+    const address = extProcCluster(config.settings).load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.address;
+    expect(address).toBe(`${EXTPROC}-headless.${NAMESPACE}.svc.cluster.local`);
+    expect(renderChart().objects.some((o) => o.kind === 'Service' && o.metadata.name === `${EXTPROC}-headless`)).toBe(false);
   });
 });
