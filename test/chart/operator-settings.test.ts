@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, type OperatorConfig } from '../../src/config/operator.js';
 import { settingsFromDocument } from '../../src/render/settings-document.js';
 import { extProcCluster } from '../../src/render/envoy.js';
-import { ciScenarios, describeChart, one, renderChart, type RenderOptions } from '../helpers/helm.js';
+import { ciScenarios, describeChart, objectsOf, one, renderChart, type RenderOptions } from '../helpers/helm.js';
 import { EXTPROC, NAMESPACE, OPERATOR, containerOf, flagValues, meta, podSpec } from './pods.js';
 
 /** The settings file's keys, as the brief for the chart lists them ('map': free-form string map). */
@@ -125,6 +125,6 @@ describeChart('the operator command line and settings file', () => {
     expect((headless.spec as { selector?: unknown }).selector).toEqual((one(objects, 'Service', EXTPROC).spec as { selector?: unknown }).selector);
     const address = extProcCluster(config.settings).load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.address;
     expect(address).toBe(`${EXTPROC}-headless.${NAMESPACE}.svc.cluster.local`);
-    expect(renderChart().objects.some((o) => o.kind === 'Service' && o.metadata.name === `${EXTPROC}-headless`)).toBe(false);
+    expect(objectsOf(renderChart().objects, 'Service', `${EXTPROC}-headless`)).toEqual([]);
   });
 });
