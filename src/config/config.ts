@@ -121,7 +121,7 @@ const OPTIONS = [
   { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
   { key: 'policiesConfigMap', flag: 'policies-configmap', env: 'TOKENMETER_POLICIES_CONFIGMAP', fallback: '', parse: parseNamespacedName, help: 'NAMESPACE/NAME of the limits ConfigMap the operator publishes, watched through the API and hot-reloaded (instead of --policies)' },
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
-  { key: 'messageTimeoutMs', flag: 'message-timeout', env: 'TOKENMETER_MESSAGE_TIMEOUT', fallback: '1', parse: parseTimeout, help: "seconds: Envoy's message_timeout for the filter; budget decisions are answered inside it (the operator's published value wins)" },
+  { key: 'messageTimeoutMs', flag: 'message-timeout', env: 'TOKENMETER_MESSAGE_TIMEOUT', fallback: '2', parse: parseTimeout, help: "seconds: Envoy's message_timeout for the filter; budget decisions are answered inside it (the operator's published value wins)" },
   { key: 'assumedBodyModes', flag: 'assume-body-modes', env: 'TOKENMETER_ASSUME_BODY_MODES', fallback: 'NONE,STREAMED', parse: parseAssumedModes, help: "the filter's REQUEST,RESPONSE body modes, used when Envoy sends no protocol_config (before 1.34; the operator's published value wins)" },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 

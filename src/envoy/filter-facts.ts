@@ -21,9 +21,9 @@ export interface FilterFacts {
 /**
  * What the operator renders in every flavour and the README's plain-Envoy snippet configures: no request body by
  * default (tokenmeter asks for it, BUFFERED, on the requests it meters: an upload on any other path is never
- * buffered), a STREAMED response body, a 1 s message timeout (src/render/settings.ts).
+ * buffered), a STREAMED response body, a 2 s message timeout (src/render/settings.ts).
  */
-export const RENDERED_FILTER: FilterFacts = Object.freeze({ messageTimeoutMs: 1000, requestBodyMode: 'NONE', responseBodyMode: 'STREAMED' });
+export const RENDERED_FILTER: FilterFacts = Object.freeze({ messageTimeoutMs: 2000, requestBodyMode: 'NONE', responseBodyMode: 'STREAMED' });
 
 export function isBodyMode(v: unknown): v is BodyMode {
   return typeof v === 'string' && (BODY_MODES as readonly string[]).includes(v);

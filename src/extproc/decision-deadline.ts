@@ -5,10 +5,10 @@
  * metering, no metadata) or answers 504 itself (never the 503 a `failureMode: Closed` policy promises). So the session
  * keeps its own, earlier deadline, measured from the moment that message arrived:
  *
- *   decideBy = arrival + messageTimeout / 2,   countBy = arrival + messageTimeout / 5
+ *   decideBy = arrival + messageTimeout / 2,   countBy = arrival + min(messageTimeout / 5, 200 ms)
  *
  * The other half covers what happens outside the session: the message's transfer to tokenmeter and the reply's transfer
- * back (an 8 MiB prompt, and its include_usage replacement, each way), event-loop delays. With the 1 s the operator
+ * back (an 8 MiB prompt, and its include_usage replacement, each way), event-loop delays. With the 2 s the operator
  * renders, an 8 MiB prompt fits on a busy two-core machine (measured: README, "Budget decisions inside Envoy's
  * message timeout"); with Envoy's default 200 ms it does not, whatever the processor does. An input count not done by `countBy` (a multi-MiB prompt on a busy core) is replaced, for the
  * reservation only, by the bytes/4 estimate unparsable bodies already use; settling at the end charges the real usage.
@@ -20,11 +20,12 @@
 /** The share of the timeout the session may use: the rest is for the message's transfer in and the reply's out. */
 const DECIDE_SHARE = 1 / 2;
 /**
- * The share after which an unfinished count is replaced by the estimate. Counting a multi-MiB prompt exactly takes
- * longer than any message timeout on a busy core (250–400 ms for 7.9 MiB measured), and waiting for it only delays the
- * request: its reservation is settled to the real usage anyway.
+ * How long an unfinished count is waited for before the estimate replaces it: a fifth of the timeout, at most 200 ms.
+ * Counting a multi-MiB prompt exactly takes 250–800 ms on a busy core (7.9 MiB measured), and waiting for it only
+ * delays the request: its reservation is settled to the real usage anyway.
  */
 const COUNT_SHARE = 1 / 5;
+const COUNT_WAIT_MAX_MS = 200;
 
 export interface DecisionTimes {
   /** Use the estimate instead of the exact count from here (same clock as `arrivedAtMs`). */
@@ -34,7 +35,7 @@ export interface DecisionTimes {
 }
 
 export function decisionTimes(arrivedAtMs: number, messageTimeoutMs: number): DecisionTimes {
-  return { countBy: arrivedAtMs + messageTimeoutMs * COUNT_SHARE, decideBy: arrivedAtMs + messageTimeoutMs * DECIDE_SHARE };
+  return { countBy: arrivedAtMs + Math.min(messageTimeoutMs * COUNT_SHARE, COUNT_WAIT_MAX_MS), decideBy: arrivedAtMs + messageTimeoutMs * DECIDE_SHARE };
 }
 
 /**
@@ -54,7 +55,14 @@ export function valueWithin<T, F>(p: Promise<T>, ms: number, fallback: F): Promi
   });
 }
 
-/** An AbortSignal that aborts `ms` from now (at once for ms <= 0). */
-export function deadlineSignal(ms: number): AbortSignal {
-  return ms <= 0 ? AbortSignal.abort() : AbortSignal.timeout(Math.ceil(ms));
+/** A signal that aborts `ms` from now (at once for ms <= 0); cancel() drops the timer once the decision is made. */
+export function deadlineSignal(ms: number): { signal: AbortSignal; cancel(): void } {
+  const ac = new AbortController();
+  if (ms <= 0) {
+    ac.abort();
+    return { signal: ac.signal, cancel: () => undefined };
+  }
+  const timer = setTimeout(() => ac.abort(), Math.ceil(ms));
+  timer.unref();
+  return { signal: ac.signal, cancel: () => clearTimeout(timer) };
 }

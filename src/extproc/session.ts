@@ -217,6 +217,7 @@ export class Session {
     if (!limiter?.active() || !route) return;
     const h = this.reqHeaders;
     const due = decisionTimes(this.arrivedAtMs, filterFacts(this.deps).messageTimeoutMs);
+    const deadline = deadlineSignal(due.decideBy - this.nowMs());
     const counted = this.precount ? valueWithin(this.precount, due.countBy - this.nowMs(), undefined) : Promise.resolve(undefined);
     const index = this.deps.routes?.();
     const scope = index ? { attachedPolicies: attachedPolicies(index, this.routeName) } : {};
@@ -224,8 +225,8 @@ export class Session {
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
       model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4),
-      signal: deadlineSignal(due.decideBy - this.nowMs()), ...scope,
-    })).then((a) => (this.admitted = a), (err: unknown) => {
+      signal: deadline.signal, ...scope,
+    })).finally(() => deadline.cancel()).then((a) => (this.admitted = a), (err: unknown) => {
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
       return undefined;

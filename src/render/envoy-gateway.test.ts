@@ -41,7 +41,7 @@ describe('renderEnvoyExtensionPolicy', () => {
         mergeType: 'StrategicMerge',
         extProc: [{
           backendRefs: [{ group: '', kind: 'Service', name: 'tokenmeter', namespace: 'tokenmeter-system', port: 50051 }],
-          messageTimeout: '1s',
+          messageTimeout: '2s',
           failOpen: true,
           processingMode: {
             allowModeOverride: true,

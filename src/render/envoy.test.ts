@@ -21,7 +21,7 @@ describe('renderEnvoyConfigMap', () => {
         '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
         grpc_service: { envoy_grpc: { cluster_name: 'tokenmeter' } },
         failure_mode_allow: true,
-        message_timeout: '1s',
+        message_timeout: '2s',
         allow_mode_override: true,
         processing_mode: {
           request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',

@@ -8,7 +8,7 @@ const EXT_PROC = {
   '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
   grpc_service: { envoy_grpc: { cluster_name: 'outbound|50051||tokenmeter.tokenmeter-system.svc.cluster.local' } },
   failure_mode_allow: true,
-  message_timeout: '1s',
+  message_timeout: '2s',
   allow_mode_override: true,
   processing_mode: {
     request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
@@ -54,7 +54,7 @@ describe('renderEnvoyFilter', () => {
     expect(strictSchemaErrors(ef)).toEqual([]);
     const cfg = ef.spec.configPatches[0]?.patch.value.typed_config;
     expect(cfg?.grpc_service.envoy_grpc.cluster_name).toBe(want.cluster ?? EXT_PROC.grpc_service.envoy_grpc.cluster_name);
-    expect(cfg?.message_timeout).toBe(want.timeout ?? '1s');
+    expect(cfg?.message_timeout).toBe(want.timeout ?? '2s');
     expect(cfg?.failure_mode_allow).toBe(want.failOpen ?? true);
     expect(ef.metadata.namespace).toBe(want.namespace ?? 'istio-system');
     expect(ef.spec.workloadSelector.labels).toEqual(s.istio.workloadSelector);

@@ -36,7 +36,7 @@ export interface OperatorSettings {
   flavour: Flavour;
   extProc: ExtProcService;
   /**
-   * Envoy's per-message timeout, Go duration syntax as Envoy Gateway accepts it (`200ms`, `1s`, `1m30s`). Default 1s:
+   * Envoy's per-message timeout, Go duration syntax as Envoy Gateway accepts it (`200ms`, `1s`, `1m30s`). Default 2s:
    * sized so an 8 MiB prompt (the ext_proc's default body cap) is transferred, decided and answered inside it
    * (README, "Budget decisions inside Envoy's message timeout"); Envoy's own default, 200 ms, is not.
    */
@@ -157,7 +157,7 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
   const flavour = input.flavour ?? 'EnvoyGateway';
   if (!FLAVOURS.includes(flavour)) fail(`flavour: expected one of ${FLAVOURS.join(', ')}, got "${String(flavour)}"`);
   const extProc = extProcService(input.extProc);
-  const messageTimeout = input.messageTimeout ?? '1s';
+  const messageTimeout = input.messageTimeout ?? '2s';
   const messageTimeoutMs = parseGoDuration(messageTimeout);
   if (messageTimeoutMs === undefined || messageTimeoutMs < 1) fail(`messageTimeout: expected a duration like 200ms or 1s, got "${messageTimeout}"`);
   const rateLimit = input.envoyGateway?.rateLimit ?? 'Off';

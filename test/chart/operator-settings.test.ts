@@ -73,7 +73,7 @@ describeChart('the operator command line and settings file', () => {
     expect(config.namespaces).toEqual([]);
     expect(config.resyncMs).toBe(300_000);
     expect(config.logLevel).toBe('info');
-    expect(config.settings).toMatchObject({ flavour: 'EnvoyGateway', messageTimeout: '1s', failOpen: true, clusterDomain: 'cluster.local' });
+    expect(config.settings).toMatchObject({ flavour: 'EnvoyGateway', messageTimeout: '2s', failOpen: true, clusterDomain: 'cluster.local' });
     expect(config.settings.envoyGateway.rateLimit).toBe('Off');
     expect(config.settings.serviceMonitor).toMatchObject({ enabled: false, name: 'tokenmeter-extproc', interval: '30s' });
   });
