@@ -18,6 +18,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY proto ./proto
+COPY vocab ./vocab
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: Node 24 on distroless Debian 12 (no shell, no package manager), non-root ----
@@ -36,10 +37,14 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/proto ./proto
+COPY --from=build /app/vocab ./vocab
 COPY --from=build /app/dist/src ./dist/src
 USER 65532:65532
 # 50051 ext_proc gRPC + grpc.health.v1; 9464 extproc admin (/metrics, /healthz, /readyz); 9465 operator admin.
 EXPOSE 50051 9464 9465
-# distroless has node at /nodejs/bin/node (it is not on a shell PATH: there is no shell).
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/src/cli/main.js"]
+# distroless has node at /nodejs/bin/node (it is not on a shell PATH: there is no shell). The Node flag and the
+# malloc setting are src/cli/runtime-flags.ts's (a smaller V8 young generation and fewer malloc arenas: ~25 MiB less
+# memory at rest after traffic).
+ENV MALLOC_ARENA_MAX=2
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "/app/dist/src/cli/main.js"]
 CMD ["extproc"]

@@ -6,34 +6,48 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createEnvoyClient, runExchange, type Exchange } from '../test/envoy/emulator.js';
 import type { ExternalProcessorClient } from '../src/gen/envoy/service/ext_proc/v3/ExternalProcessor.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 
 export interface ServerProcess {
   child: ChildProcess;
   client: ExternalProcessorClient;
+  /**
+   * A new client on its own connection. Node's HTTP/2 client closes a session after ~1,150 emulated exchanges (1,000
+   * frames for streams it already reset, from ending each stream with half-close + cancel): runs longer than that
+   * reconnect between rounds.
+   */
+  reconnect(): void;
   sample(gc?: boolean): Promise<{ cpuUs: number; rss: number; heap: number }>;
   stop(): void;
 }
 
-export async function startServerProcess(kind: 'tokenmeter' | 'budgets' | 'echo', redisUrl?: string, messageTimeoutS?: number): Promise<ServerProcess> {
+export async function startServerProcess(
+  kind: 'tokenmeter' | 'budgets' | 'echo' | 'ledger-sqlite' | 'ledger-postgres', redisUrl?: string,
+  nodeFlags: readonly string[] = RUNTIME_NODE_FLAGS, env: Readonly<Record<string, string>> = RUNTIME_ENV, messageTimeoutS?: number,
+): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
   const args = [kind, redisUrl ?? '-', ...(messageTimeoutS === undefined ? [] : [String(messageTimeoutS)])];
-  const child = fork(script, args, { execArgv: ['--expose-gc', ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, args, { execArgv: ['--expose-gc', ...nodeFlags, ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
-  const client = createEnvoyClient(`127.0.0.1:${port}`);
-  return {
-    child, client,
+  const server: ServerProcess = {
+    child, client: createEnvoyClient(`127.0.0.1:${port}`),
+    reconnect: () => {
+      server.client.close();
+      server.client = createEnvoyClient(`127.0.0.1:${port}`, true);
+    },
     sample: (gc = false) => new Promise((resolve) => {
       child.once('message', (m: { cpuUs: number; rss: number; heap: number }) => resolve(m));
       child.send(gc ? 'gc' : 'sample');
     }),
     stop: () => {
-      client.close();
+      server.client.close();
       child.kill('SIGKILL');
     },
   };
+  return server;
 }
 
 /** Envoy's buffer raised to tokenmeter's 8 MiB body cap, as the README tells deployments to (Envoy's default is 1 MiB). */

@@ -7,10 +7,16 @@ import { runExchange } from '../test/envoy/emulator.js';
 import { BENCH_BUFFER_LIMIT, chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
 import { benchLargePrompt } from './large-prompt.js';
 import { memoryPerOpenStream } from './open-streams.js';
+import { memoryAtRest, vocabularyCosts } from './memory-at-rest.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
+import { benchDecisions } from './decisions.js';
+import { benchLimits } from './limits.js';
 import { benchOperator, chartNodeOptions } from './operator.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
+import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
+import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
 import type { ServerProcess } from './extproc-load.js';
 
 const quick = process.argv.includes('--quick');
@@ -148,26 +154,122 @@ async function largePrompt(): Promise<void> {
   }
 }
 
+/** The published limits at the stated sizes: ConfigMaps, render and load times. */
+function limitsSize(): void {
+  const r = benchLimits();
+  console.log('## Limits ConfigMaps: 1,000 policies plus 20 policies of 1,000 overrides each (render in the operator, load in the ext_proc)\n');
+  table(['policies', 'overrides', 'bytes', 'ConfigMaps', 'largest ConfigMap bytes', 'render ms', 'first load ms', 'reload after one edit ms'],
+    [[String(r.policies), String(r.overrides), String(r.bytes), String(r.configMaps), String(r.largestConfigMapBytes), f1(r.renderMs), f1(r.firstLoadMs), f1(r.reloadAfterEditMs)]]);
+}
+
+/** Budget decisions with tiers and overrides against a policy without, each in its own processes. */
+async function decisions(): Promise<void> {
+  const rows = await benchDecisions(quick);
+  const base = rows[0]?.cpuUsPerDecision ?? 1;
+  const baseMin = rows[0]?.minCpuUsPerDecision ?? 1;
+  console.log('## Budget decision (admit + settle, memory store): a policy with 10 tiers and 1,000 overrides vs one without\n');
+  table(['policy', 'CPU µs/decision (median)', 'vs none', 'CPU µs/decision (min)', 'vs none'], rows.map((r) => [
+    r.policy, f2(r.cpuUsPerDecision), `${f2(r.cpuUsPerDecision / base)}x`, f2(r.minCpuUsPerDecision), `${f2(r.minCpuUsPerDecision / baseMin)}x`,
+  ]));
+}
+
+/** The spend ledger: CPU it adds per request, write rate, the month report, queue memory, the budgets listing. */
+async function ledger(): Promise<void> {
+  const missing = postgresUnavailable();
+  let pgServer: PostgresServer | undefined;
+  if (missing) console.log(`(PostgreSQL not available: ${missing}; PostgreSQL rows skipped)\n`);
+  else pgServer = await startPostgresServer();
+  try {
+    const ex = chatExchange(4096, 100);
+    const servers: [string, ServerProcess][] = [['ledger off', await startServerProcess('tokenmeter')], ['ledger on, SQLite', await startServerProcess('ledger-sqlite')]];
+    if (pgServer) servers.push(['ledger on, PostgreSQL', await startServerProcess('ledger-postgres', pgServer.url)]);
+    try {
+      const res: [string, LoadResult][] = [];
+      for (let round = 0; round < 3; round++) {
+        for (const [name, s] of servers) {
+          s.reconnect();
+          await runLoad(s, ex, 8, quick ? 20 : 100);
+          res.push([name, await runLoad(s, ex, 32, quick ? 64 : 400)]);
+        }
+      }
+      const best = (name: string): number => Math.min(...res.filter(([n]) => n === name).map(([, r]) => r.cpuUsPerRequest));
+      const base = best('ledger off');
+      console.log('## Ledger: CPU per request, same sequence at concurrency 32 (server process, all threads; best of 3 rounds)\n');
+      table(['server', 'CPU µs/req', 'vs ledger off'], servers.map(([name]) => [name, f1(best(name)), `${f2(best(name) / base)}x`]));
+    } finally {
+      servers.forEach(([, s]) => s.stop());
+    }
+    const sqlite = await sqliteRows(quick);
+    const pgr = pgServer ? await postgresRows(pgServer.url, quick) : undefined;
+    if (pgr) {
+      console.log('## PostgreSQL client: 40 batches of 1,000 rows (unnest arrays, ON CONFLICT DO NOTHING), then 2,000 one-row queries, one connection\n');
+      table(['client', 'rows/s', 'client CPU µs/row', 'queries/s'], pgr.clients.map((c) => [c.client, c.rowsPerSec.toFixed(0), f2(c.cpuUsPerRow), c.queriesPerSec.toFixed(0)]));
+    }
+    const writes: WriteRow[] = [sqlite.write, ...(pgr ? [pgr.write] : [])];
+    console.log('## Ledger: sustained write rate of one writer (batches of 1,000 with their roll-ups)\n');
+    table(['store', 'records', 's', 'records/s'], writes.map((w) => [w.store, String(w.records), f2(w.seconds), w.perSecond.toFixed(0)]));
+    const reports: SpendRow[] = [sqlite.report, pgr?.report].filter((r): r is SpendRow => r !== undefined);
+    if (reports.length > 0) {
+      console.log('## GET /v1/spend for a month grouped by subject over 10 M records (29 days of roll-ups + the current day raw; median of 5)\n');
+      table(['store', 'roll-up rows', 'raw rows today', 'records represented', 'subjects', 'ms'], reports.map((r) => [r.store, String(r.rollupRows), String(r.rawRows), String(r.records), String(r.groups), f1(r.ms)]));
+    }
+    const mem = queueMemory(100_000);
+    const list = await budgetListing();
+    console.log('## Ledger queue at its bound, and the budgets listing\n');
+    table(['what', 'value'], [
+      [`queue memory, ${mem.records} records (the default --ledger-queue)`, `${f1(mem.mib)} MiB (${mem.bytesPerRecord.toFixed(0)} B/record)`],
+      [`GET /v1/budgets page of 100 of ${list.subjects} subjects (memory counters)`, `${f2(list.ms)} ms`],
+    ]);
+  } finally {
+    await pgServer?.close();
+  }
+}
+
 async function operator(): Promise<void> {
   const r = await benchOperator(1000);
-  console.log(`## Operator: 1,000 TokenPolicies (operator process with NODE_OPTIONS "${chartNodeOptions()}" vs fake kube-apiserver over HTTP, one ext_proc)\n`);
-  table(['policies', 'converge to Ready s', 'operator CPU s', 'operator peak RSS MiB', 'edit enforced s'],
-    [[String(r.policies), f2(r.convergeSeconds), f1(r.operatorCpuSeconds), f1(r.peakRssMiB), f2(r.editEnforcedSeconds)]]);
+  const o = await benchOperator(1000, chartNodeOptions(), { big: { policies: 20, overrides: 1000 } });
+  console.log(`## Operator: 1,000 TokenPolicies, then 1,000 plus 20 of 1,000 overrides each (operator process with NODE_OPTIONS "${chartNodeOptions()}" vs fake kube-apiserver over HTTP, one ext_proc)\n`);
+  table(['policies', 'limits ConfigMaps', 'limits bytes', 'converge to Ready s', 'operator CPU s', 'operator peak RSS MiB', 'edit enforced s'], [r, o].map((x, i) => [
+    i === 0 ? String(x.policies) : '1000 + 20 × 1,000 overrides', String(x.limitsConfigMaps), String(x.limitsBytes), f2(x.convergeSeconds), f1(x.operatorCpuSeconds),
+    f1(x.peakRssMiB), `${f2(x.editEnforcedSeconds)}${i === 0 ? '' : ' (one override)'}`,
+  ]));
+}
+
+async function atRest(): Promise<void> {
+  const image = await memoryAtRest();
+  const plain = await memoryAtRest(true);
+  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB)\n`);
+  table(['state', `RSS MiB, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, 'RSS MiB, Node and glibc defaults'], [
+    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB)],
+    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB)],
+  ]);
+  console.log('## Vocabulary cost, each loaded alone in a fresh process\n');
+  table(['tokenizer', 'load ms', 'RSS MiB', 'heap MiB'], vocabularyCosts().map((v) => [v.name, f1(v.loadMs), f1(v.rssMiB), f1(v.heapMiB)]));
 }
 
 async function main(): Promise<void> {
   console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (process.argv.includes('--budgets-only')) return budgets();
+  if (process.argv.includes('--decisions-only')) {
+    limitsSize();
+    return decisions();
+  }
   if (process.argv.includes('--operator-only')) return operator();
   if (process.argv.includes('--large-prompt-only')) return largePrompt();
+  if (process.argv.includes('--memory-only')) return atRest();
+  if (process.argv.includes('--ledger-only')) return ledger();
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
+  await atRest();
   await extprocVsEcho();
   await smallWhileLarge();
   await largePrompt();
   await budgets();
+  limitsSize();
+  await decisions();
+  await ledger();
   await operator();
 }
 

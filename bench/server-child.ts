@@ -1,5 +1,7 @@
 /**
- * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL|-] [MESSAGE_TIMEOUT_S]`. Prints its gRPC port on stdout and
+ * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL|-] [MESSAGE_TIMEOUT_S]`
+ * (ledger off), or `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on). Prints its
+ * gRPC port on stdout and
  * answers IPC requests for its own CPU time and RSS, so the parent measures the server alone.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -35,8 +37,8 @@ async function startEcho(): Promise<number> {
 }
 
 /** tokenmeter, metering only; or with a budget policy (a budget large enough that every request is admitted). */
-async function startTokenmeter(budgets: boolean): Promise<number> {
-  const extra: string[] = [];
+async function startTokenmeter(budgets: boolean, ledger: string[] = ['--ledger-url', 'none']): Promise<number> {
+  const extra: string[] = [...ledger];
   if (budgets) {
     const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'));
     writeFileSync(join(dir, 'policy.yaml'), [
@@ -56,7 +58,12 @@ async function startTokenmeter(budgets: boolean): Promise<number> {
 }
 
 const kind = process.argv[2];
-const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets');
+const ledgerArgs = (): string[] => {
+  if (kind === 'ledger-sqlite') return ['--data-dir', mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'))];
+  if (kind === 'ledger-postgres') return ['--ledger-url', process.argv[3] ?? '', '--data-dir', mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'))];
+  return ['--ledger-url', 'none'];
+};
+const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets', ledgerArgs());
 process.on('message', (msg: string) => {
   if (msg === 'exit') process.exit(0);
   if (msg === 'gc') (globalThis as { gc?: () => void }).gc?.();

@@ -1,7 +1,7 @@
 /**
  * Tokenizer throughput (MB/s of UTF-8 input) on ~1 MB of deterministic prose, code and CJK text, per library and
  * encoding, plus whether each library's counts equal the reference (gpt-tokenizer) on every corpus. Candidates:
- * gpt-tokenizer and js-tiktoken (dependencies), ai-tokenizer and @microsoft/tiktokenizer (devDependencies, loaded
+ * tokenmeter's compact BPE (the default), gpt-tokenizer and js-tiktoken (dependencies), ai-tokenizer and @microsoft/tiktokenizer (devDependencies, loaded
  * offline: the latter is built from js-tiktoken's bundled ranks instead of downloading a .tiktoken file), and
  * tokenmeter's bounded `countText` over the default implementation. A library too slow to finish a corpus within
  * ~3 s is measured on a prefix (`*` in the table).
@@ -105,11 +105,13 @@ async function optionalCandidates(encoding: EncodingName): Promise<Candidate[]> 
 async function candidates(encoding: EncodingName): Promise<Candidate[]> {
   const gpt = createTokenizer(encoding, 'gpt-tokenizer');
   const tik = createTokenizer(encoding, 'js-tiktoken');
+  const compact = createTokenizer(encoding, 'compact');
   return [
+    { library: 'tokenmeter compact (default)', encoding, count: (t) => compact.count(t) },
     { library: 'gpt-tokenizer', encoding, count: (t) => gpt.count(t) },
     { library: 'js-tiktoken', encoding, count: (t) => tik.count(t) },
     ...(await optionalCandidates(encoding)),
-    { library: 'tokenmeter countText', encoding, count: (t) => countText(gpt, t).tokens },
+    { library: 'tokenmeter countText', encoding, count: (t) => countText(compact, t).tokens },
   ];
 }
 

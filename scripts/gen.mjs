@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { INSTALL, genChartTemplates, genInstallManifest } from './gen-chart.mjs';
+import { FITTED_PATH, fittedConstantsText } from './fit-estimates.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
@@ -58,6 +59,8 @@ const generators = [
   { dir: 'crds', run: genCrds },
   { dir: 'charts/tokenmeter/templates/generated', run: async () => (chartTemplates = await genChartTemplates(root)) },
   { files: [INSTALL], run: () => genInstallManifest(root, chartTemplates, { check }) },
+  // The estimate constants, fitted on the fit split of test/fixtures/llm (scripts/fit-estimates.mjs).
+  { files: [FITTED_PATH], run: async () => new Map([[FITTED_PATH, await fittedConstantsText()]]) },
 ];
 let stale = [];
 for (const { dir, files, run } of generators) {

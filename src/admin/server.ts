@@ -1,7 +1,8 @@
 /**
  * The ext_proc's admin endpoint: the probes and /metrics (probes.ts) plus the token count and cost API: POST
  * /v1/count (count-api.ts), GET /v1/usage (usage-api.ts, bearer token when configured), GET /v1/models
- * (models-api.ts), GET /v1/policies (policies-api.ts: the limits version loaded).
+ * (models-api.ts), GET /v1/policies (policies-api.ts: the limits version loaded), and the spend ledger's GET /v1/spend,
+ * /v1/requests and /v1/budgets (spend-api.ts, requests-api.ts, budgets-api.ts; bearer token like /v1/usage).
  */
 import type { EncodingOverrides } from '../tokenize/encodings.js';
 import { handleCount } from './count-api.js';
@@ -9,6 +10,10 @@ import { handleModels } from './models-api.js';
 import { handlePolicies, type LoadedPolicies } from './policies-api.js';
 import { GET, probeRoutes, serveAdmin, type AdminServer, type ProbeDeps, type Route } from './probes.js';
 import { handleUsage, type UsageSource } from './usage-api.js';
+import { handleSpend } from './spend-api.js';
+import { handleRequests } from './requests-api.js';
+import { handleBudgets } from './budgets-api.js';
+import type { LedgerQuery } from '../ledger/query.js';
 
 export type { AdminServer } from './probes.js';
 
@@ -23,6 +28,10 @@ export interface AdminDeps extends ProbeDeps {
   adminToken?: string;
   /** What GET /v1/policies reports; absent when budgets are off. */
   loadedPolicies?: () => LoadedPolicies;
+  /** The spend ledger for /v1/spend, /v1/requests and /v1/budgets; absent when it is off. */
+  ledger?: LedgerQuery;
+  /** Wall clock (ms); injected for tests. */
+  now?: () => number;
 }
 
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
@@ -37,7 +46,17 @@ function routes(deps: AdminDeps): ReadonlyMap<string, Route> {
     ['/v1/usage', { methods: GET, handle: (req, res, url) => handleUsage(req, res, url, { source: deps.usage, adminToken: deps.adminToken ?? '' }) }],
     ['/v1/models', { methods: GET, handle: (_q, res) => handleModels(res, deps.encodingOverrides) }],
     ['/v1/policies', { methods: GET, handle: (_q, res) => handlePolicies(res, deps.loadedPolicies) }],
+    ['/v1/spend', { methods: GET, handle: (req, res, url) => handleSpend(req, res, url, ledgerDeps(deps)) }],
+    ['/v1/requests', { methods: GET, handle: (req, res, url) => handleRequests(req, res, url, ledgerDeps(deps)) }],
+    ['/v1/budgets', {
+      methods: GET,
+      handle: (req, res, url) => handleBudgets(req, res, url, { adminToken: deps.adminToken ?? '', ...(deps.usage ? { source: deps.usage } : {}), ...(deps.ledger ? { ledger: deps.ledger } : {}) }),
+    }],
   ]);
+}
+
+function ledgerDeps(deps: AdminDeps): { ledger?: LedgerQuery; adminToken: string; now: () => number } {
+  return { adminToken: deps.adminToken ?? '', now: deps.now ?? Date.now, ...(deps.ledger ? { ledger: deps.ledger } : {}) };
 }
 
 export function startAdminServer(deps: AdminDeps, host: string, port: number): Promise<AdminServer> {

@@ -12,10 +12,7 @@ import { limiterEvents } from '../extproc/admission.js';
 import { Limiter } from '../limits/limiter.js';
 import { createMemoryStore } from '../limits/memory-store.js';
 import { ObservedOutput } from '../limits/observed.js';
-import { createRedisStore } from '../limits/redis-store.js';
 import type { CounterStore } from '../limits/store.js';
-import { kubeClientFor } from '../k8s/client-node.js';
-import { watchConfigMapPolicies } from '../policy/configmap-source.js';
 import { watchPolicies, type PolicySet } from '../policy/file-source.js';
 import { compileMatcher, type PolicyMatcher } from '../policy/match.js';
 import { policyErrorsToError } from '../policy/parse.js';
@@ -50,6 +47,8 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
   const source = config.policiesConfigMap ? await configMapSource(config, logger, metrics, apply) : await fileSource(config, logger, apply);
   let store: CounterStore;
   if (config.redisUrl) {
+    // Loaded only when configured (ioredis is ~20 MB of RSS an in-memory deployment never needs).
+    const { createRedisStore } = await import('../limits/redis-store.js');
     const redis = createRedisStore({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, onHealthChange: (healthy, error) => logger[healthy ? 'info' : 'warn']({ err: error }, healthy ? 'redis connected' : 'redis unavailable') });
     // Serve only once the first connection is up (bounded): a replica that starts answering before it can reach
     // Redis would apply failureMode to its first requests for no reason.
@@ -108,6 +107,8 @@ async function configMapSource(config: ExtprocConfig, logger: Logger, metrics: M
     metrics.policiesVersion.reset();
     metrics.policiesVersion.set({ version }, 1);
   };
+  // Loaded only when configured: the Kubernetes client is ~65 MB of RSS a file-based deployment never needs.
+  const [{ kubeClientFor }, { watchConfigMapPolicies }] = await Promise.all([import('../k8s/client-node.js'), import('../policy/configmap-source.js')]);
   const source = await watchConfigMapPolicies({
     client: kubeClientFor(config.kubeconfig, { userAgent: userAgent('extproc') }), namespace: ref.namespace, name: ref.name,
     onChange: (set, version) => {

@@ -9,7 +9,10 @@ import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
 import type { EncodingOverrides } from '../tokenize/encodings.js';
 import { createDataPlane } from './data-plane.js';
-import { createBudgets } from './budgets.js';
+import { createLedger } from './ledger.js';
+
+/** How long SIGTERM gives the ledger to write what is queued before spilling it to disk. */
+const LEDGER_CLOSE_MS = 5000;
 
 export interface RunningExtproc {
   grpc: ExtprocServer;
@@ -19,12 +22,17 @@ export interface RunningExtproc {
 }
 
 export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise<RunningExtproc> {
-  const metrics = createMetrics({ maxModelLabels: config.maxModelLabels });
+  const metrics = createMetrics({
+    maxModelLabels: config.maxModelLabels, subjectUsage: { threshold: config.subjectMetricThreshold, maxSeries: config.subjectMetricMaxSeries },
+  });
   const plane = createDataPlane(config, logger);
-  const budgets = await createBudgets(config, logger, metrics);
+  const ledger = await createLedger(config, logger, metrics);
+  // Budgets (YAML policies, stores, the Kubernetes watch) are loaded only when configured: metering alone stays small.
+  const budgets = config.policies || config.policiesConfigMap ? await (await import('./budgets.js')).createBudgets(config, logger, metrics) : undefined;
   const grpc = await startExtprocServer({
     config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter, limiter: budgets?.limiter,
     filterFacts: () => budgets?.dataPlane()?.filter, routes: () => budgets?.dataPlane()?.routes,
+    ...(ledger ? { ledger: ledger.sink } : {}),
   }, config.grpc.host, config.grpc.port);
   let admin: AdminServer;
   try {
@@ -33,9 +41,11 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
       maxRequestBodyBytes: config.maxRequestBodyBytes, encodingOverrides: config.encodingOverrides as EncodingOverrides, adminToken: config.adminToken,
       usage: budgets && { policies: () => budgets.matcher().policies, store: budgets.store, now: Date.now },
       ...(budgets ? { loadedPolicies: () => budgets.loaded() } : {}),
+      ...(ledger ? { ledger: ledger.query } : {}),
     }, config.admin.host, config.admin.port);
   } catch (err) {
     await grpc.shutdown(0);
+    await ledger?.close(0);
     await budgets?.close();
     throw err;
   }
@@ -50,6 +60,7 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
         await grpc.shutdown(config.shutdownGraceMs);
         await admin.close();
         await plane.close();
+        await ledger?.close(LEDGER_CLOSE_MS);
         await budgets?.close();
         logger.info('stopped');
       })();

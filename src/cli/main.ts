@@ -24,6 +24,10 @@ async function main(argv: string[]): Promise<number> {
     const { runCount } = await import('./count.js');
     return runCount(parsed.rest, parsed.count, parsed.config, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   }
+  if (parsed.command === 'spend') {
+    const { runSpend } = await import('./spend.js');
+    return runSpend(parsed.spend, parsed.config, { stdout: process.stdout, stderr: process.stderr }, createLogger('silent'));
+  }
   if (parsed.command !== 'extproc' && parsed.command !== 'operator') {
     process.stderr.write(`tokenmeter: unknown command "${parsed.command}"\n\n${usage()}\n`);
     return 2;

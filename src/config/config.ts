@@ -8,11 +8,13 @@ import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
 import { fail, parseBool, parseBytes, parseHostPort, parseLevel, parseSeconds, LOG_LEVELS, type HostPort, type LogLevel } from './parsers.js';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, operatorUsage, type OperatorConfig } from './operator.js';
 import { BODY_MODES, parseBodyModes, type BodyMode } from '../envoy/filter-facts.js';
+import { LEDGER_OPTIONS, SPEND_FLAGS, type LedgerConfig, type SpendArgs } from './ledger.js';
 
 export { parseHostPort, type HostPort, type LogLevel } from './parsers.js';
 export type { OperatorConfig } from './operator.js';
+export type { LedgerConfig, SpendArgs } from './ledger.js';
 
-export interface ExtprocConfig {
+export interface ExtprocConfig extends LedgerConfig {
   grpc: HostPort;
   admin: HostPort;
   logLevel: LogLevel;
@@ -48,6 +50,8 @@ export interface ExtprocConfig {
   messageTimeoutMs: number;
   /** The filter's configured body modes, for Envoy that sends no protocol_config (before 1.34; published value wins). */
   assumedBodyModes: { requestBodyMode: BodyMode; responseBodyMode: BodyMode };
+  /** RST_STREAM frames one HTTP/2 connection may send per second (and at once) before it gets GOAWAY. */
+  maxStreamResetsPerSecond: number;
 }
 
 /** One option: its flag, environment variable, default and parser. */
@@ -103,6 +107,12 @@ function parseCount(raw: string, name: string): number {
   return n;
 }
 
+function parseResetRate(raw: string, name: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) fail(`${name}: expected an integer from 1 to 1000000, got "${raw}"`);
+  return n;
+}
+
 const OPTIONS = [
   { key: 'grpc', flag: 'grpc-address', env: 'TOKENMETER_GRPC_ADDRESS', fallback: '0.0.0.0:50051', parse: parseHostPort, help: 'ext_proc gRPC listen address' },
   { key: 'admin', flag: 'admin-address', env: 'TOKENMETER_ADMIN_ADDRESS', fallback: '0.0.0.0:9464', parse: parseHostPort, help: 'HTTP address for /metrics, /healthz, /readyz, /v1/count, /v1/usage, /v1/models' },
@@ -123,6 +133,8 @@ const OPTIONS = [
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
   { key: 'messageTimeoutMs', flag: 'message-timeout', env: 'TOKENMETER_MESSAGE_TIMEOUT', fallback: '2', parse: parseTimeout, help: "seconds: Envoy's message_timeout for the filter; budget decisions are answered inside it (the operator's published value wins)" },
   { key: 'assumedBodyModes', flag: 'assume-body-modes', env: 'TOKENMETER_ASSUME_BODY_MODES', fallback: 'NONE,STREAMED', parse: parseAssumedModes, help: "the filter's REQUEST,RESPONSE body modes, used when Envoy sends no protocol_config (before 1.34; the operator's published value wins)" },
+  ...LEDGER_OPTIONS,
+  { key: 'maxStreamResetsPerSecond', flag: 'max-stream-resets-per-second', env: 'TOKENMETER_MAX_STREAM_RESETS_PER_SECOND', fallback: '10000', parse: parseResetRate, help: 'RST_STREAM frames per second (and at once) one HTTP/2 connection may send before GOAWAY; Envoy sends one per request (Node >= 22.10)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 /** Options of `tokenmeter count` (rejected with other commands). */
@@ -143,6 +155,7 @@ export interface ParsedCommand {
   help: boolean;
   config: ExtprocConfig;
   count: CountArgs;
+  spend: SpendArgs;
   /** Set for the operator command. */
   operator?: OperatorConfig;
   rest: string[];
@@ -153,9 +166,11 @@ export function usage(): string {
   const countLines = COUNT_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`);
   return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc       run the Envoy ext_proc server',
     '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)',
-    '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)', '',
+    '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)',
+    '  spend         print spend from the ledger (--ledger-url / --data-dir) by subject, model, policy, day or month', '',
     'Options for extproc:', ...lines, '  --help                   show this help', '',
     'Options for count (it also reads --encoding-overrides):', ...countLines, '',
+    'Options for spend (it also reads --ledger-url, --data-dir):', ...SPEND_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`), '',
     `Options for operator (it also reads ${SHARED_FLAGS.map((f) => `--${f}`).join(', ')}):`, ...operatorUsage()].join('\n');
 }
 
@@ -164,7 +179,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const flagOptions = Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }]));
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    const countOptions = Object.fromEntries(COUNT_FLAGS.map((o) => [o.flag, { type: 'string' as const }]));
+    const countOptions = Object.fromEntries([...COUNT_FLAGS, ...SPEND_FLAGS].map((o) => [o.flag, { type: 'string' as const }]));
     const operatorOptions = Object.fromEntries(OPERATOR_FLAGS.map((f) => [f, { type: 'string' as const }]));
     parsed = parseArgs({ args: [...argv], options: { ...flagOptions, ...countOptions, ...operatorOptions, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
@@ -187,6 +202,13 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (v.trim() === '') fail(`--${flag}: expected a value`);
     count[flag] = v.trim();
   }
+  const spend: SpendArgs = {};
+  for (const { flag, key } of SPEND_FLAGS) {
+    const v = values[flag];
+    if (typeof v !== 'string') continue;
+    if (command !== 'spend') fail(`--${flag} is an option of the spend command`);
+    spend[key] = v.trim();
+  }
   if (config.policies && config.policiesConfigMap) fail('--policies and --policies-configmap are exclusive: choose one policy source');
   for (const o of OPTIONS) {
     if (command === 'operator' && typeof values[o.flag] === 'string' && !SHARED_FLAGS.includes(o.flag)) fail(`--${o.flag} is not an option of the operator command`);
@@ -195,5 +217,5 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (command !== 'operator' && typeof values[flag] === 'string') fail(`--${flag} is an option of the operator command`);
   }
   const operator = command === 'operator' ? operatorConfig(values, env) : undefined;
-  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, rest, ...(operator ? { operator } : {}) };
+  return { command, help: values.help === true, config: Object.freeze(config as unknown as ExtprocConfig), count, spend, rest, ...(operator ? { operator } : {}) };
 }

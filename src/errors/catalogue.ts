@@ -32,6 +32,8 @@ export const ErrorCodes = {
   KUBE_UNREACHABLE: 'TM_KUBE_UNREACHABLE',
   /** A kubeconfig that cannot be loaded or names no cluster. */
   KUBE_CONFIG_INVALID: 'TM_KUBE_CONFIG_INVALID',
+  /** The spend ledger's store (SQLite file, PostgreSQL) could not be read or written; writes are retried or spilled. */
+  LEDGER_UNAVAILABLE: 'TM_LEDGER_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

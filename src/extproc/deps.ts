@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Admission, AdmitInput } from '../limits/limiter.js';
 import type { FilterFacts } from '../envoy/filter-facts.js';
 import type { RouteIndex } from '../policy/routes.js';
+import type { LedgerSink } from '../ledger/writer.js';
 
 export interface InputCounter {
   /** Counts a parsed request body. May run off the event loop for large bodies; never rejects for bad shapes. */
@@ -56,6 +57,10 @@ export interface SessionDeps {
    * Absent or undefined (local mode, an operator that does not publish it): targetRefs are not resolvable and ignored.
    */
   routes?: () => RouteIndex | undefined;
+  /** The spend ledger: each settled request's usage record is handed to it (never awaited). Absent: no ledger. */
+  ledger?: LedgerSink;
+  /** Wall clock (ms since the epoch) for the records' time; injected for tests. */
+  wallClock?: () => number;
 }
 
 /** What the session knows about the filter: the operator's published facts, else the flags. */

@@ -21,6 +21,8 @@ export interface RequestRecord {
   endpoint: Endpoint;
   requestModel?: string;
   responseModel?: string;
+  /** The upstream host (:authority), for provider-specific prices (Azure, OpenAI-compatible hosts). */
+  apiHost?: string;
   stream: boolean;
   status?: number;
   precount?: InputCount;
@@ -38,11 +40,12 @@ const OPERATION: Record<Endpoint, string> = {
 const GENAI_PROVIDER: Record<Provider, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini' };
 
 /** Spend at built-in list prices (or the fallback price for unknown models), for the cost metric and log. */
-export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean } {
+export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean; source: string } {
   const o = r.outcome;
-  const { price, unpriced } = priceFor(r.responseModel ?? r.requestModel, []);
+  const hint = { provider: r.provider, inputTokens: o.inputTokens, ...(r.apiHost === undefined ? {} : { host: r.apiHost }) };
+  const { price, unpriced, source } = priceFor(r.responseModel ?? r.requestModel, [], hint);
   const usd = costUSD(tokenUsage({ inputTokens: o.inputTokens, outputTokens: o.outputTokens, cachedInputTokens: o.cachedInputTokens, cacheWriteTokens: o.cacheWriteTokens, reasoningTokens: o.reasoningTokens }), price);
-  return { usd, unpriced };
+  return { usd, unpriced, source };
 }
 
 export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
@@ -70,7 +73,10 @@ export function recordMetrics(metrics: Metrics, r: RequestRecord): void {
   metrics.genaiTokenUsage.observe({ ...genai, gen_ai_token_type: 'input' }, outcome.inputTokens);
   if (r.endpoint !== 'openai.embeddings') metrics.genaiTokenUsage.observe({ ...genai, gen_ai_token_type: 'output' }, outcome.outputTokens);
   const err = precountRelativeError(r.precount, r.reportedUsage);
-  if (err !== undefined && r.precount) metrics.precountError.observe({ provider: r.provider, exact: String(r.precount.exact) }, err);
+  // Requests with server-side tools are their own series: their input grows after the request (server-tools.ts).
+  if (err !== undefined && r.precount) {
+    metrics.precountError.observe({ provider: r.provider, exact: String(r.precount.exact), server_tools: String(r.precount.serverTools !== undefined) }, err);
+  }
 }
 
 export function logRecord(logger: Logger, r: RequestRecord, admission?: AdmissionLog, charged?: Record<string, number>): void {
@@ -81,12 +87,16 @@ export function logRecord(logger: Logger, r: RequestRecord, admission?: Admissio
     stream: r.stream, status: r.status ?? null, input_tokens: o.inputTokens, output_tokens: o.outputTokens, total_tokens: o.totalTokens,
     cached_input_tokens: o.cachedInputTokens, cache_write_tokens: o.cacheWriteTokens, reasoning_tokens: o.reasoningTokens,
     usage_source: o.source, precount_tokens: r.precount?.tokens, precount_encoding: r.precount?.encoding, precount_exact: r.precount?.exact,
+    server_tools: r.precount?.serverTools,
     duration_ms: Math.round(r.durationSeconds * 1e4) / 10, problems: r.problems.length > 0 ? r.problems : undefined,
     injected_include_usage: r.injectedIncludeUsage || undefined,
-    cost_usd: Math.round(cost.usd * 1e8) / 1e8, cost_unpriced: cost.unpriced || undefined,
+    cost_usd: Math.round(cost.usd * 1e8) / 1e8, cost_unpriced: cost.unpriced || undefined, price_source: cost.source,
     subject: admission?.subject, policies: admission && admission.policies.length > 0 ? admission.policies : undefined,
     limits: admission && admission.limits.length > 0 ? admission.limits : undefined, decision: admission?.decision,
     reserved: admission?.reserved, charged, dry_run_limited: admission?.dry_run_limited,
+    // Per policy: the tier and the override that applied (names or log ids, never a subject value or credential).
+    tiers: admission?.tiers, tier_unknown: admission?.tier_unknown, overrides: admission?.overrides, exempt: admission?.exempt,
+    output_clamped: admission?.output_clamped,
   }, 'request metered');
 }
 

@@ -11,8 +11,12 @@ import { HealthState } from './health.js';
 import { loadProtos } from './protos.js';
 import { Session, type Reply } from './session.js';
 import { widenReceiveWindows } from './http2-window.js';
+import { applyStreamResetLimit, streamResetLimit } from './stream-resets.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+
+/** How long shutdown waits for streams that have ended to finish settling (a settle is one store round trip). */
+const SETTLE_AFTER_SHUTDOWN_MS = 5000;
 
 /** An empty reply of the kind that answers `msg`: the safe pass-through when something inside us failed. */
 export function passThroughReply(msg: ProcessingRequest__Output): Reply {
@@ -23,7 +27,10 @@ export interface ExtprocServer {
   port: number;
   health: HealthState;
   openStreams(): number;
-  /** Stops accepting, lets open streams finish until the deadline, then cancels the rest. */
+  /**
+   * Stops accepting, lets open streams finish until the deadline, then cancels the rest; resolves once every stream's
+   * request has settled (its log line written and its usage record handed to the ledger), or a few seconds later.
+   */
   shutdown(graceMs: number): Promise<void>;
 }
 
@@ -102,17 +109,50 @@ function serveStream(call: ProcessCall, deps: SessionDeps, timers: MessageTimers
   });
 }
 
+/**
+ * Envoy resets every ext_proc stream it is done with (see stream-resets.ts): nghttp2's default rapid-reset limit would
+ * close a busy gateway's connection after ~1,000 requests. Raise it to the configured bound, or say loudly why not.
+ */
+function limitStreamResets(server: grpc.Server, deps: SessionDeps): void {
+  const perSecond = deps.config.maxStreamResetsPerSecond;
+  const outcome = applyStreamResetLimit(server, streamResetLimit(perSecond));
+  if (outcome === 'applied') return;
+  const effect = 'an Envoy sending more than 33 ext_proc requests/s on one connection has it closed (GOAWAY) after about 1,000';
+  if (outcome === 'node-ignores') {
+    deps.logger.warn({ node: process.versions.node }, `Node < 22.10 cannot raise HTTP/2's stream-reset limit: ${effect}; run Node >= 22.10, turn on Envoy's ext_proc_graceful_grpc_close, or set max_requests_per_connection below 1000 on its tokenmeter cluster`);
+  } else {
+    deps.logger.error({ node: process.versions.node }, `@grpc/grpc-js no longer takes http2 server options from commonServerOptions: the stream-reset limit stays nghttp2's default, and ${effect}`);
+  }
+}
+
 export async function startExtprocServer(deps: SessionDeps, host: string, port: number): Promise<ExtprocServer> {
   const protos = loadProtos();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.keepalive_permit_without_calls': 1 });
+  limitStreamResets(server, deps);
   const health = new HealthState();
   const calls = new Set<ProcessCall>();
   const timers = new MessageTimers(deps.metrics);
+  let onDrained: (() => void) | undefined;
   server.addService(protos.extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
     Process: (call: ProcessCall) => {
       calls.add(call);
-      serveStream(call, deps, timers, () => calls.delete(call));
+      serveStream(call, deps, timers, () => {
+        calls.delete(call);
+        if (calls.size === 0) onDrained?.();
+      });
     },
+  });
+  /** Streams end before their request settles (the store round trip): wait for those, bounded. */
+  const settled = (ms: number): Promise<void> => new Promise<void>((resolve) => {
+    if (calls.size === 0) return resolve();
+    const timer = setTimeout(() => {
+      deps.logger.warn({ unsettled: calls.size }, 'shutdown: requests still settling after the deadline');
+      resolve();
+    }, ms);
+    onDrained = () => {
+      clearTimeout(timer);
+      resolve();
+    };
   });
   server.addService(protos.health.grpc.health.v1.Health.service, health.handlers());
   const boundPort = await new Promise<number>((resolve, reject) => {
@@ -138,6 +178,6 @@ export async function startExtprocServer(deps: SessionDeps, host: string, port: 
         clearTimeout(timer);
         resolve();
       });
-    }),
+    }).then(() => settled(SETTLE_AFTER_SHUTDOWN_MS)),
   };
 }

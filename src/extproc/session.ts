@@ -3,12 +3,14 @@
  * kind, and never holds a body chunk back waiting for later ones: metering happens beside the traffic. Bad input is
  * counted and passed through; it never fails the stream.
  */
+import { reservedInput } from '../tokenize/server-tools.js';
 import type { ProcessingRequest__Output } from '../gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody.js';
 import type { HttpHeaders__Output } from '../gen/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import { matchRoute, type Route } from '../llm/routes.js';
+import { rewrittenBody } from '../llm/request-facts.js';
 import { injectStreamUsage } from '../llm/inject-usage.js';
 import { readRequestBody } from '../llm/request-body.js';
 import type { InputCount, RequestFacts } from '../llm/types.js';
@@ -20,6 +22,8 @@ import type { ResponseMeter, ResponseMeterResult, SessionDeps } from './deps.js'
 import { readHeaders, setHeader, type HeaderLookup } from './headers.js';
 import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueOption.js';
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
+import { buildUsageRecord } from '../ledger/record.js';
+import { uuidv7 } from '../ledger/ids.js';
 import { bufferRequestBody, streamModes } from './body-modes.js';
 import { filterFacts } from './deps.js';
 import type { BodyMode } from '../envoy/filter-facts.js';
@@ -61,6 +65,8 @@ export class Session {
   private reqDone = false;
   private reqUnreadable: string | undefined;
   private injected = false;
+  /** The parsed request body, kept while the budget decision may still rewrite it. */
+  private parsedBody: unknown;
   private reqHeaders: HeaderLookup = new Map();
   private sourceAddress: string | undefined;
   private routeName: string | undefined;
@@ -134,10 +140,14 @@ export class Session {
     return this.gate({ request_headers: { response: {} }, ...(override ? { mode_override: override } : {}) });
   }
 
-  /** The reply to the message that completed the request: held until the budget decision, replaced when rejected. */
-  private gate(reply: ProcessingResponse): Reply | Promise<Reply> {
+  /**
+   * The reply to the message that completed the request: held until the budget decision, replaced when rejected, and
+   * built by `clamped` instead when the decision lowered the output cap (the body is rewritten).
+   */
+  private gate(reply: ProcessingResponse, clamped?: (cap: number) => ProcessingResponse): Reply | Promise<Reply> {
     if (!this.admission || this.admitted) return reply;
     return this.admission.then((a) => {
+      if (a?.outputCap !== undefined && clamped) return clamped(a.outputCap);
       if (!a?.rejection) return reply;
       this.status = a.rejection.status;
       return immediateReply(a.rejection);
@@ -156,7 +166,13 @@ export class Session {
     if (b?.end_of_stream || single) {
       if (this.requestBodyMode === 'BUFFERED_PARTIAL' && !b?.end_of_stream) this.reqUnreadable ??= 'truncated';
       const mutated = this.completeRequestBody(single && !echo && this.reqChunks.length <= 1);
-      return this.gate(mutated ? { request_body: { response: { ...this.contentLengthFor(mutated), body_mutation: { body: mutated } } } } : reply);
+      const withBody = (body: Buffer): ProcessingResponse => ({ request_body: { response: { ...this.contentLengthFor(body), body_mutation: { body } } } });
+      return this.gate(mutated ? withBody(mutated) : reply, (cap) => {
+        const body = this.parsedBody === undefined || !this.route ? undefined
+          : rewrittenBody(this.route, this.parsedBody, this.facts, { includeUsage: this.deps.config.injectStreamUsage, outputCap: cap });
+        this.parsedBody = undefined;
+        return body ? withBody(body) : mutated ? withBody(mutated) : reply;
+      });
     }
     return reply;
   }
@@ -200,7 +216,9 @@ export class Session {
     for (const p of problem ? [problem] : reading?.problems ?? []) this.requestProblem(p);
     if (reading) this.facts = reading.facts;
     if (reading?.body !== undefined) this.startCount(reading.body, raw.length);
-    this.startAdmission(bytes);
+    // The body may be rewritten (a clamped output cap) only when this reply can carry it; kept until the decision.
+    if (canMutate && reading?.body !== undefined && this.deps.limiter?.active()) this.parsedBody = reading.body;
+    this.startAdmission(bytes, this.parsedBody !== undefined);
     if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
     const replaced = injectStreamUsage(route, raw, reading.body, this.facts, reading.problems);
     this.injected = replaced !== undefined;
@@ -211,7 +229,7 @@ export class Session {
    * Asks the limiter, once the input is counted, inside Envoy's message timeout (decision-deadline.ts). A body we could
    * not count, or not in time, reserves bytes/4 tokens (documented); the store gets until the decision deadline.
    */
-  private startAdmission(bytes: number): void {
+  private startAdmission(bytes: number, clampable: boolean): void {
     const limiter = this.deps.limiter;
     const route = this.route;
     if (!limiter?.active() || !route) return;
@@ -224,9 +242,13 @@ export class Session {
     this.admission = counted.then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
-      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: count?.tokens ?? Math.ceil(bytes / 4),
+      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes), clampable,
       signal: deadline.signal, ...scope,
-    })).finally(() => deadline.cancel()).then((a) => (this.admitted = a), (err: unknown) => {
+    })).finally(() => deadline.cancel()).then((a) => {
+      if (a?.outputCap === undefined) this.parsedBody = undefined;
+      return (this.admitted = a);
+    }, (err: unknown) => {
+      this.parsedBody = undefined;
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
       return undefined;
@@ -313,11 +335,30 @@ export class Session {
       const record = this.record(reading, precount);
       this.deps.metrics.openStreams.dec();
       recordMetrics(this.deps.metrics, record);
-      // The reply does not wait for the store: settle, then write the log line (it carries what was charged).
-      this.settling = this.settle(record).then((charged) => logRecord(this.deps.logger, record, this.admitted?.log, charged));
+      // The reply does not wait for the store: settle, then write the log line (it carries what was charged) and hand
+      // the usage record to the ledger's queue (never awaited).
+      this.settling = this.settle(record).then((charged) => {
+        logRecord(this.deps.logger, record, this.admitted?.log, charged);
+        this.toLedger(record);
+      });
       return metadataFor(record);
     });
     return this.finishing;
+  }
+
+  private toLedger(record: RequestRecord): void {
+    const ledger = this.deps.ledger;
+    if (!ledger) return;
+    const ts = Math.round((this.deps.wallClock ?? Date.now)() - record.durationSeconds * 1000);
+    try {
+      const usage = buildUsageRecord(record, this.admitted, uuidv7(ts), ts);
+      ledger.add(usage);
+      const metrics = this.deps.metrics;
+      if (usage.costUsd > 0) metrics.ledger.spend.inc({ policy: usage.policy ?? 'none', model: metrics.models.label(record.responseModel ?? record.requestModel) }, usage.costUsd);
+    } catch (err) {
+      this.deps.metrics.streamErrors.inc({ reason: 'ledger_failed' });
+      this.deps.logger.error({ err, request_id: this.requestId }, 'usage record not built');
+    }
   }
 
   private settle(record: RequestRecord): Promise<Record<string, number> | undefined> {
@@ -331,6 +372,7 @@ export class Session {
     const route = this.route as Route;
     const problems: string[] = reading ? [...reading.problems] : [];
     if (this.status === undefined) problems.push('no_response');
+    if (precount?.serverTools) problems.push('server_side_tools');
     else if (this.responseIncomplete) problems.push('response_incomplete');
     const record: RequestRecord = {
       rejected: this.admitted?.rejection !== undefined,
@@ -339,6 +381,8 @@ export class Session {
       durationSeconds: Number(this.now() - this.startedAt) / 1e9,
     };
     if (this.facts.model !== undefined) record.requestModel = this.facts.model;
+    const host = this.reqHeaders.get(':authority') ?? this.reqHeaders.get('host');
+    if (host) record.apiHost = host;
     if (reading?.model !== undefined) record.responseModel = reading.model;
     if (this.status !== undefined) record.status = this.status;
     if (precount) record.precount = precount;

@@ -30,7 +30,7 @@ function setup(yaml = BASE, store: CounterStore = createMemoryStore()) {
   const decisions: [string, string, DecisionOutcome][] = [];
   const limiter = new Limiter({
     store, matcher: () => policies(yaml), observed: new ObservedOutput(), reservationTtlMs: 60_000, now: () => now,
-    events: { decision: (p, l, o) => decisions.push([p, l, o]) },
+    events: { decision: (p, l, _t, o) => decisions.push([p, l, o]) },
   });
   return { limiter, decisions, store, advance: (ms: number) => (now += ms), at: (t: number) => (now = t) };
 }
@@ -152,5 +152,24 @@ describe('Limiter', () => {
     const a = await limiter.admit(req());
     expect(a.log.decision).toBe('none');
     expect(a.headers).toBeUndefined();
+  });
+});
+
+describe('attribution and counter usage (the ledger and the per-subject metric)', () => {
+  it('charges an allowed request to its policy and subject; a limited one to the limit that rejected it; reports usage', async () => {
+    const seen: unknown[] = [];
+    const limiter = new Limiter({
+      store: createMemoryStore(), matcher: () => policies(BASE), observed: new ObservedOutput(), reservationTtlMs: 60_000, now: () => T0,
+      events: { usage: (u) => seen.push(u) },
+    });
+    const a = await limiter.admit(req());
+    expect(a.attribution).toEqual({ policy: 'team', subject: 'acme', pricing: [] });
+    expect(seen).toEqual([{ policy: 'team', limit: 'per-minute', subject: 'acme', used: 300, budget: 1000, windowEndMs: Date.UTC(2026, 0, 32, 0, 0) }]);
+    const b = await limiter.admit(req({ inputTokens: 900 }));
+    expect(b.rejection).toBeDefined();
+    expect(b.attribution).toEqual({ policy: 'team', subject: 'acme', limit: 'per-minute', pricing: [] });
+    expect(seen.at(-1)).toMatchObject({ used: 300 });
+    const c = await limiter.admit(req({ headers: {} }));
+    expect(c.attribution).toEqual({ policy: 'team', subject: null, pricing: [] });
   });
 });

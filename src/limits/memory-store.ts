@@ -76,6 +76,17 @@ export class MemoryCounterStore implements CounterStore {
     return Promise.resolve(counters.map((c) => usage(this.find(c, nowMs))));
   }
 
+  list(prefix: string, windowEndMs: number, nowMs: number): Promise<{ key: string; used: number }[]> {
+    this.maintain(nowMs);
+    const out: { key: string; used: number }[] = [];
+    if (windowEndMs <= nowMs) return Promise.resolve(out);
+    const head = `${windowEndMs}|${prefix}`;
+    for (const [id, c] of this.counters) {
+      if (c.windowEndMs === windowEndMs && id.startsWith(head)) out.push({ key: id.slice(String(windowEndMs).length + 1), used: usage(c) });
+    }
+    return Promise.resolve(out);
+  }
+
   close(): Promise<void> {
     this.counters.clear();
     this.reservations.clear();
@@ -96,7 +107,7 @@ export class MemoryCounterStore implements CounterStore {
       const spec = req.counters[i];
       if (spec && spec.windowEndMs > now && !fitsLimit(usage(found[i]), spec.amount, spec.limit)) exceeded = i;
     }
-    if (exceeded >= 0 && req.force !== true) return { ok: false, blocked: exceeded, used: found.map(usage) };
+    if (exceeded >= 0 && req.force !== true) return { ok: false, blocked: exceeded, used: found.map(usage), settled: found.map((c) => c?.settled ?? 0) };
     const res: Reservation = {
       counters: [], amounts: [], expiresAtMs: now + req.reservationTtlMs, windowEndMs: -Infinity, live: true,
       ttlMs: req.reservationTtlMs,

@@ -42,8 +42,11 @@ export interface ReserveRequest {
 export type ReserveResult =
   /** Reserved; `used` per counter after reserving. `exceeded` (force only): first counter that did not fit. */
   | { ok: true; used: number[]; exceeded?: number }
-  /** Nothing changed; `blocked` = index of the first counter that would exceed; `used` = current usage. */
-  | { ok: false; blocked: number; used: number[] };
+  /**
+   * Nothing changed; `blocked` = index of the first counter that would exceed; `used` = current usage; `settled` =
+   * the settled part of it (without live reservations: what is left once the requests in flight settle).
+   */
+  | { ok: false; blocked: number; used: number[]; settled: number[] };
 
 export interface CounterRef {
   key: string;
@@ -67,6 +70,11 @@ export interface CounterStore {
   settle(id: string, actual: number[], nowMs: number): Promise<void>;
   /** Current usage (settled + live reservations, after releasing expired ones) of each counter. */
   peek(counters: CounterRef[], nowMs: number): Promise<number[]>;
+  /**
+   * Every live counter whose key starts with `prefix` in the window ending at `windowEndMs`, with its usage. Only
+   * stores that can enumerate cheaply implement it (memory); the others leave listings to the ledger.
+   */
+  list?(prefix: string, windowEndMs: number, nowMs: number): Promise<{ key: string; used: number }[]>;
   close(): Promise<void>;
 }
 

@@ -158,7 +158,7 @@ function checkResult(e: ManifestEntry, r: ResponseMeterResult): void {
 describe('replay of every recorded exchange', () => {
   it('covers the whole manifest', () => {
     expect(wire.length + chunked.length).toBe(manifest.length);
-    expect(wire.length).toBe(59);
+    expect(wire.length).toBe(146);
     for (const e of wire) expect(readResponse(e).length, e.name).toBeGreaterThan(0);
   });
 
@@ -178,6 +178,7 @@ describe('replay of every recorded exchange', () => {
       { type: 'resource_exhausted', code: '429' }, { type: 'invalid_request_error', code: 'invalid_image_url' },
       { type: 'invalid_request_error', code: 'unsupported_parameter' },
       { type: 'invalid_request_error', code: 'model_not_found' }, { code: '429' },
+      { type: 'invalid_request_error', code: 'unsupported_value' },
     ]);
   });
 });

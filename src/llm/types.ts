@@ -44,4 +44,6 @@ export interface InputCount {
   encoding: string;
   /** true when the count is what the provider will bill (OpenAI BPE on text); false for estimates. */
   exact: boolean;
+  /** Server-side tools the request enables (web search, code execution, …): the provider adds input the request cannot show. */
+  serverTools?: string[];
 }

@@ -22,7 +22,8 @@
 import { readRequestFacts } from '../llm/request-facts.js';
 import { matchRoute, type Route } from '../llm/routes.js';
 import type { Endpoint, Provider } from '../llm/types.js';
-import { BUILTIN_PRICES, PRICES_AS_OF, lookupPrice, priceModelName } from '../policy/prices.js';
+import { lookupPrice, priceModelName } from '../policy/prices.js';
+import { priceData, priceDataVersion } from '../prices/catalogue.js';
 import { countInputTokensAsync } from '../tokenize/count-request.js';
 import type { EncodingOverrides } from '../tokenize/encodings.js';
 
@@ -43,15 +44,17 @@ export interface EstimateInput {
   overrides?: EncodingOverrides;
 }
 
-/** USD per million tokens, built-in table. */
+/** USD per million tokens, from the price catalogue (the tier the request's input reaches). */
 export interface EstimatePrice {
-  /** The table entry that priced the model (the model itself, or the name it extends). */
+  /** The catalogue entry that priced the model (the model itself, or the name it extends). */
   model: string;
   input: number;
   cached_input: number;
   output: number;
+  /** The catalogue's release date. */
   as_of: string;
-  unverified?: true;
+  /** `genai-prices@X.Y.Z (date)`. */
+  source: string;
 }
 
 /** The JSON both the HTTP API and the CLI print. */
@@ -153,15 +156,14 @@ export async function estimateRequest(input: EstimateInput): Promise<EstimateRes
     ...(countModel === undefined ? {} : { model: countModel }), ...(input.overrides ? { overrides: input.overrides } : {}),
   });
   const maxOut = route.endpoint === 'openai.embeddings' ? undefined : facts.maxOutputTokens;
-  const match = model === undefined ? undefined : lookupPrice(model);
+  const match = model === undefined ? undefined : lookupPrice(model, [], { provider: route.provider, inputTokens: count.tokens });
   const estimate: RequestEstimate = {
     input_tokens: count.tokens, encoding: count.encoding, exact: count.exact, endpoint: route.endpoint, endpoint_from: from,
     model: model ?? null, ...(maxOut === undefined ? {} : { max_output_tokens: maxOut }), estimated_cost_usd: null, price: null,
   };
   if (match) {
     const p = match.price;
-    estimate.price = { model: match.matched, input: p.input, cached_input: p.cachedInput, output: p.output, as_of: PRICES_AS_OF };
-    if (BUILTIN_PRICES.get(match.matched)?.unverified) estimate.price.unverified = true;
+    estimate.price = { model: match.matched, input: p.input, cached_input: p.cachedInput, output: p.output, as_of: priceData().released, source: priceDataVersion() };
     estimate.estimated_cost_usd = { input: usd(count.tokens, p.input) };
     if (maxOut !== undefined) estimate.estimated_cost_usd.output_at_max_tokens = usd(maxOut, p.output);
   }

@@ -4,6 +4,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ModelLabels } from './model-label.js';
+import { SubjectUsageMetric } from './subject-usage.js';
+import { createLedgerMetrics, type LedgerMetrics } from './ledger-metrics.js';
 
 /** OpenTelemetry GenAI semantic conventions: gen_ai.client.token.usage explicit bucket boundaries. */
 export const GENAI_TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -19,12 +21,12 @@ export interface Metrics {
   genaiTokenUsage: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_response_model' | 'gen_ai_token_type'>;
   messageDuration: Histogram<'message'>;
   requestDuration: Histogram<'provider'>;
-  precountError: Histogram<'provider' | 'exact'>;
+  precountError: Histogram<'provider' | 'exact' | 'server_tools'>;
   openStreams: Gauge;
   parseFailures: Counter<'phase' | 'reason'>;
   streamErrors: Counter<'reason'>;
   costUSD: Counter<'provider' | 'model'>;
-  limitDecisions: Counter<'policy' | 'limit' | 'outcome'>;
+  limitDecisions: Counter<'policy' | 'limit' | 'tier' | 'outcome'>;
   reservationError: Histogram<'policy' | 'limit'>;
   settleDuration: Histogram;
   storeDuration: Histogram<'store' | 'op'>;
@@ -33,12 +35,17 @@ export interface Metrics {
   policyReloads: Counter<'result'>;
   /** 1 for the limits version loaded from the operator's ConfigMap (only the current one is kept). */
   policiesVersion: Gauge<'version'>;
+  /** Subjects near or over a limit (thresholded, capped): see subject-usage.ts. */
+  subjectUsage: SubjectUsageMetric;
+  ledger: LedgerMetrics;
 }
 
 export interface MetricsOptions {
   maxModelLabels: number;
   /** Also export Node.js process metrics (CPU, memory, event loop lag). */
   processMetrics?: boolean;
+  /** tokenmeter_budget_subject_usage_ratio: share from which a subject is exported (default 0.8) and series cap (default 100). */
+  subjectUsage?: { threshold: number; maxSeries: number };
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {
@@ -72,7 +79,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     }),
     precountError: new Histogram({
       name: 'tokenmeter_input_precount_relative_error', help: 'Absolute relative error of the input pre-count against the input tokens the provider reported.',
-      labelNames: ['provider', 'exact'], buckets: [0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers,
+      labelNames: ['provider', 'exact', 'server_tools'], buckets: [0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers,
     }),
     openStreams: new Gauge({ name: 'tokenmeter_open_streams', help: 'ext_proc streams currently open.', registers }),
     parseFailures: new Counter({
@@ -88,8 +95,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       labelNames: ['provider', 'model'], registers,
     }),
     limitDecisions: new Counter({
-      name: 'tokenmeter_limit_decisions_total', help: 'Budget decisions by policy, limit and outcome (allowed, limited, dry-run-limited, store-error, subject-missing).',
-      labelNames: ['policy', 'limit', 'outcome'], registers,
+      name: 'tokenmeter_limit_decisions_total',
+      help: 'Budget decisions by policy, limit, tier (a declared tier name, empty without tiers) and outcome (allowed, clamped, limited, never-fits, dry-run-limited, exempt, store-error, subject-missing, tier-unknown).',
+      labelNames: ['policy', 'limit', 'tier', 'outcome'], registers,
     }),
     reservationError: new Histogram({
       name: 'tokenmeter_reservation_error_ratio', help: '(settled - reserved) / reserved per limit: negative = reserved too much (released at settle), positive = overshoot.',
@@ -110,5 +118,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       name: 'tokenmeter_policies_version_info', help: 'The limits version loaded from the operator\'s ConfigMap (--policies-configmap): 1 for the current version.',
       labelNames: ['version'], registers,
     }),
+    subjectUsage: new SubjectUsageMetric({ threshold: opts.subjectUsage?.threshold ?? 0.8, maxSeries: opts.subjectUsage?.maxSeries ?? 100, registers }),
+    ledger: createLedgerMetrics(registers),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_PRICES, PRICES_AS_OF, lookupPrice, overridePrice, priceModelName } from './prices.js';
+import { lookupPrice, overridePrice, priceModelName, priceSourceVersion } from './prices.js';
 
 describe('priceModelName', () => {
   it.each([
@@ -11,58 +11,42 @@ describe('priceModelName', () => {
   });
 });
 
-describe('lookupPrice: built-ins', () => {
-  it.each<[string, string | undefined, [number, number, number, number]?]>([
-    // exact, then the longest key the name extends at a '-' boundary (dated snapshots → their alias)
-    ['gpt-5', 'gpt-5', [1.25, 0.125, 1.25, 10]],
-    ['gpt-5-2025-08-07', 'gpt-5', [1.25, 0.125, 1.25, 10]],
-    ['gpt-5-mini-2025-08-07', 'gpt-5-mini', [0.25, 0.025, 0.25, 2]],
-    ['gpt-5-nano', 'gpt-5-nano', [0.05, 0.005, 0.05, 0.4]],
-    ['gpt-5.1-codex', 'gpt-5.1'],
-    ['gpt-4.1-mini-2025-04-14', 'gpt-4.1-mini', [0.4, 0.1, 0.4, 1.6]],
-    ['gpt-4o-2024-08-06', 'gpt-4o', [2.5, 1.25, 2.5, 10]],
-    ['gpt-4o-2024-05-13', 'gpt-4o-2024-05-13', [5, 5, 5, 15]],
-    ['gpt-4o-mini', 'gpt-4o-mini', [0.15, 0.075, 0.15, 0.6]],
-    ['o3-2025-04-16', 'o3', [2, 0.5, 2, 8]],
-    ['o3-mini', 'o3-mini'],
-    ['o4-mini-2025-04-16', 'o4-mini', [1.1, 0.275, 1.1, 4.4]],
-    ['o1', 'o1', [15, 7.5, 15, 60]],
-    ['text-embedding-3-small', 'text-embedding-3-small', [0.02, 0.02, 0.02, 0]],
-    // Anthropic: cache writes 1.25× input (Claude 3 Haiku: its own price)
-    ['claude-opus-4-1-20250805', 'claude-opus-4-1', [15, 1.5, 18.75, 75]],
-    ['claude-opus-4-20250514', 'claude-opus-4', [15, 1.5, 18.75, 75]],
-    ['claude-opus-4-5-20251101', 'claude-opus-4-5', [5, 0.5, 6.25, 25]],
-    ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5', [3, 0.3, 3.75, 15]],
-    ['claude-sonnet-4-20250514', 'claude-sonnet-4', [3, 0.3, 3.75, 15]],
-    ['claude-haiku-4-5-20251001', 'claude-haiku-4-5', [1, 0.1, 1.25, 5]],
-    ['claude-3-5-haiku-latest', 'claude-3-5-haiku', [0.8, 0.08, 1, 4]],
-    ['claude-3-5-sonnet-20241022', 'claude-3-5-sonnet', [3, 0.3, 3.75, 15]],
-    ['claude-3-haiku-20240307', 'claude-3-haiku', [0.25, 0.03, 0.3, 1.25]],
-    // Gemini
-    ['gemini-2.5-pro', 'gemini-2.5-pro', [1.25, 0.125, 1.25, 10]],
-    ['gemini-2.5-flash-preview-09-2025', 'gemini-2.5-flash', [0.3, 0.03, 0.3, 2.5]],
-    ['gemini-2.5-flash-lite', 'gemini-2.5-flash-lite', [0.1, 0.01, 0.1, 0.4]],
-    ['gemini-2.0-flash-001', 'gemini-2.0-flash', [0.1, 0.025, 0.1, 0.4]],
-    // not at a '-' boundary, or unknown: no price
-    ['gpt-5.9', undefined], ['gpt-4o2', undefined], ['llama-3.1-70b', undefined], ['ft:gpt-4o-mini:org::x', undefined], ['', undefined],
-  ])('%s → %s', (model, matched, price) => {
+describe('lookupPrice: the catalogue (@pydantic/genai-prices)', () => {
+  it.each<[string, string | undefined, number?]>([
+    ['gpt-4o-2024-08-06', 'openai', 2.5],
+    ['gpt-4o-mini', 'openai', 0.15],
+    ['claude-sonnet-4-5-20250929', 'anthropic', 3],
+    ['gemini-2.5-flash', 'google', 0.3],
+    ['models/gemini-2.0-flash', 'google', 0.1],
+    ['llama-3.1-70b-nonexistent', undefined], ['ft:gpt-4o-mini:org::x', undefined], ['', undefined],
+  ])('%s → %s', (model, provider, input) => {
     const m = lookupPrice(model);
-    expect(m?.matched).toBe(matched);
-    if (price) expect(m?.price).toEqual({ input: price[0], cachedInput: price[1], cacheWrite: price[2], output: price[3] });
-    if (matched) expect(m?.source).toBe('builtin');
+    if (provider === undefined) expect(m).toBeUndefined();
+    else {
+      expect(m?.priceProvider).toBe(provider);
+      expect(m?.source).toBe('genai-prices');
+      expect(m?.price.input).toBe(input);
+    }
   });
 
-  it('covers the families the issue names, with a date', () => {
-    for (const model of ['gpt-5', 'gpt-5-mini', 'gpt-5-nano', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini', 'o3', 'o4-mini',
-      'o1', 'text-embedding-3-small', 'text-embedding-3-large', 'claude-opus-4-1', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-3-5-haiku',
-      'claude-3-5-sonnet', 'gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash']) {
-      expect(BUILTIN_PRICES.has(model), model).toBe(true);
-    }
-    expect(PRICES_AS_OF).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    for (const [model, p] of BUILTIN_PRICES) {
-      expect(p.cachedInput, model).toBeLessThanOrEqual(p.input);
-      expect(p.output, model).toBeGreaterThanOrEqual(0);
-    }
+  it('applies a tiered price above its input threshold (Gemini 2.5 Pro, Claude Sonnet 4.5: 200K)', () => {
+    expect(lookupPrice('gemini-2.5-pro', [], { provider: 'gemini', inputTokens: 1000 })?.price).toEqual({ input: 1.25, cachedInput: 0.125, cacheWrite: 1.25, output: 10 });
+    expect(lookupPrice('gemini-2.5-pro', [], { provider: 'gemini', inputTokens: 200_000 })?.price.input).toBe(1.25);
+    expect(lookupPrice('gemini-2.5-pro', [], { provider: 'gemini', inputTokens: 200_001 })?.price).toEqual({ input: 2.5, cachedInput: 0.25, cacheWrite: 2.5, output: 15 });
+    expect(lookupPrice('claude-sonnet-4-5', [], { provider: 'anthropic', inputTokens: 300_000 })?.price).toEqual({ input: 6, cachedInput: 0.6, cacheWrite: 7.5, output: 22.5 });
+  });
+
+  it('maps Azure, Vertex and OpenAI-compatible hosts to their provider', () => {
+    expect(lookupPrice('gpt-4o-mini', [], { provider: 'openai', host: 'myres.openai.azure.com' })).toMatchObject({ priceProvider: 'azure', matched: 'gpt-4o-mini' });
+    expect(lookupPrice('gemini-2.5-flash', [], { provider: 'gemini', host: 'us-central1-aiplatform.googleapis.com' })).toMatchObject({ priceProvider: 'google', matched: 'gemini-2.5-flash' });
+    expect(lookupPrice('deepseek-chat', [], { provider: 'openai', host: 'api.deepseek.com' })).toMatchObject({ priceProvider: 'deepseek', matched: 'deepseek-chat' });
+    expect(lookupPrice('gpt-4o', [], { provider: 'openai', host: 'api.openai.com' })).toMatchObject({ priceProvider: 'openai', matched: 'gpt-4o' });
+  });
+
+  it('names its source: the catalogue version, or policy', () => {
+    expect(priceSourceVersion(lookupPrice('gpt-4o'))).toMatch(/^genai-prices@\d+\.\d+\.\d+ \(\d{4}-\d{2}-\d{2}\)$/);
+    expect(priceSourceVersion(lookupPrice('gpt-4o', [overridePrice({ model: 'gpt-4o', input: 1, output: 1 })]))).toBe('policy');
+    expect(priceSourceVersion(undefined)).toBeUndefined();
   });
 });
 
@@ -74,14 +58,14 @@ describe('lookupPrice: policy overrides win', () => {
     overridePrice({ model: 'claude-sonnet-4-5', input: 2, output: 10 }),
   ];
 
-  it.each<[string, string | undefined, 'policy' | 'builtin' | undefined, number?]>([
+  it.each<[string, string | undefined, 'policy' | 'genai-prices' | undefined, number?]>([
     ['gpt-4o', 'gpt-4o', 'policy', 2],
-    ['gpt-4o-2024-08-06', 'gpt-4o', 'policy', 2],
-    ['gpt-4o-mini', 'gpt-4o-mini', 'builtin', 0.15], // the most specific entry wins: gpt-4o-mini is another model
+    ['gpt-4o-2024-08-06', 'gpt-4o', 'policy', 2], // a dated snapshot of the overridden model
+    ['gpt-4o-mini', 'gpt-4o-mini', 'genai-prices', 0.15], // another model: the catalogue prices it
     ['my-model', 'my-*', 'policy', 1],
     ['my-bigmodel', 'my-big*', 'policy', 9],
     ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5', 'policy', 2],
-    ['gpt-5', 'gpt-5', 'builtin', 1.25],
+    ['gpt-5', 'gpt-5', 'genai-prices', 1.25],
     ['unknown', undefined, undefined],
   ])('%s → %s (%s)', (model, matched, source, input) => {
     const m = lookupPrice(model, overrides);
@@ -96,7 +80,7 @@ describe('lookupPrice: policy overrides win', () => {
     expect(lookupPrice(undefined, star)?.price.input).toBe(7);
     expect(lookupPrice('gpt-5-2025-08-07', star)?.price.input).toBe(1);
     expect(lookupPrice('gpt-5-mini', star)?.price.input).toBe(0.25);
-    expect(lookupPrice('claude-opus-4-1', star)?.matched).toBe('claude-opus-4-1');
+    expect(lookupPrice('claude-opus-4-1', star)?.source).toBe('genai-prices');
   });
 
   it('expands defaults: cached = input, cache writes 1.25× input for claude', () => {

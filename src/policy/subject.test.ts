@@ -138,21 +138,39 @@ describe('JWTClaim (payload read without verification)', () => {
 
 describe('subjectFor (onMissing)', () => {
   it('uses the value when present', () => {
-    expect(subjectFor(header, input({ 'x-tenant-id': 'acme' }))).toEqual({ kind: 'key', key: 'acme', logId: logIdOf('acme'), shared: false });
+    expect(subjectFor(header, input({ 'x-tenant-id': 'acme' }))).toEqual({ kind: 'key', key: 'acme', logId: logIdOf('acme'), shared: false, recorded: 'acme' });
   });
 
   it('Shared: one anonymous key; Reject: the status and message', () => {
-    expect(subjectFor({ ...header, onMissing: 'Shared' }, input())).toEqual({ kind: 'key', key: SHARED_KEY, logId: logIdOf(SHARED_KEY), shared: true });
+    expect(subjectFor({ ...header, onMissing: 'Shared' }, input())).toEqual({ kind: 'key', key: SHARED_KEY, logId: logIdOf(SHARED_KEY), shared: true, recorded: SHARED_KEY });
     expect(subjectFor(apiKey, input())).toMatchObject({ kind: 'reject', status: 401 });
     expect(subjectFor(header, input())).toMatchObject({ kind: 'reject', status: 400 });
   });
 
   it('no subject: one key for all', () => {
-    expect(subjectFor(undefined, input())).toEqual({ kind: 'key', key: GLOBAL_KEY, logId: logIdOf(GLOBAL_KEY), shared: true });
+    expect(subjectFor(undefined, input())).toEqual({ kind: 'key', key: GLOBAL_KEY, logId: logIdOf(GLOBAL_KEY), shared: true, recorded: GLOBAL_KEY });
   });
 
   it('the shared keys cannot collide with values', () => {
     expect(valueKey(SHARED_KEY)).not.toBe(SHARED_KEY);
     expect(valueKey(GLOBAL_KEY)).not.toBe(GLOBAL_KEY);
+  });
+});
+
+describe('the subject the spend ledger records', () => {
+  const recorded = (s: Subject, i: SubjectInput): string | undefined => {
+    const d = subjectFor(s, i);
+    return d.kind === 'key' ? d.recorded : undefined;
+  };
+  it('Header and JWTClaim: the value as carried (not the counter key), or its hash when the policy asks', () => {
+    expect(recorded(header, input({ 'x-tenant-id': ' A Long Tenant Name ' }))).toBe('A Long Tenant Name');
+    expect(recorded({ ...header, hashInLedger: true }, input({ 'x-tenant-id': 'acme' }))).toBe(sha('acme'));
+    expect(recorded(claim('email'), input({ authorization: `Bearer ${jwt({ email: 'ada@example.com' })}` }))).toBe('ada@example.com');
+    expect(recorded({ ...claim('email'), hashInLedger: true } as Subject, input({ authorization: `Bearer ${jwt({ email: 'ada@example.com' })}` }))).toBe(sha('ada@example.com'));
+    expect(recorded(header, input({ 'x-tenant-id': 'x'.repeat(257) }))).toBe(sha('x'.repeat(257)));
+  });
+  it('APIKey and ClientIP: always a hash, never the credential or the address', () => {
+    expect(recorded(apiKey, input({ authorization: 'Bearer sk-live-1' }))).toBe(sha('sk-live-1'));
+    expect(recorded(ip(0), input())).toBe(sha('203.0.113.9'));
   });
 });

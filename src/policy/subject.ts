@@ -37,12 +37,15 @@ export interface SubjectInput {
 export type SubjectValue = { missing: false; key: string } | { missing: true; status: 400 | 401; message: string };
 
 export type SubjectDecision =
-  | { kind: 'key'; key: string; logId: string; shared: boolean }
+  /** `recorded`: the subject as the spend ledger and the per-subject budget metric show it (see recordedSubject). */
+  | { kind: 'key'; key: string; logId: string; shared: boolean; recorded: string }
   | { kind: 'reject'; status: 400 | 401; message: string };
 
 export const SHARED_KEY = '(anonymous)';
 export const GLOBAL_KEY = '(all)';
 const SAFE_VALUE = /^[A-Za-z0-9._:@+=-]{1,64}$/;
+/** Longest subject value the ledger keeps as the request carried it; a longer one is recorded as its hash. */
+export const MAX_RECORDED_SUBJECT = 256;
 const MAX_JWT_LENGTH = 16 * 1024;
 
 function sha256hex(s: string): string {
@@ -148,29 +151,69 @@ export function unverifiedJwtPayload(token: string): Record<string, unknown> | u
   }
 }
 
-function jwtClaim(input: SubjectInput, claim: string): SubjectValue {
+function jwtClaim(input: SubjectInput, claim: string): RawSubjectValue {
+  const fail = (message: string): RawSubjectValue => missing(401, message) as RawSubjectValue;
   const token = bearer(input);
-  if (token === undefined) return missing(401, `missing bearer token (claim ${claim} is needed to pick a token budget)`);
+  if (token === undefined) return fail(`missing bearer token (claim ${claim} is needed to pick a token budget)`);
   const payload = unverifiedJwtPayload(token);
-  if (!payload) return missing(401, 'the bearer token is not a JWT');
+  if (!payload) return fail('the bearer token is not a JWT');
   const v = claimAt(payload, claim);
-  if (typeof v === 'number' || typeof v === 'boolean') return { missing: false, key: valueKey(String(v)) };
-  if (typeof v === 'string' && v.trim() !== '') return { missing: false, key: valueKey(v.trim()) };
-  return missing(401, v === undefined ? `the bearer token has no claim ${claim}` : `claim ${claim} is not a string or number`);
+  if (typeof v === 'number' || typeof v === 'boolean') return { missing: false, key: valueKey(String(v)), raw: String(v) };
+  if (typeof v === 'string' && v.trim() !== '') return { missing: false, key: valueKey(v.trim()), raw: v.trim() };
+  return fail(v === undefined ? `the bearer token has no claim ${claim}` : `claim ${claim} is not a string or number`);
+}
+
+/**
+ * The recorded form of a subject from its counter key (for listings read from the counter store): the key when it is
+ * the value or already a hash, the hash of the address (ClientIP) or of the value (hashInLedger). A long or unusual
+ * Header/JWTClaim value is only known by its hash here, while the ledger records it as carried.
+ */
+export function recordedFromKey(subject: Subject | undefined, key: string): string {
+  if (!subject || key === SHARED_KEY || key === GLOBAL_KEY || key.startsWith('#')) return key;
+  if (subject.from === 'ClientIP') return hashKey(key);
+  if ((subject.from === 'Header' || subject.from === 'JWTClaim') && subject.hashInLedger === true) return hashKey(key);
+  return key;
 }
 
 /** The subject value of a request for a subject spec, or why it is missing. */
 export function subjectValue(subject: Subject, input: SubjectInput): SubjectValue {
+  const v = readSubject(subject, input);
+  return v.missing ? v : { missing: false, key: v.key };
+}
+
+type RawSubjectValue = { missing: false; key: string; raw: string } | Extract<SubjectValue, { missing: true }>;
+
+function readSubject(subject: Subject, input: SubjectInput): RawSubjectValue {
   switch (subject.from) {
     case 'Header': {
       const v = header(input, subject.header);
       return v === undefined
-        ? missing(400, `missing request header ${subject.header} (it selects the token budget)`)
-        : { missing: false, key: valueKey(v) };
+        ? missing(400, `missing request header ${subject.header} (it selects the token budget)`) as RawSubjectValue
+        : { missing: false, key: valueKey(v), raw: v };
     }
-    case 'ClientIP': return clientIp(input, subject.trustedProxyHops);
-    case 'APIKey': return apiKey(input);
+    case 'ClientIP': return withRaw(clientIp(input, subject.trustedProxyHops));
+    case 'APIKey': return withRaw(apiKey(input));
     case 'JWTClaim': return jwtClaim(input, subject.claim);
+  }
+}
+
+function withRaw(v: SubjectValue): RawSubjectValue {
+  return v.missing ? v : { ...v, raw: v.key };
+}
+
+/**
+ * The subject as the spend ledger records it (and the per-subject budget metric names it): for Header and JWTClaim
+ * subjects the value as the request carried it (trimmed), unless the policy sets `hashInLedger` or the value is longer
+ * than MAX_RECORDED_SUBJECT; always a hash for APIKey (the credential's, as in the counter key) and ClientIP. The
+ * hash is `#` + 32 hex digits of sha256 of the value, so a known value can be looked up by hashing it the same way.
+ */
+export function recordedSubject(subject: Subject, raw: string): string {
+  switch (subject.from) {
+    case 'APIKey': return raw;
+    case 'ClientIP': return hashKey(raw);
+    case 'Header':
+    case 'JWTClaim':
+      return subject.hashInLedger === true || raw.length > MAX_RECORDED_SUBJECT ? hashKey(raw) : raw;
   }
 }
 
@@ -179,9 +222,9 @@ export function subjectValue(subject: Subject, input: SubjectInput): SubjectValu
  * a rejection (401 for APIKey/JWTClaim, 400 otherwise) with a message safe to return to the client.
  */
 export function subjectFor(subject: Subject | undefined, input: SubjectInput): SubjectDecision {
-  if (subject === undefined) return { kind: 'key', key: GLOBAL_KEY, logId: logIdOf(GLOBAL_KEY), shared: true };
-  const v = subjectValue(subject, input);
-  if (!v.missing) return { kind: 'key', key: v.key, logId: logIdOf(v.key), shared: false };
-  if (subject.onMissing === 'Shared') return { kind: 'key', key: SHARED_KEY, logId: logIdOf(SHARED_KEY), shared: true };
+  if (subject === undefined) return { kind: 'key', key: GLOBAL_KEY, logId: logIdOf(GLOBAL_KEY), shared: true, recorded: GLOBAL_KEY };
+  const v = readSubject(subject, input);
+  if (!v.missing) return { kind: 'key', key: v.key, logId: logIdOf(v.key), shared: false, recorded: recordedSubject(subject, v.raw) };
+  if (subject.onMissing === 'Shared') return { kind: 'key', key: SHARED_KEY, logId: logIdOf(SHARED_KEY), shared: true, recorded: SHARED_KEY };
   return { kind: 'reject', status: v.status, message: v.message };
 }

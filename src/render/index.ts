@@ -6,8 +6,8 @@
  *   per foreign policy namespace a ReferenceGrant;
  * - Istio: one EnvoyFilter;
  * - Envoy: one ConfigMap (http_filters.yaml, clusters.yaml);
- * and always the limits ConfigMap (with the data-plane document: the rendered filter and the route index, data-plane.ts),
- * plus the ServiceMonitor when Prometheus Operator is installed.
+ * and always the limits ConfigMap (with the data-plane document: the rendered filter and the route index, data-plane.ts;
+ * and its shards, when the limits exceed one ConfigMap), plus the ServiceMonitor when Prometheus Operator is installed.
  */
 import type { TokenPolicy } from '../policy/types.js';
 import { renderEnvoyExtensionPolicy, renderReferenceGrant } from './envoy-gateway.js';
@@ -17,7 +17,7 @@ import { renderLimitsConfigMap, type LimitsRender } from './limits.js';
 import { byNamespaceName, type AcceptedPolicy, type RenderedConfigMap, type RenderedObject } from './meta.js';
 import { renderBackendTrafficPolicy, type SkippedLimit } from './rate-limit.js';
 import { renderServiceMonitor } from './service-monitor.js';
-import { dataPlaneDoc, withDataPlane } from './data-plane.js';
+import { dataPlaneBeside, dataPlaneDoc } from './data-plane.js';
 import type { RouteObject } from './route-index.js';
 import type { OperatorSettings } from './settings.js';
 
@@ -90,11 +90,12 @@ function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, 
 /** Every object for `policies` under settings `s`. */
 export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettings, opts: RenderOptions): RenderResult {
   const sorted = [...policies].sort((a, b) => byNamespaceName(a.identity, b.identity));
-  const limits = withDataPlane(renderLimitsConfigMap(sorted.map(namespaced), s), dataPlaneDoc(s, sorted, opts.routes ?? []));
+  const limits = renderLimitsConfigMap(sorted.map(namespaced), s, dataPlaneBeside(dataPlaneDoc(s, sorted, opts.routes ?? [])));
   const out: RenderResult = { objects: [], limits, unattached: [], skipped: [] };
   if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out, opts.rateLimitService);
   else if (sorted.length > 0) out.objects.push(s.flavour === 'Istio' ? renderEnvoyFilter(s) : renderEnvoyConfigMap(s));
-  out.objects.push(limits.configMap);
+  // Shards before the ConfigMap that lists them: a reader never sees a list naming a shard not yet written.
+  out.objects.push(...limits.shards, limits.configMap);
   if (opts.serviceMonitor && s.serviceMonitor.enabled) out.objects.push(renderServiceMonitor(s));
   return out;
 }

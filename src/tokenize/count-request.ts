@@ -5,14 +5,21 @@
  *   plus the chat format's overhead (openai-format.ts), `exact: true` unless the body has media, tool calls,
  *   pathological runs, … For an unknown model (DeepSeek, an Azure deployment name) the same count with
  *   DEFAULT_ENCODING is returned with `exact: false`.
- * - Anthropic / Gemini: calibrated estimates (estimates.ts), `exact: false`.
+ * - Anthropic: an estimate from Anthropic's published figures and fitted constants (anthropic-estimate.ts), never exact.
+ * - Gemini: text counted exactly with the model's Gemma vocabulary (gemini-vocab.ts), `exact: true` for text-only
+ *   requests; media, tools and schemas estimated (gemini-estimate.ts).
+ * - Requests with server-side tools carry `serverTools` and are never exact (server-tools.ts).
  * Malformed bodies never throw: whatever is countable is counted.
  *
  * `countInputTokens` is synchronous and meant for small bodies; `countInputTokensAsync` slices the work and yields
  * to the event loop (or, when given a pool, counts large bodies on a worker thread).
  */
 import type { Endpoint, InputCount } from '../llm/types.js';
-import { anthropicPlan, ANTHROPIC_FACTOR, geminiPlan, GEMINI_FACTOR } from './estimates.js';
+import { anthropicPlan } from './anthropic-estimate.js';
+import { ANTHROPIC_FITTED, GEMINI_FITTED } from './fitted-constants.js';
+import { GEMINI_FEATURES, GEMINI_LEGACY_FEATURES, geminiPlan } from './gemini-estimate.js';
+import { gemmaTokenizer, geminiTokenization } from './gemini-vocab.js';
+import { serverTools } from './server-tools.js';
 import { normalizeModel, replyPrimingTokens, resolveEncoding, type EncodingOverrides } from './encodings.js';
 import { chatPlan, openAiFormat, promptPlan, responsesPlan } from './openai-format.js';
 import { evaluatePlan, evaluatePlanAsync, isObj, PlanBuilder, planChars, type CountPlan } from './plan.js';
@@ -35,20 +42,40 @@ export interface AsyncCountRequestOptions extends CountOptions, AsyncCountOption
   offload?: (plan: CountPlan) => Promise<InputCount>;
 }
 
-/** Build the count plan for a body: cheap (no tokenization). Exposed for the worker pool and tests. */
-export function planInputTokens(endpoint: Endpoint, body: unknown, opts: CountOptions = {}): CountPlan {
+/** Fitted per-feature costs, per provider (fitted-constants.ts); the fitter passes zeros to read raw features. */
+export interface FittedCosts {
+  anthropicFactor: number;
+  anthropic: Readonly<Record<string, number>>;
+  gemini: Readonly<Record<string, number>>;
+}
+
+export const FITTED: FittedCosts = { anthropicFactor: ANTHROPIC_FITTED.factor, anthropic: ANTHROPIC_FITTED.costs, gemini: GEMINI_FITTED.costs };
+
+/** Gemini: exact text with the model's Gemma vocabulary when its file is available, else the o200k estimate. */
+function geminiCountPlan(b: PlanBuilder, obj: Record<string, unknown>, model: string | undefined, costs: FittedCosts, opts: CountOptions): CountPlan {
+  const t = geminiTokenization(model);
+  const tok = gemmaTokenizer(t.vocabulary);
+  geminiPlan(b, obj, tok ? t.perContent : 0, t.vocabulary === 'gemma' ? GEMINI_LEGACY_FEATURES : GEMINI_FEATURES);
+  b.applyFeatures(costs.gemini);
+  if (tok) return b.build(tok, tok.name);
+  b.exact = false;
+  return b.build(createTokenizer('o200k_base', opts.impl), 'estimate:gemini');
+}
+
+/** Build the count plan for a body: cheap (no tokenization; the first Gemini request loads its vocabulary). */
+export function planInputTokens(endpoint: Endpoint, body: unknown, opts: CountOptions = {}, costs: FittedCosts = FITTED): CountPlan {
   const obj = isObj(body) ? body : {};
   const bodyModel = typeof obj['model'] === 'string' ? obj['model'] : undefined;
   const model = opts.model ?? bodyModel;
   const b = new PlanBuilder();
+  const tools = serverTools(endpoint, obj, model);
+  if (tools.length > 0) b.serverTools = tools;
   if (endpoint === 'anthropic.messages') {
-    anthropicPlan(b, obj);
-    return b.build(createTokenizer('o200k_base', opts.impl), 'estimate:anthropic', ANTHROPIC_FACTOR);
+    anthropicPlan(b, obj, model);
+    b.applyFeatures(costs.anthropic);
+    return b.build(createTokenizer('o200k_base', opts.impl), 'estimate:anthropic', costs.anthropicFactor);
   }
-  if (endpoint === 'gemini.generate' || endpoint === 'gemini.stream') {
-    geminiPlan(b, obj);
-    return b.build(createTokenizer('o200k_base', opts.impl), 'estimate:gemini', GEMINI_FACTOR);
-  }
+  if (endpoint === 'gemini.generate' || endpoint === 'gemini.stream') return geminiCountPlan(b, obj, model, costs, opts);
   const { encoding, known } = resolveEncoding(model, opts.overrides);
   const fmt = openAiFormat(encoding, model, replyPrimingTokens(model === undefined ? undefined : normalizeModel(model)));
   switch (endpoint) {

@@ -64,11 +64,11 @@ export function encodingForModel(model: string | undefined, overrides?: Encoding
 /**
  * Tokens that prime the assistant's reply at the end of a chat prompt. gpt-4o-era ChatML renders
  * `<|im_start|>assistant<|im_sep|>` (3 tokens); gpt-5 and later (and gpt-oss) use the harmony format,
- * `<|start|>assistant` (2 tokens) — verified on the recorded gpt-5-nano / gpt-5 / gpt-5.5 exchanges.
- * o-series models are assumed to be ChatML (3): not verified by a recording.
+ * `<|start|>assistant` (2 tokens) — verified on the recorded gpt-5-nano / gpt-5 / gpt-5.5 exchanges, and on o3-mini
+ * (pyd_o3-mini_hello) and o4-mini (pyd_o4-mini_system); o1 is assumed to be like them (not recorded).
  */
 export function replyPrimingTokens(model: string | undefined): number {
   if (model === undefined) return 3;
   const m = normalizeModel(model);
-  return /^gpt-5/.test(m) || /^gpt-oss/.test(m) ? 2 : 3;
+  return /^(gpt-5|gpt-oss|o1|o3|o4)/.test(m) ? 2 : 3;
 }

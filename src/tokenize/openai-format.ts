@@ -7,15 +7,17 @@
  * - function tools: BPE(`namespace functions {…}` rendering, function-defs.ts) + 9 (cl100k) / 8 (o200k).
  *   When a system/developer message exists the tools share it: 4 (cl100k) / 3 (o200k) fewer, and the first
  *   system message is counted with a trailing "\n" (the tools block follows it);
- * - tool_choice / function_call naming a function: BPE(name) + 4; "none": 1.
+ * - function_call naming a function: BPE(name) + 4; tool_choice naming one: BPE(name) + 7; "none": 1.
  * The Responses API uses the same layout: `instructions` is a system message, a string `input` a user message.
- * Estimated (exact=false): images, audio, files, assistant tool calls and their outputs, reasoning items,
- * non-function tools, structured-output schemas.
+ * - a json_schema response format: its section of the system message (response-format.ts).
+ * Estimated (exact=false): images, audio, files, reasoning items, non-function tools, the response-format shapes
+ * response-format.ts names.
  */
 import { extractFunctionDefs, formatFunctionDefinitions } from './function-defs.js';
 import { normalizeModel } from './encodings.js';
 import { audioTokens, openAiImageTokens, sniffImageSize } from './media.js';
 import { asArr, asStr, isObj, type PlanBuilder } from './plan.js';
+import { jsonSchemaFormat, jsonSchemaSection } from './response-format.js';
 import type { EncodingName } from './tokenizer.js';
 
 export interface OpenAiFormat {
@@ -28,7 +30,14 @@ export interface OpenAiFormat {
 const MESSAGE_OVERHEAD = 3;
 const NAME_OVERHEAD = 1;
 const FUNCTION_CALL_OVERHEAD = 3;
-const TOOL_CHOICE_NAME_OVERHEAD = 4;
+/** Legacy `function_call: {name}` (hmarr/openai-chat-tokens' measurements). */
+const FUNCTION_CALL_NAME_OVERHEAD = 4;
+/**
+ * `tool_choice: {type: 'function', function: {name}}`: BPE(name) + 7, inferred from the published measurements in
+ * test/fixtures/openai-tool-counts (three requests, gpt-35-turbo, each 7 + the name's tokens above the same request
+ * with `auto`). No recording on o200k models: counted the same and flagged as an estimate there.
+ */
+const TOOL_CHOICE_NAME_OVERHEAD = 7;
 /** Documented guess for a file/PDF part whose content we cannot see (file id) or cannot parse. */
 export const FILE_PART_TOKENS = 1000;
 
@@ -72,18 +81,99 @@ function content(b: PlanBuilder, f: OpenAiFormat, c: unknown, suffix = ''): void
   } else if (c !== undefined && c !== null) b.json(c);
 }
 
-function toolCalls(b: PlanBuilder, calls: unknown): void {
-  for (const call of asArr(calls)) {
-    const fn = isObj(call) ? call['function'] : undefined;
-    if (isObj(fn)) {
-      b.text(fn['name']);
-      b.text(fn['arguments']);
-    } else b.json(call);
-    b.estimate(FUNCTION_CALL_OVERHEAD);
+/**
+ * Arguments as the model sees them: OpenAI re-serialises them compactly (JSON.stringify of the parsed value). Inferred
+ * from recordings whose arguments were sent with spaces (llm_gpt-4o-mini_two-tools_chain_t2/_t3: `{"country": …}`
+ * bills like `{"country":…}`). Unparseable arguments are counted as sent, as an estimate.
+ */
+function callArguments(b: PlanBuilder, args: unknown): void {
+  if (typeof args !== 'string') {
+    b.json(args);
+    return;
+  }
+  try {
+    b.text(JSON.stringify(JSON.parse(args)));
+  } catch {
+    b.text(args);
+    b.exact = false;
   }
 }
 
-function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: string): void {
+/**
+ * An assistant tool call renders as its own assistant turn addressed to the function, and a tool result as a turn
+ * from `functions.NAME` (the harmony layout OpenAI publishes for gpt-oss, which the chat models bill alike):
+ *   <|im_start|>assistant to=functions.NAME<|im_sep|>{compact arguments}<|im_end|>
+ *   <|im_start|>functions.NAME<|im_sep|>result<|im_end|>
+ * plus 2 tokens per call. Inferred from every recorded call/result pair (the delta between consecutive turns of one
+ * conversation is exactly BPE of those texts + 9: two turns of 3, the role line's 1, and 2): pyd_gpt-4o_tool-choice-required → _tool-result-
+ * history, pyd_gpt-4o_empty-tool → _result, llm_gpt-4o-mini_two-tools_chain → _t2 → _t3, pyd_gpt-4.1-mini_system_
+ * strict-tool → _result, pyd_gpt-4o-mini_two-turn-history_tool → _two-tool-results.
+ */
+const TOOL_CALL_EXTRA = 2;
+const TOOL_RESULT_EXTRA = 0;
+
+/**
+ * Parallel calls are one call to `multi_tool_use.parallel` whose parameters list the calls (the published ChatGPT
+ * layout). One recording (otel_gpt-4o-mini_parallel-tool-results_no-tools) matches it exactly without the 2 extra
+ * tokens of a single call; with a single recording this stays an estimate.
+ */
+function parallelCalls(b: PlanBuilder, calls: unknown[]): void {
+  b.add(MESSAGE_OVERHEAD);
+  b.exact = false;
+  b.text('assistant');
+  b.text(' to=multi_tool_use.parallel');
+  const uses = calls.map((call) => {
+    const fn = isObj(call) ? call['function'] : undefined;
+    const name = isObj(fn) ? asStr(fn['name']) : undefined;
+    let parameters: unknown = {};
+    try {
+      parameters = isObj(fn) && typeof fn['arguments'] === 'string' ? JSON.parse(fn['arguments']) : {};
+    } catch {
+      b.exact = false;
+    }
+    return { recipient_name: `functions.${name ?? ''}`, parameters };
+  });
+  b.text(JSON.stringify({ tool_uses: uses }));
+}
+
+function toolCalls(b: PlanBuilder, calls: unknown): void {
+  const list = asArr(calls);
+  if (list.length > 1) {
+    parallelCalls(b, list);
+    return;
+  }
+  for (const call of list) {
+    const fn = isObj(call) ? call['function'] : undefined;
+    b.add(MESSAGE_OVERHEAD + TOOL_CALL_EXTRA);
+    b.text('assistant');
+    if (isObj(fn) && typeof fn['name'] === 'string') {
+      b.text(` to=functions.${fn['name']}`);
+      callArguments(b, fn['arguments']);
+    } else b.json(call);
+  }
+}
+
+function toolResult(b: PlanBuilder, f: OpenAiFormat, m: Record<string, unknown>, names: ReadonlyMap<string, string>): void {
+  b.add(MESSAGE_OVERHEAD + TOOL_RESULT_EXTRA);
+  const id = m['tool_call_id'];
+  const name = typeof id === 'string' ? names.get(id) : undefined;
+  if (name !== undefined) b.text(`functions.${name}`);
+  else {
+    b.text('tool');
+    b.exact = false; // a result whose call is not in the request: its author line is unknown
+  }
+  content(b, f, m['content'], '');
+}
+
+function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: string, names: ReadonlyMap<string, string> = new Map()): void {
+  if (isObj(m) && m['role'] === 'tool') {
+    toolResult(b, f, m, names);
+    return;
+  }
+  if (isObj(m) && m['tool_calls'] !== undefined && (m['content'] === null || m['content'] === undefined || m['content'] === '')) {
+    toolCalls(b, m['tool_calls']); // an assistant message that only calls tools renders as the calls alone
+    return;
+  }
   b.add(MESSAGE_OVERHEAD);
   if (!isObj(m)) return;
   b.text(m['role']);
@@ -100,38 +190,60 @@ function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: 
   }
   if (m['tool_calls'] !== undefined) toolCalls(b, m['tool_calls']);
   if (m['role'] === 'function') b.add(-2);
-  if (m['role'] === 'tool') b.exact = false; // tool results: rendering not verified
   if (m['audio'] !== undefined) b.estimate(0);
 }
 
-/** Function tools (+ forced tool choice); returns whether any function definitions were rendered. */
-function functionTools(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): void {
+/**
+ * What the API adds to the system message: function tools, then the structured-output section (response-format.ts),
+ * opened by one fixed cost (shared with the caller's system message when there is one); then the tool choice.
+ */
+function systemSections(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): void {
   const { defs, others } = extractFunctionDefs(body['tools'], body['functions']);
-  if (defs.length > 0) {
-    b.text(formatFunctionDefinitions(defs));
-    b.add(toolsOverhead(f.encoding) - (hasSystem ? systemShare(f.encoding) : 0));
+  const format = jsonSchemaSection(jsonSchemaFormat(body['response_format'], body['text']));
+  if (defs.length > 0) b.text(formatFunctionDefinitions(defs));
+  if (format) {
+    b.text(format.text);
+    if (!format.exact || hasSystem) b.exact = false;
   }
+  if (defs.length > 0 || format) b.add(toolsOverhead(f.encoding) - (hasSystem ? systemShare(f.encoding) : 0));
   if (others.length > 0) b.json(others); // built-in tools (web_search, file_search, …): unknown prompt, estimate
   const choice = body['tool_choice'] ?? body['function_call'];
   if (choice === 'none' && defs.length > 0) b.add(1);
   else if (isObj(choice)) {
     const fn = isObj(choice['function']) ? choice['function'] : choice;
-    if (b.text(fn['name'])) b.add(TOOL_CHOICE_NAME_OVERHEAD);
+    if (body['tool_choice'] === undefined) {
+      if (b.text(fn['name'])) b.add(FUNCTION_CALL_NAME_OVERHEAD);
+    } else if (b.text(fn['name'])) {
+      b.add(TOOL_CHOICE_NAME_OVERHEAD);
+      if (f.encoding !== 'cl100k_base') b.exact = false; // measured on cl100k models only
+    }
   }
 }
 
-function responseFormat(b: PlanBuilder, rf: unknown): void {
-  if (isObj(rf) && rf['type'] === 'json_schema') b.json(isObj(rf['json_schema']) ? rf['json_schema'] : rf);
+/** Whether the API adds sections to the system message (which then ends with a newline of its own). */
+function hasSystemSections(body: Record<string, unknown>): boolean {
+  return extractFunctionDefs(body['tools'], body['functions']).defs.length > 0 || jsonSchemaFormat(body['response_format'], body['text']) !== undefined;
+}
+
+/** tool_call_id → function name, from the assistant messages' tool_calls. */
+function callNames(messages: readonly unknown[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const m of messages) {
+    for (const call of isObj(m) ? asArr(m['tool_calls']) : []) {
+      const fn = isObj(call) ? call['function'] : undefined;
+      if (isObj(call) && typeof call['id'] === 'string' && isObj(fn) && typeof fn['name'] === 'string') names.set(call['id'], fn['name']);
+    }
+  }
+  return names;
 }
 
 export function chatPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
   const messages = asArr(body['messages']);
-  const hasTools = extractFunctionDefs(body['tools'], body['functions']).defs.length > 0;
-  const sysIndex = hasTools ? messages.findIndex((m) => isObj(m) && isSystemRole(m['role'])) : -1;
-  messages.forEach((m, i) => chatMessage(b, f, m, i === sysIndex ? '\n' : ''));
+  const sysIndex = hasSystemSections(body) ? messages.findIndex((m) => isObj(m) && isSystemRole(m['role'])) : -1;
+  const names = callNames(messages);
+  messages.forEach((m, i) => chatMessage(b, f, m, i === sysIndex ? '\n' : '', names));
   b.add(f.replyPriming);
-  functionTools(b, f, body, sysIndex >= 0);
-  responseFormat(b, body['response_format']);
+  systemSections(b, f, body, sysIndex >= 0);
   if (body['prediction'] !== undefined) b.estimate(0);
 }
 
@@ -169,8 +281,7 @@ function responsesItem(b: PlanBuilder, f: OpenAiFormat, item: unknown, systemSuf
 export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
   const input = body['input'];
   const items = typeof input === 'string' ? [{ role: 'user', content: input }] : asArr(input);
-  const hasTools = extractFunctionDefs(body['tools']).defs.length > 0;
-  let systemSuffix = hasTools ? '\n' : '';
+  let systemSuffix = hasSystemSections(body) ? '\n' : '';
   let hasSystem = false;
   const instructions = body['instructions'];
   if (typeof instructions === 'string' || Array.isArray(instructions)) {
@@ -191,9 +302,7 @@ export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<stri
   }
   if (body['previous_response_id'] !== undefined && body['previous_response_id'] !== null) b.estimate(0);
   b.add(f.replyPriming);
-  functionTools(b, f, body, hasSystem);
-  const text = body['text'];
-  if (isObj(text)) responseFormat(b, { type: isObj(text['format']) ? text['format']['type'] : undefined, json_schema: text['format'] });
+  systemSections(b, f, body, hasSystem);
 }
 
 /** Completions `prompt` and embeddings `input`: string | string[] | token ids | token id arrays. No overhead. */

@@ -18,7 +18,12 @@ export interface CountPlan {
   encoding: string;
   /** false when any part of the plan is an estimate. */
   exact: boolean;
+  /** Server-side tools the request enables (server-tools.ts). */
+  serverTools?: string[];
 }
+
+/** Counts of the request features whose per-unit cost is fitted (fitted-constants.ts), by feature name. */
+export type Features = Record<string, number>;
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const asStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -27,8 +32,10 @@ export const asArr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** Accumulates a plan while walking a body of unknown shape. */
 export class PlanBuilder {
   readonly texts: string[] = [];
+  readonly features: Features = {};
   fixed = 0;
   exact = true;
+  serverTools: string[] | undefined;
 
   /** Count `v` if it is a non-empty string; returns whether it was. */
   text(v: unknown): boolean {
@@ -45,6 +52,15 @@ export class PlanBuilder {
     this.fixed += tokens;
     this.exact = false;
   }
+  /** `n` units of a fitted feature (its cost is applied by `applyFeatures`); makes the count an estimate. */
+  feature(name: string, n = 1): void {
+    this.exact = false;
+    this.features[name] = (this.features[name] ?? 0) + n;
+  }
+  /** Adds the fitted cost of the recorded features: Σ cost[name] · count. */
+  applyFeatures(cost: Readonly<Record<string, number>>): void {
+    for (const [name, n] of Object.entries(this.features)) this.fixed += (cost[name] ?? 0) * n;
+  }
   /** Count arbitrary JSON as its compact serialisation (estimate). */
   json(v: unknown): void {
     this.exact = false;
@@ -57,13 +73,17 @@ export class PlanBuilder {
     }
   }
   build(tokenizer: Tokenizer, encoding: string, factor = 1): CountPlan {
-    return { tokenizer, texts: this.texts, fixed: this.fixed, factor, encoding, exact: this.exact };
+    const plan: CountPlan = { tokenizer, texts: this.texts, fixed: this.fixed, factor, encoding, exact: this.exact };
+    if (this.serverTools) plan.serverTools = this.serverTools;
+    return plan;
   }
 }
 
 function finish(plan: CountPlan, textTokens: number, estimated: boolean): InputCount {
-  const tokens = Math.max(0, Math.round(plan.factor * textTokens) + plan.fixed);
-  return { tokens, encoding: plan.encoding, exact: plan.exact && !estimated && plan.factor === 1 };
+  const tokens = Math.max(0, Math.round(plan.factor * textTokens + plan.fixed));
+  const count: InputCount = { tokens, encoding: plan.encoding, exact: plan.exact && !estimated && plan.factor === 1 && !plan.serverTools };
+  if (plan.serverTools) count.serverTools = plan.serverTools;
+  return count;
 }
 
 export function evaluatePlan(plan: CountPlan, maxRun: number = DEFAULT_MAX_RUN): InputCount {

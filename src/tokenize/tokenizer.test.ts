@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createTokenizer, DEFAULT_IMPL, ENCODINGS, type EncodingName } from './tokenizer.js';
+import { createTokenizer, DEFAULT_IMPL, ENCODINGS, loadedEncodings, type EncodingName } from './tokenizer.js';
 
 const FIXTURES = join(import.meta.dirname, '../../test/fixtures/llm');
 
@@ -30,6 +30,7 @@ const textArb = fc.oneof(
 describe.each(ENCODINGS)('%s', (encoding: EncodingName) => {
   const gpt = createTokenizer(encoding, 'gpt-tokenizer');
   const tik = createTokenizer(encoding, 'js-tiktoken');
+  const compact = createTokenizer(encoding, 'compact');
 
   it('names and caches instances', () => {
     expect(gpt.name).toBe(`gpt-tokenizer/${encoding}`);
@@ -41,19 +42,30 @@ describe.each(ENCODINGS)('%s', (encoding: EncodingName) => {
     for (const s of SPECIALS) {
       expect(gpt.count(s)).toBeGreaterThan(1);
       expect(tik.count(s)).toBe(gpt.count(s));
+      expect(compact.count(s)).toBe(gpt.count(s));
     }
     expect(gpt.count('hi <|endoftext|> there')).toBe(tik.count('hi <|endoftext|> there'));
     expect(gpt.count('')).toBe(0);
   });
 
-  it('both implementations agree on every fixture text', () => {
+  it('all implementations agree on every fixture text', () => {
     const texts = fixtureTexts();
     expect(texts.length).toBeGreaterThan(200);
-    for (const t of texts) expect(tik.count(t), t.slice(0, 80)).toBe(gpt.count(t));
+    for (const t of texts) {
+      expect(tik.count(t), t.slice(0, 80)).toBe(gpt.count(t));
+      expect(compact.count(t), t.slice(0, 80)).toBe(gpt.count(t));
+    }
   });
 
-  it('both implementations agree on random text (CJK, emoji, special tokens, lone surrogates)', () => {
-    fc.assert(fc.property(textArb, (s) => gpt.count(s) === tik.count(s)), { numRuns: 400 });
+  it('all implementations agree on random text (CJK, emoji, special tokens, lone surrogates)', () => {
+    fc.assert(fc.property(textArb, (s) => gpt.count(s) === tik.count(s) && compact.count(s) === gpt.count(s)), { numRuns: 400 });
+  });
+
+  it('the compact vocabulary is loaded on first use only', () => {
+    const fresh = createTokenizer(encoding, 'compact');
+    expect(fresh).toBe(compact);
+    compact.count('x');
+    expect(loadedEncodings()).toContain(`compact/${encoding}`);
   });
 });
 

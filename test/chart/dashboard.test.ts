@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics/metrics.js';
-import { createOperatorMetrics } from '../../src/operator/metrics.js';
 import { CHART_DIR } from '../helpers/helm.js';
-import { promqlUses } from './promql.js';
+import { problemsOf, promqlUses, registeredSeries } from './promql.js';
 
 interface Panel {
   title: string;
@@ -13,41 +11,9 @@ interface Panel {
   panels?: Panel[];
 }
 
-/** Every series name the data plane and the operator export (histograms as _bucket/_sum/_count), with its labels. */
-function registeredSeries(): Map<string, Set<string>> {
-  const metrics = [
-    ...createMetrics({ maxModelLabels: 10, processMetrics: true }).registry.getMetricsAsArray(),
-    ...createOperatorMetrics({ processMetrics: true }).registry.getMetricsAsArray(),
-  ] as unknown as { name: string; type: string; labelNames?: readonly string[] }[];
-  const out = new Map<string, Set<string>>();
-  for (const m of metrics) {
-    const labels = new Set(m.labelNames ?? []);
-    if (m.type === 'histogram') {
-      out.set(`${m.name}_bucket`, new Set([...labels, 'le']));
-      out.set(`${m.name}_sum`, labels);
-      out.set(`${m.name}_count`, labels);
-    } else out.set(m.name, labels);
-  }
-  return out;
-}
-
 const dashboard = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards', 'tokenmeter.json'), 'utf8')) as { panels: Panel[] };
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
 const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
-
-/** Why an expression is wrong: metrics no code registers, labels none of its metrics has. */
-function problemsOf(expr: string, series: Map<string, Set<string>>): string[] {
-  const { metrics, labels } = promqlUses(expr);
-  const problems = metrics.length === 0 ? [`no metric in ${expr}`] : [];
-  const known = new Set<string>();
-  for (const m of metrics) {
-    const l = series.get(m);
-    if (!l) problems.push(`${m} is not registered`);
-    for (const x of l ?? []) known.add(x);
-  }
-  for (const l of labels) if (!known.has(l)) problems.push(`label ${l} is not on ${metrics.join(', ')}`);
-  return problems;
-}
 
 describe('the Grafana dashboard', () => {
   const series = registeredSeries();
@@ -68,7 +34,8 @@ describe('the Grafana dashboard', () => {
   it('has the panels the chart promises', () => {
     const used = new Set(exprs.flatMap(({ expr }) => promqlUses(expr).metrics));
     for (const m of ['tokenmeter_tokens_total', 'tokenmeter_cost_usd_total', 'tokenmeter_limit_decisions_total', 'tokenmeter_request_duration_seconds_bucket',
-      'tokenmeter_extproc_message_duration_seconds_bucket', 'tokenmeter_open_streams', 'tokenmeter_operator_reconciles_total']) expect(used, m).toContain(m);
+      'tokenmeter_extproc_message_duration_seconds_bucket', 'tokenmeter_open_streams', 'tokenmeter_operator_reconciles_total',
+      'tokenmeter_spend_usd_total', 'tokenmeter_budget_subject_usage_ratio', 'tokenmeter_ledger_records_dropped_total']) expect(used, m).toContain(m);
     expect(exprs.some(({ expr }) => expr.includes('outcome="limited"') && expr.includes('by (policy)'))).toBe(true);
   });
 

@@ -4,7 +4,7 @@ import { ciScenarios, describeChart, one, renderChart, type RenderOptions } from
 import { EXTPROC, NAMESPACE, containerOf, podSpec, type Container } from './pods.js';
 
 /** What a secretKeyRef would resolve to, for loadConfig. */
-const FROM_SECRET: Record<string, string> = { TOKENMETER_REDIS_URL: 'redis://from-secret:6379', TOKENMETER_ADMIN_TOKEN: 's3cret' };
+const FROM_SECRET: Record<string, string> = { TOKENMETER_REDIS_URL: 'redis://from-secret:6379', TOKENMETER_ADMIN_TOKEN: 's3cret', TOKENMETER_LEDGER_URL: 'postgres://tm:pw@db/ledger' };
 
 function env(c: Container): Record<string, string> {
   return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? FROM_SECRET[e.name] ?? `(${e.valueFrom ? 'ref' : 'empty'})`]));

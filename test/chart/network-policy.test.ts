@@ -28,13 +28,14 @@ describeChart('NetworkPolicies', () => {
     expect(s.ingress.every((r) => r.from)).toBe(true);
   });
 
-  it('ext_proc: out to DNS, the API server and Redis only', () => {
+  it('ext_proc: out to DNS, the API server, Redis and the ledger\'s PostgreSQL only', () => {
     const s = one(ha().objects, 'NetworkPolicy', EXTPROC).spec as Spec;
     expect(allowsOut(s, 53)).toBe(false);
     expect(s.egress.find((r) => ports(r).includes(53))?.ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
     expect(allowsOut(s, 6443, { ipBlock: { cidr: '10.0.0.1/32' } })).toBe(true);
     expect(allowsOut(s, 26379, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'redis' } } })).toBe(true);
-    expect(s.egress.flatMap(ports).sort()).toEqual([53, 53, 443, 6443, 6379, 26379].sort());
+    expect(allowsOut(s, 5432)).toBe(true); // ha-values.yaml leaves networkPolicy.postgres.peers empty: any address
+    expect(s.egress.flatMap(ports).sort()).toEqual([53, 53, 443, 6443, 6379, 26379, 5432].sort());
   });
 
   it('operator: Prometheus → 9465; out to DNS, the API server and the ext_proc admin port', () => {

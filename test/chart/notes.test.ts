@@ -23,13 +23,14 @@ describeChart('NOTES.txt', () => {
 
   it('warns when ext_proc replicas > 1 (or an HPA) without Redis: budgets would be per replica', () => {
     const warning = /WARNING: more than one ext_proc replica without Redis/;
-    expect(renderNotes({ values: [{ extproc: { replicas: 3 } }] })).toMatch(warning);
-    expect(renderNotes({ values: [{ extproc: { autoscaling: { enabled: true } } }] })).toMatch(warning);
-    expect(renderNotes({ values: [{ extproc: { replicas: 3 }, redis: { url: 'redis://r:6379' } }] })).not.toMatch(warning);
+    const ledger = { store: 'none' }; // several replicas cannot share the default SQLite ledger
+    expect(renderNotes({ values: [{ extproc: { replicas: 3 }, ledger }] })).toMatch(warning);
+    expect(renderNotes({ values: [{ extproc: { autoscaling: { enabled: true } }, ledger }] })).toMatch(warning);
+    expect(renderNotes({ values: [{ extproc: { replicas: 3 }, redis: { url: 'redis://r:6379' }, ledger }] })).not.toMatch(warning);
   });
 
   it('warns that the dev Redis is for trying out only', () => {
-    const notes = renderNotes({ values: [{ extproc: { replicas: 2 }, redis: { dev: { enabled: true } } }] });
+    const notes = renderNotes({ values: [{ extproc: { replicas: 2 }, redis: { dev: { enabled: true } }, ledger: { store: 'none' } }] });
     expect(notes).toMatch(/WARNING: redis.dev.enabled .* FOR TRYING OUT ONLY/);
     expect(notes).not.toMatch(/more than one ext_proc replica/);
   });

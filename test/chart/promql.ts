@@ -1,5 +1,8 @@
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { createOperatorMetrics } from '../../src/operator/metrics.js';
+
 /**
- * Just enough PromQL reading for the dashboard test: the metric names and label names an expression uses. Strings,
+ * Just enough PromQL reading for the dashboard and alert tests: the metric names and label names an expression uses. Strings,
  * range selectors and Grafana variables are dropped; `by (...)`/`without (...)` and `{...}` give label names; any
  * remaining identifier not followed by `(` and not a keyword is a metric name.
  */
@@ -26,4 +29,39 @@ export function promqlUses(expr: string): PromqlUse {
     .map((m) => m[1] as string)
     .filter((name) => !KEYWORDS.has(name));
   return { metrics, labels };
+}
+
+/** Labels Prometheus adds to every scraped series (ServiceMonitor targets), not registered by the code. */
+export const TARGET_LABELS = ['namespace', 'pod', 'job', 'instance', 'service', 'container', 'endpoint'];
+
+/** Every series name the data plane and the operator export (histograms as _bucket/_sum/_count), with its labels. */
+export function registeredSeries(): Map<string, Set<string>> {
+  const metrics = [
+    ...createMetrics({ maxModelLabels: 10, processMetrics: true }).registry.getMetricsAsArray(),
+    ...createOperatorMetrics({ processMetrics: true }).registry.getMetricsAsArray(),
+  ] as unknown as { name: string; type: string; labelNames?: readonly string[] }[];
+  const out = new Map<string, Set<string>>();
+  for (const m of metrics) {
+    const labels = new Set(m.labelNames ?? []);
+    if (m.type === 'histogram') {
+      out.set(`${m.name}_bucket`, new Set([...labels, 'le']));
+      out.set(`${m.name}_sum`, labels);
+      out.set(`${m.name}_count`, labels);
+    } else out.set(m.name, labels);
+  }
+  return out;
+}
+
+/** Why an expression is wrong: metrics no code registers, labels none of its metrics has (`extra`: labels allowed anyway). */
+export function problemsOf(expr: string, series: Map<string, Set<string>>, extra: readonly string[] = []): string[] {
+  const { metrics, labels } = promqlUses(expr);
+  const problems = metrics.length === 0 ? [`no metric in ${expr}`] : [];
+  const known = new Set<string>(extra);
+  for (const m of metrics) {
+    const l = series.get(m);
+    if (!l) problems.push(`${m} is not registered`);
+    for (const x of l ?? []) known.add(x);
+  }
+  for (const l of labels) if (!known.has(l)) problems.push(`label ${l} is not on ${metrics.join(', ')}`);
+  return problems;
 }

@@ -39,6 +39,11 @@ export interface Exchange {
   responseTrailers?: Record<string, string>;
   /** Envoy answers the request itself once the request went through the filter (503 no healthy upstream, 504…). */
   localReply?: { status: number; body?: string };
+  /**
+   * The upstream's answer to the request as forwarded (the processor's replacement body, else the client's): replaces
+   * status, responseHeaders and responseChunks when given, for tests whose upstream honours what was forwarded.
+   */
+  upstream?: (forwardedBody: Buffer) => Pick<Exchange, 'status' | 'responseHeaders' | 'responseChunks'>;
 }
 
 /**
@@ -368,7 +373,8 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
       const text = ex.localReply.body ?? 'no healthy upstream';
       await localReply(ex.localReply.status, `local_reply_${ex.localReply.status}`, text);
     } else if (upstreamSeesIt && !done) {
-      await responsePhase(ex.status ?? 200, ex.responseHeaders ?? {}, ex.responseChunks ?? [], ex.responseTrailers);
+      const answer = ex.upstream && result.forwardedRequestBody ? { ...ex, ...ex.upstream(result.forwardedRequestBody) } : ex;
+      await responsePhase(answer.status ?? 200, answer.responseHeaders ?? {}, answer.responseChunks ?? [], ex.responseTrailers);
     }
     // Give a spurious extra reply a moment to show up, then end as Envoy does: half-close, then reset.
     await new Promise((r) => setTimeout(r, observe ? 20 : 2));
@@ -387,10 +393,17 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
  */
 export const ENVOY_HTTP2_WINDOW = 268_435_456;
 
-export function createEnvoyClient(address: string): ExternalProcessorClient {
+/**
+ * A client as Envoy's; `ownConnection`: its own HTTP/2 connection instead of the one grpc-js shares between clients of
+ * an address with the same options. Ending every stream with half-close + cancel (as Envoy does) costs a connection
+ * after about 1,000 streams on Node's HTTP/2 (its reset limit: test/helpers/envoy-close-client.ts); runs longer than
+ * that open new clients on their own connections.
+ */
+export function createEnvoyClient(address: string, ownConnection = false): ExternalProcessorClient {
   const { extProc } = loadProtos();
   return new extProc.envoy.service.ext_proc.v3.ExternalProcessor(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, 'grpc-node.flow_control_window': ENVOY_HTTP2_WINDOW,
+    ...(ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { Usage } from '../../src/llm/types.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
@@ -97,4 +98,13 @@ export function expectedUsage(e: FixtureEntry): Usage | undefined {
       return out;
     }
   }
+}
+
+/** The recorded response body as the provider sent it on the wire (gzip re-applied where it sent gzip), with its headers. */
+export function wireResponse(e: FixtureEntry): { body: Buffer; headers: Record<string, string> } {
+  const headers: Record<string, string> = {};
+  if (e.ctype) headers['content-type'] = e.ctype;
+  if (e.enc !== 'gzip') return { body: fixtureFile(e.resp), headers };
+  headers['content-encoding'] = 'gzip';
+  return { body: gzipSync(fixtureFile(e.resp)), headers };
 }

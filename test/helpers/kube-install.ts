@@ -52,7 +52,7 @@ export async function waitEstablished(api: KubeApiServer, objects: readonly Kube
   if (r.code !== 0) throw new Error(`CRDs not Established: ${r.stderr}`);
 }
 
-/** The third-party CRDs (Gateway API, Envoy Gateway, Istio, ServiceMonitor; CEL stripped), applied and served. */
+/** The third-party CRDs (Gateway API, Envoy Gateway, Istio, ServiceMonitor, PrometheusRule; CEL stripped), applied and served. */
 export async function installThirdPartyCrds(api: KubeApiServer): Promise<KubeObject[]> {
   const crds = thirdPartyCrds();
   await kubectlApply(api, crds);

@@ -38,6 +38,7 @@ export function thirdPartyCrds(): KubeObject[] {
   const files = [
     ...['gateway-api', 'envoy-gateway', 'istio'].flatMap((d) => readdirSync(join(dir, d)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, d, f))),
     join(dir, 'prometheus-operator', 'monitoring.coreos.com_servicemonitors.yaml'),
+    join(dir, 'prometheus-operator', 'monitoring.coreos.com_prometheusrules.yaml'),
   ];
   return files.flatMap(yamlObjects).filter((o) => o.kind === 'CustomResourceDefinition').map(stripCel);
 }

@@ -70,7 +70,8 @@ export interface RedisServer {
  * Starts redis-server; with `sentinelFor`, a Sentinel monitoring the master on that port as "mymaster"; with
  * `cluster`, a cluster-enabled node (the test assigns slots: CLUSTER ADDSLOTSRANGE 0 16383).
  */
-export async function startRedisServer(opts: { sentinelFor?: number; cluster?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(opts: { sentinelFor?: number; cluster?: boolean; binary?: string } = {}): Promise<RedisServer> {
+  const binary = opts.binary ?? BINARY;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tm-redis-'));
   let args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
@@ -89,15 +90,22 @@ export async function startRedisServer(opts: { sentinelFor?: number; cluster?: b
   let paused = false;
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     let exited = false;
+    let spawnError: Error | undefined;
     proc.once('exit', () => (exited = true));
+    // Without a listener, a missing binary (spawn ENOENT) is an unhandled 'error' event that kills the process.
+    proc.once('error', (err) => {
+      spawnError = err;
+      exited = true;
+    });
     child = proc;
     const until = Date.now() + 5000;
     while (!(await ping(port))) {
+      if (spawnError) throw new Error(`${binary} could not be started: ${spawnError.message}`, { cause: spawnError });
       if (exited) throw new Error(`redis-server exited at start:\n${output}`);
       if (Date.now() > until) throw new Error(`redis-server did not answer PING on ${port} within 5 s:\n${output}`);
       await new Promise((r) => setTimeout(r, 20));

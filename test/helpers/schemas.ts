@@ -19,6 +19,7 @@ const CRD_FILES: Record<string, string> = {
   'networking.istio.io/EnvoyFilter': 'istio/envoyfilters.networking.istio.io.yaml',
   'monitoring.coreos.com/ServiceMonitor': 'prometheus-operator/monitoring.coreos.com_servicemonitors.yaml',
   'monitoring.coreos.com/PodMonitor': 'prometheus-operator/monitoring.coreos.com_podmonitors.yaml',
+  'monitoring.coreos.com/PrometheusRule': 'prometheus-operator/monitoring.coreos.com_prometheusrules.yaml',
 };
 
 const CORE_FILES: Record<string, string> = {
@@ -32,9 +33,13 @@ const CORE_FILES: Record<string, string> = {
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-/** RE2's leading `(?i)` (case-insensitive) is not JavaScript syntax: turn it into the `i` flag. */
+/** RE2's leading `(?i)` (case-insensitive; also after `^`) is not JavaScript syntax: turn it into the `i` flag. */
 const re2Compatible = Object.assign(
-  (pattern: string, flags: string): RegExp => (pattern.startsWith('(?i)') ? new RegExp(pattern.slice(4), `${flags}i`) : new RegExp(pattern, flags)),
+  (pattern: string, flags: string): RegExp => {
+    if (pattern.startsWith('(?i)')) return new RegExp(pattern.slice(4), `${flags}i`);
+    if (pattern.startsWith('^(?i)')) return new RegExp(`^${pattern.slice(5)}`, `${flags}i`);
+    return new RegExp(pattern, flags);
+  },
   { code: 'new RegExp' },
 );
 
@@ -82,6 +87,7 @@ export function schemaErrors(obj: KubeObject): string[] {
   let validate: ValidateFunction;
   const crd = CRD_FILES[`${group}/${obj.kind}`];
   if (crd) validate = crdValidator(crd, version);
+  else if (obj.kind === 'PersistentVolumeClaim') validate = pvcValidator();
   else {
     const core = CORE_FILES[obj.kind];
     if (!core) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind}`);
@@ -94,4 +100,28 @@ export function schemaErrors(obj: KubeObject): string[] {
     validate = v;
   }
   return validate(obj) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+}
+
+/**
+ * PersistentVolumeClaim, from the vendored Deployment schema: its pod volumes' `ephemeral.volumeClaimTemplate` holds
+ * the upstream ObjectMeta and PersistentVolumeClaimSpec schemas (the same definitions a PVC object uses; no PVC file
+ * is vendored, see test/schemas/MANIFEST.md). apiVersion v1, kind PersistentVolumeClaim, no unknown top-level keys.
+ */
+function pvcValidator(): ValidateFunction {
+  let v = cache.get('core:pvc');
+  if (!v) {
+    type Props = { properties: Record<string, Props>; items: Props };
+    const deployment = JSON.parse(readFileSync(`${DIR}kubernetes-json-schema/v1.32.0-standalone-strict/deployment-apps-v1.json`, 'utf8')) as Props;
+    const template = deployment.properties.spec?.properties.template?.properties.spec?.properties.volumes?.items.properties.ephemeral?.properties.volumeClaimTemplate;
+    if (!template) throw new Error('deployment-apps-v1.json: no ephemeral.volumeClaimTemplate schema');
+    v = newAjv().compile({
+      type: 'object', additionalProperties: false, required: ['apiVersion', 'kind', 'metadata', 'spec'],
+      properties: {
+        apiVersion: { const: 'v1' }, kind: { const: 'PersistentVolumeClaim' },
+        metadata: template.properties.metadata, spec: template.properties.spec,
+      },
+    });
+    cache.set('core:pvc', v);
+  }
+  return v;
 }

@@ -4,7 +4,7 @@
  * the settings file from the rendered ConfigMap, and a kubeconfig for the Deployment's ServiceAccount user.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../../src/k8s/client.js';
@@ -27,7 +27,7 @@ export interface TokenmeterProcess {
   stop(): Promise<number | null>;
 }
 
-type Container = { args?: string[]; env?: { name: string; value?: string }[] };
+type Container = { args?: string[]; env?: { name: string; value?: string }[]; volumeMounts?: { mountPath: string }[] };
 
 /** The first container of a rendered Deployment. */
 export function containerOf(deployment: KubeObject): Container {
@@ -38,7 +38,8 @@ export function containerOf(deployment: KubeObject): Container {
 
 /**
  * Starts the binary with a Deployment container's args. `0.0.0.0:PORT` listen addresses become free loopback ports,
- * `files` replaces paths in the args (mounted files: the settings ConfigMap), `extra` is appended (--kubeconfig, …).
+ * `files` replaces paths in the args (mounted files: the settings ConfigMap), an arg naming a volume's mount path (the
+ * ledger's data directory) becomes a fresh directory under `dir`, `extra` is appended (--kubeconfig, …).
  * Resolves once /healthz answers.
  */
 export async function startFromDeployment(opts: {
@@ -63,6 +64,10 @@ export async function startFromDeployment(opts: {
       else grpcPort = port;
       args.push(a, `127.0.0.1:${port}`);
       i++;
+    } else if ((container.volumeMounts ?? []).some((m) => m.mountPath === a)) {
+      const mounted = join(opts.dir, `${opts.name}-${a.split('/').at(-1) ?? 'volume'}`);
+      mkdirSync(mounted, { recursive: true });
+      args.push(mounted);
     } else if (opts.files && a in opts.files) {
       const file = join(opts.dir, `${opts.name}-${a.split('/').at(-1) ?? 'file'}`);
       writeFileSync(file, opts.files[a] ?? '');

@@ -12,20 +12,10 @@ import { loadProtos } from '../../src/extproc/protos.js';
 import { createEnvoyClient, runExchange, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
 import type { HealthCheckResponse__Output } from '../../src/gen/grpc/health/v1/HealthCheckResponse.js';
 import { freePort } from '../helpers/free-port.js';
+import { waitForHttp as waitFor } from '../helpers/wait-for-http.js';
 
 const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
-async function waitFor(url: string, ms = 10_000): Promise<Response> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fetch(url);
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 let child: ChildProcess | undefined;
 afterEach(() => {

@@ -38,7 +38,7 @@ describe('tokenmeter count', () => {
   it('reads stdin with -, and takes --endpoint (name or path) and --model', () => {
     const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Why is the sky blue?' }] }] });
     const sniffed = JSON.parse(run(['-'], body).stdout) as Record<string, unknown>;
-    expect(sniffed).toMatchObject({ endpoint: 'gemini.generate', encoding: 'estimate:gemini', exact: false, model: null, price: null });
+    expect(sniffed).toMatchObject({ endpoint: 'gemini.generate', encoding: 'sentencepiece/gemma3', exact: true, model: null, price: null });
     const withModel = run(['-', '--model', 'gemini-2.5-flash'], body);
     expect(withModel.status).toBe(0);
     expect(JSON.parse(withModel.stdout)).toMatchObject({ model: 'gemini-2.5-flash', price: { input: 0.3 } });

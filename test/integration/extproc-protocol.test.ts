@@ -168,8 +168,8 @@ describe('metrics', () => {
     const text = await m.registry.metrics();
     expect(text).toMatch(/gen_ai_client_token_usage_bucket\{le="16",gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini",gen_ai_response_model="gpt-4o-mini",gen_ai_token_type="input"\} \d+/);
     expect(text).toMatch(/tokenmeter_extproc_message_duration_seconds_count\{message="response_body"\} [1-9]/);
-    expect(text).toMatch(/tokenmeter_input_precount_relative_error_count\{provider="openai",exact="true"\} [1-9]/);
-    expect(text).toMatch(/tokenmeter_input_precount_relative_error_bucket\{le="0",provider="openai",exact="true"\} [1-9]/);
+    expect(text).toMatch(/tokenmeter_input_precount_relative_error_count\{provider="openai",exact="true",server_tools="false"\} [1-9]/);
+    expect(text).toMatch(/tokenmeter_input_precount_relative_error_bucket\{le="0",provider="openai",exact="true",server_tools="false"\} [1-9]/);
     expect(await metricValue(m, 'tokenmeter_open_streams')).toBe(0);
   });
 });

@@ -21,6 +21,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../../src/cli/runtime-flags.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { KubeObject } from '../../src/k8s/client.js';
 import { createEnvoyClient, runExchange } from '../envoy/emulator.js';
@@ -184,7 +185,7 @@ describe('container build context (.dockerignore) and Dockerfile', () => {
   it('the context leaves out node_modules, dist, .git, .tools, tests, fixtures and bench; keeps the build inputs', () => {
     const out = ['node_modules/yaml/package.json', 'dist/src/cli/main.js', '.git/HEAD', '.tools/bin/helm-render', 'test/fixtures/SOURCES.md',
       'test/integration/cli.test.ts', 'bench/run.ts', 'src/policy/parse.test.ts', 'src/policy/testdata/team-budgets.yaml', 'README.md', 'coverage/index.html'];
-    const kept = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/cli/main.ts', 'proto/grpc/health/v1/health.proto'];
+    const kept = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/cli/main.ts', 'proto/grpc/health/v1/health.proto', 'vocab/gemma3.spbpe.gz'];
     expect(out.filter((p) => inContext(p, DOCKERIGNORE))).toEqual([]);
     expect(kept.filter((p) => !inContext(p, DOCKERIGNORE))).toEqual([]);
     const srcFiles = walk(join(ROOT, 'src'), () => false).map((f) => `src/${f}`);
@@ -210,11 +211,12 @@ describe('container build context (.dockerignore) and Dockerfile', () => {
     expect(sources.filter((s) => !existsSync(join(ROOT, s)) || !inContext(s, DOCKERIGNORE))).toEqual([]);
   });
 
-  it('final stage: distroless Node 24, non-root 65532, the package bin as entrypoint, the default ports', () => {
+  it('final stage: distroless Node 24, non-root 65532, the package bin (with RUNTIME_NODE_FLAGS) as entrypoint, the default ports', () => {
     expect(FINAL.from).toMatch(/^gcr\.io\/distroless\/nodejs24-debian12:nonroot$/);
     expect(FINAL.ins.filter((i) => i.cmd === 'USER').map((i) => i.args)).toEqual(['65532:65532']);
     const entry = JSON.parse(FINAL.ins.find((i) => i.cmd === 'ENTRYPOINT')?.args ?? '[]') as string[];
-    expect(entry).toEqual(['/nodejs/bin/node', `/app/${PKG.bin.tokenmeter ?? ''}`]);
+    expect(entry).toEqual(['/nodejs/bin/node', ...RUNTIME_NODE_FLAGS, `/app/${PKG.bin.tokenmeter ?? ''}`]);
+    expect(FINAL.ins.filter((i) => i.cmd === 'ENV').map((i) => i.args)).toEqual(Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`));
     expect(JSON.parse(FINAL.ins.find((i) => i.cmd === 'CMD')?.args ?? '[]')).toEqual(['extproc']);
     const extproc = loadConfig(['extproc'], {}).config;
     const operator = loadConfig(['operator'], {}).operator;
@@ -273,14 +275,15 @@ describe('npm package: packed, installed with production dependencies, run', () 
     if (work) rmSync(work, { recursive: true, force: true });
   }, 120_000); // removing an installed node_modules takes a while on a loaded machine
 
-  it('the tarball holds only runtime files: compiled dist/src, proto, crds, package.json, README, LICENSE', () => {
+  it('the tarball holds only runtime files: compiled dist/src, proto, vocab, crds, package.json, README, LICENSE', () => {
     const paths = packed.files.map((f) => f.path).sort();
-    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|crds\/[^/]+\.yaml)$/;
+    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|vocab\/[^/]+\.(spbpe\.gz|md)|crds\/[^/]+\.yaml)$/;
     expect(paths.filter((p) => !runtime.test(p))).toEqual([]);
     expect(paths).toContain(PKG.bin.tokenmeter);
     expect(paths).toContain('crds/tokenmeter.dev_tokenpolicies.yaml');
     const protos = walk(join(ROOT, 'proto'), () => false).map((f) => `proto/${f}`);
     expect(protos.filter((p) => !paths.includes(p))).toEqual([]);
+    expect(paths).toEqual(expect.arrayContaining(['vocab/gemma.spbpe.gz', 'vocab/gemma3.spbpe.gz']));
     expect(paths.filter((p) => /(^|\/)(test|bench|\.tools|node_modules)\//.test(p) || /\.ts$/.test(p) || /\.test\.js/.test(p) || p.startsWith('src/'))).toEqual([]);
   });
 

@@ -130,3 +130,33 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The ledger's store: "sqlite", "postgres" or "none", after checking the values fit it (one URL source for PostgreSQL;
+SQLite only with one ext_proc replica, since its file cannot be shared).
+*/}}
+{{- define "tokenmeter.ledger.store" -}}
+{{- $l := .Values.ledger -}}
+{{- if eq $l.store "postgres" -}}
+{{- if and $l.postgres.url $l.postgres.existingSecret.name -}}
+{{- fail "ledger.postgres: set only one of url and existingSecret.name" -}}
+{{- end -}}
+{{- if not (or $l.postgres.url $l.postgres.existingSecret.name) -}}
+{{- fail "ledger.store=postgres needs ledger.postgres.url or ledger.postgres.existingSecret.name" -}}
+{{- end -}}
+{{- else if eq $l.store "sqlite" -}}
+{{- if include "tokenmeter.extproc.multiReplica" . -}}
+{{- fail "ledger.store=sqlite keeps the ledger in one file on one volume: it needs exactly one ext_proc replica. Use ledger.store=postgres for several replicas (or ledger.store=none)" -}}
+{{- end -}}
+{{- end -}}
+{{- $l.store -}}
+{{- end -}}
+
+{{/* "true" when the ledger's SQLite file lives on a PersistentVolumeClaim. */}}
+{{- define "tokenmeter.ledger.persistent" -}}
+{{- if and (eq (include "tokenmeter.ledger.store" .) "sqlite") .Values.ledger.persistence.enabled }}true{{ end -}}
+{{- end -}}
+
+{{- define "tokenmeter.ledger.claimName" -}}
+{{- .Values.ledger.persistence.existingClaim | default (printf "%s-ledger" (include "tokenmeter.extproc.fullname" .)) -}}
+{{- end -}}

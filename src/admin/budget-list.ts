@@ -1,0 +1,101 @@
+/**
+ * Who is about to run out: for every limit of one policy, the subjects with usage in the current window, with the
+ * share of the budget used, sorted by share (highest first). Read from the counter store when it can list its
+ * counters (memory: exact, live reservations included), else from the ledger (Redis deployments: the settled usage
+ * of requests charged to this policy, summed from the daily roll-ups and raw rows of the window; requests still in
+ * flight and records not yet written are missing, and a request that matched several policies counts for the one it
+ * was charged to).
+ */
+import type { LedgerQuery } from '../ledger/query.js';
+import { counterBudget, chargeFor } from '../policy/charge.js';
+import { modelKey, recordedFromKey } from '../policy/subject.js';
+import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
+import { windowAt } from '../policy/windows.js';
+import type { CounterStore } from '../limits/store.js';
+
+export interface BudgetRow {
+  limit: string;
+  window: string;
+  unit: 'tokens' | 'usd';
+  subject: string;
+  /** perModel limits: the model part of the counter. */
+  model?: string;
+  used: number;
+  budget: number;
+  remaining: number;
+  /** used / budget (may exceed 1 after an overshoot). */
+  share: number;
+  reset_at: string;
+}
+
+export interface BudgetList {
+  policy: string;
+  source: 'counters' | 'ledger';
+  as_of: string;
+  total: number;
+  offset: number;
+  next_offset: number | null;
+  rows: BudgetRow[];
+}
+
+export interface BudgetListSource {
+  store: CounterStore;
+  ledger?: LedgerQuery;
+  now(): number;
+}
+
+const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
+
+function row(limit: Limit, subject: string, model: string | undefined, usedUnits: number, end: number): BudgetRow {
+  const budget = counterBudget(limit);
+  const r: BudgetRow = {
+    limit: limit.name, window: limit.window.text, unit: limit.kind === 'cost' ? 'usd' : 'tokens', subject,
+    used: display(limit, usedUnits), budget: display(limit, budget), remaining: display(limit, Math.max(0, budget - usedUnits)),
+    share: budget > 0 ? Math.round((usedUnits / budget) * 1e6) / 1e6 : 1, reset_at: new Date(end).toISOString(),
+  };
+  if (model !== undefined) r.model = model;
+  return r;
+}
+
+async function fromCounters(store: CounterStore, policy: TokenPolicy, limit: Limit, now: number): Promise<BudgetRow[]> {
+  const w = windowAt(limit.window, now);
+  const prefix = `${policyKey(policy)}|${limit.name}|`;
+  const suffix = `|${w.id}`;
+  const counters = await (store.list?.(prefix, w.end, now) ?? Promise.resolve([]));
+  return counters.filter((c) => c.used > 0 && c.key.endsWith(suffix)).map((c) => {
+    const parts = c.key.slice(prefix.length, c.key.length - suffix.length).split('|');
+    return row(limit, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, w.end);
+  });
+}
+
+async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit, now: number): Promise<BudgetRow[]> {
+  const w = windowAt(limit.window, now);
+  const spend = await ledger.spend({ from: w.start, to: now + 1, now, groupBy: limit.perModel ? ['subject', 'model'] : ['subject'], policy: policyKey(policy) });
+  const used = new Map<string, { subject: string; model: string | undefined; units: number }>();
+  for (const s of spend) {
+    const units = limit.kind === 'cost'
+      ? Math.ceil(s.cost_usd * 1e6)
+      : Math.ceil(chargeFor(limit, { input: s.input_tokens, cachedInput: s.cached_input_tokens, cacheWrite: s.cache_write_tokens, output: s.output_tokens, reasoning: s.reasoning_tokens }, { pricing: policy.pricing }).amount);
+    if (units <= 0) continue;
+    const model = limit.perModel ? modelKey(s.model) : undefined;
+    const key = `${s.subject ?? ''}\u0000${model ?? ''}`;
+    const prev = used.get(key);
+    used.set(key, { subject: s.subject ?? '', model, units: (prev?.units ?? 0) + units });
+  }
+  return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, w.end));
+}
+
+/** The listing (all rows sorted, one page returned). */
+export async function listBudgets(src: BudgetListSource, policy: TokenPolicy, opts: { limit?: string; offset: number; pageSize: number }): Promise<BudgetList> {
+  const now = src.now();
+  const limits = policy.limits.filter((l) => opts.limit === undefined || l.name === opts.limit);
+  const useCounters = src.store.list !== undefined || !src.ledger;
+  const rows: BudgetRow[] = [];
+  for (const limit of limits) {
+    rows.push(...(useCounters ? await fromCounters(src.store, policy, limit, now) : await fromLedger(src.ledger as LedgerQuery, policy, limit, now)));
+  }
+  rows.sort((a, b) => b.share - a.share || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0) || (a.limit < b.limit ? -1 : a.limit > b.limit ? 1 : 0));
+  const page = rows.slice(opts.offset, opts.offset + opts.pageSize);
+  const next = opts.offset + opts.pageSize < rows.length ? opts.offset + opts.pageSize : null;
+  return { policy: policyKey(policy), source: useCounters ? 'counters' : 'ledger', as_of: new Date(now).toISOString(), total: rows.length, offset: opts.offset, next_offset: next, rows: page };
+}

@@ -1,0 +1,75 @@
+/**
+ * The spend ledger of `tokenmeter extproc`: the store named by --ledger-url (default: SQLite in --data-dir), the
+ * spill directory (DATA_DIR/spill), the writer the sessions hand records to, the query side the admin API reads, and
+ * the hourly upkeep (retention; PostgreSQL's coming monthly partitions). Wiring only.
+ */
+import { join } from 'node:path';
+import type { LedgerConfig } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { PostgresLedger } from '../ledger/postgres.js';
+import { createLedgerQuery, type LedgerQuery, type SqlSource } from '../ledger/query.js';
+import { SpillDir } from '../ledger/spill.js';
+import { SqliteLedger } from '../ledger/sqlite.js';
+import { describeTarget, ledgerTarget } from '../ledger/target.js';
+import { LedgerWriter, type LedgerSink, type LedgerStore } from '../ledger/writer.js';
+
+const UPKEEP_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+export type ReadableStore = LedgerStore & SqlSource & { prune(cutoffMs: number): Promise<number> };
+
+export interface Ledger {
+  kind: string;
+  sink: LedgerSink;
+  query: LedgerQuery;
+  /** Writes what is queued (spilling what the store cannot take within the deadline) and closes the store. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** Opens the store the config names; undefined for `--ledger-url none`. SQLite that cannot be opened throws. */
+export async function openLedgerStore(config: LedgerConfig, logger: Logger): Promise<ReadableStore | undefined> {
+  const target = ledgerTarget(config);
+  if (target.kind === 'none') return undefined;
+  if (target.kind === 'sqlite') return SqliteLedger.open(target.file);
+  const store = new PostgresLedger({ url: target.url, poolSize: config.ledgerPool, logger });
+  // A database that is down at start-up must not stop the data plane: records queue, spill, and are written later.
+  await store.open().catch((err: unknown) => logger.error({ err, ledger: describeTarget(target) }, 'ledger: PostgreSQL not reachable at start-up; records are queued and spilled until it is'));
+  return store;
+}
+
+export async function createLedger(config: LedgerConfig, logger: Logger, metrics: Metrics): Promise<Ledger | undefined> {
+  const store = await openLedgerStore(config, logger);
+  if (!store) {
+    logger.warn('ledger off (--ledger-url none): usage records are only logged');
+    return undefined;
+  }
+  const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, config.ledgerBatch * 10) });
+  // PostgreSQL takes batches in parallel on its pool (one connection left for the APIs); SQLite has one writer.
+  const concurrency = store instanceof PostgresLedger ? Math.max(1, Math.min(4, config.ledgerPool - 1)) : 1;
+  const writer = new LedgerWriter({
+    store, spill, metrics: metrics.ledger, logger, maxQueue: config.ledgerQueue, batchSize: config.ledgerBatch, flushIntervalMs: config.ledgerFlushMs, concurrency,
+  });
+  const upkeep = async (): Promise<void> => {
+    try {
+      if (store instanceof PostgresLedger) await store.maintain();
+      if (config.ledgerRetentionDays > 0) {
+        const pruned = await store.prune(Date.now() - config.ledgerRetentionDays * DAY_MS);
+        if (pruned > 0) logger.info({ pruned, retention_days: config.ledgerRetentionDays }, 'ledger: raw usage records past retention deleted (roll-ups kept)');
+      }
+    } catch (err) {
+      logger.warn({ err }, 'ledger upkeep failed; retried in an hour');
+    }
+  };
+  void upkeep();
+  const timer = setInterval(() => void upkeep(), UPKEEP_MS);
+  timer.unref();
+  logger.info({ ledger: describeTarget(ledgerTarget(config)), spill: join(config.dataDir, 'spill'), spilled: spill.records }, 'ledger open');
+  return {
+    kind: store.kind, sink: writer, query: createLedgerQuery(store),
+    close: async (deadlineMs) => {
+      clearInterval(timer);
+      await writer.close(deadlineMs);
+    },
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * Reading the ledger: the one place that knows the record columns for reading. Spend totals over any time range
+ * (whole UTC days from the roll-ups, the partial days at either end from the raw rows), and the raw records of a
+ * subject, newest first, paged by a cursor. Both stores (SQLite, PostgreSQL) run the same SQL through SqlSource; the
+ * spend, requests and budgets APIs, the `tokenmeter spend` command and the console read through here.
+ */
+import { RECORD_COLUMNS, TOTALS, utcDay } from './columns.js';
+
+export type Param = string | number | null;
+export type Row = Record<string, unknown>;
+
+/** A store's read side: `?` placeholders (PostgreSQL's store numbers them). */
+export interface SqlSource {
+  readonly dialect: 'sqlite' | 'postgres';
+  all(sql: string, params?: Param[]): Promise<Row[]>;
+}
+
+export const GROUP_KEYS = ['policy', 'subject', 'model', 'day', 'month'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+export interface SpendQuery {
+  /** Inclusive start and exclusive end, ms since the epoch. */
+  from: number;
+  to: number;
+  groupBy: readonly GroupKey[];
+  policy?: string;
+  /** Any of these subject forms (a value and its hash: see subjectForms). */
+  subjects?: readonly string[];
+  model?: string;
+  /** The query's clock: a range reaching it reads the current day from the roll-ups (see splitRange). */
+  now?: number;
+}
+
+export interface SpendRow {
+  policy?: string | null;
+  subject?: string | null;
+  model?: string;
+  day?: string;
+  month?: string;
+  requests: number;
+  rejected_requests: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number;
+}
+
+export interface RequestsQuery {
+  subjects?: readonly string[];
+  policy?: string;
+  from?: number;
+  to?: number;
+  /** Page size. */
+  limit: number;
+  /** The `next` cursor of the previous page. */
+  cursor?: string;
+}
+
+/** A raw record as the APIs show it. */
+export type RecordView = Record<string, string | number | boolean | null>;
+
+export interface RequestsPage {
+  records: RecordView[];
+  /** Cursor of the next (older) page; null on the last page. */
+  next: string | null;
+}
+
+export interface LedgerQuery {
+  spend(q: SpendQuery): Promise<SpendRow[]>;
+  requests(q: RequestsQuery): Promise<RequestsPage>;
+}
+
+const DAY_MS = 86_400_000;
+const KEY_SQL: Record<GroupKey, string> = {
+  policy: "coalesce(policy, '')", subject: "coalesce(subject, '')", model: 'model', day: 'day', month: 'substr(day, 1, 7)',
+};
+
+interface Range {
+  table: 'usage_records' | 'usage_daily';
+  where: string;
+  params: Param[];
+}
+
+/**
+ * The ranges a query reads: roll-ups for the whole UTC days inside [from, to), raw rows for the rest. A range that
+ * runs to `now` or later takes the current day from its roll-up too: the roll-ups are written with the records, so
+ * today's holds everything recorded so far (a month-to-date report reads no raw rows).
+ */
+export function splitRange(from: number, to: number, now = Infinity): Range[] {
+  const firstDay = Math.ceil(from / DAY_MS) * DAY_MS;
+  const lastDay = (to >= now ? Math.ceil(to / DAY_MS) : Math.floor(to / DAY_MS)) * DAY_MS;
+  if (firstDay >= lastDay) return to > from ? [{ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [from, to] }] : [];
+  const out: Range[] = [];
+  if (from < firstDay) out.push({ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [from, firstDay] });
+  out.push({ table: 'usage_daily', where: 'day >= ? AND day < ?', params: [utcDay(firstDay), utcDay(lastDay)] });
+  if (lastDay < to) out.push({ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [lastDay, to] });
+  return out;
+}
+
+function filters(q: { policy?: string; subjects?: readonly string[]; model?: string }): { where: string; params: Param[] } {
+  const parts: string[] = [];
+  const params: Param[] = [];
+  if (q.policy !== undefined) {
+    parts.push('policy = ?');
+    params.push(q.policy);
+  }
+  if (q.subjects && q.subjects.length > 0) {
+    parts.push(`subject IN (${q.subjects.map(() => '?').join(', ')})`);
+    params.push(...q.subjects);
+  }
+  if (q.model !== undefined) {
+    parts.push('model = ?');
+    params.push(q.model);
+  }
+  return { where: parts.map((p) => ` AND ${p}`).join(''), params };
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '');
+
+function spendSql(r: Range, q: SpendQuery): { sql: string; params: Param[] } {
+  const keys = q.groupBy.map((k) => `${KEY_SQL[k]} AS ${k}`);
+  const count = r.table === 'usage_daily' ? 'sum(requests)' : 'count(*)';
+  const sums = [`${count} AS requests`, 'sum(rejected) AS rejected_requests', ...TOTALS.map((c) => `sum(${c}) AS ${c}`)];
+  const f = filters(q);
+  const group = q.groupBy.length > 0 ? ` GROUP BY ${q.groupBy.map((k) => KEY_SQL[k]).join(', ')}` : '';
+  return { sql: `SELECT ${[...keys, ...sums].join(', ')} FROM ${r.table} WHERE ${r.where}${f.where}${group}`, params: [...r.params, ...f.params] };
+}
+
+/** Time-grouped rows in time order (then by the other keys); others by cost, highest first. */
+function compareRows(groupBy: readonly GroupKey[]): (a: SpendRow, b: SpendRow) => number {
+  const order = [...groupBy.filter((k) => k === 'day' || k === 'month'), ...groupBy.filter((k) => k !== 'day' && k !== 'month')];
+  const timeFirst = order.length > 0 && (order[0] === 'day' || order[0] === 'month');
+  const keyOf = (r: SpendRow): string => order.map((k) => r[k] ?? '').join('\u0000');
+  return (a, b) => {
+    if (!timeFirst && a.cost_usd !== b.cost_usd) return b.cost_usd - a.cost_usd;
+    return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
+  };
+}
+
+function newRow(groupBy: readonly GroupKey[], row: Row): SpendRow {
+  const out: SpendRow = { requests: 0, rejected_requests: 0, input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_usd: 0 };
+  for (const k of groupBy) {
+    const v = str(row[k]);
+    if (k === 'policy' || k === 'subject') out[k] = v === '' ? null : v;
+    else out[k] = v;
+  }
+  return out;
+}
+
+async function spend(source: SqlSource, q: SpendQuery): Promise<SpendRow[]> {
+  const merged = new Map<string, SpendRow>();
+  for (const range of splitRange(q.from, q.to, q.now)) {
+    const { sql, params } = spendSql(range, q);
+    for (const row of await source.all(sql, params)) {
+      if (q.groupBy.length === 0 && num(row.requests) === 0) continue;
+      const key = q.groupBy.map((k) => str(row[k])).join('\u0000');
+      const out = merged.get(key) ?? newRow(q.groupBy, row);
+      merged.set(key, out);
+      out.requests += num(row.requests);
+      out.rejected_requests += num(row.rejected_requests);
+      for (const c of TOTALS) out[c] += num(row[c]);
+    }
+  }
+  const rows = [...merged.values()];
+  for (const r of rows) r.cost_usd = Math.round(r.cost_usd * 1e10) / 1e10;
+  return rows.sort(compareRows(q.groupBy));
+}
+
+const READ = RECORD_COLUMNS.filter(([c]) => c !== 'day');
+const READ_COLUMNS = READ.map(([c]) => c);
+
+/** A raw row as JSON: ts → time (ISO 8601, UTC), flags → booleans, numbers as numbers (PostgreSQL sends bigints as text). */
+function view(row: Row): RecordView {
+  const out: RecordView = {};
+  for (const [c, type] of READ) {
+    const v = row[c];
+    if (c === 'ts') out.time = new Date(num(v)).toISOString();
+    else if (v === null || v === undefined) out[c === 'limit_name' ? 'limit' : c] = null;
+    else if (type === 'flag') out[c] = num(v) === 1;
+    else if (type === 'int' || type === 'real') out[c] = num(v);
+    else out[c === 'limit_name' ? 'limit' : c] = str(v);
+  }
+  return out;
+}
+
+function encodeCursor(ts: number, id: string): string {
+  return Buffer.from(`${ts}:${id}`).toString('base64url');
+}
+
+/** The (ts, id) a cursor stands for; undefined when it is not one of ours. */
+export function decodeCursor(cursor: string): { ts: number; id: string } | undefined {
+  const m = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? { ts: Number(m[1]), id: m[2] as string } : undefined;
+}
+
+async function requests(source: SqlSource, q: RequestsQuery): Promise<RequestsPage> {
+  const f = filters(q);
+  const parts = ['1 = 1'];
+  const params: Param[] = [];
+  if (q.from !== undefined) {
+    parts.push('ts >= ?');
+    params.push(q.from);
+  }
+  if (q.to !== undefined) {
+    parts.push('ts < ?');
+    params.push(q.to);
+  }
+  const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+  if (after) {
+    parts.push('(ts < ? OR (ts = ? AND id < ?))');
+    params.push(after.ts, after.ts, after.id);
+  }
+  const sql = `SELECT ${READ_COLUMNS.join(', ')} FROM usage_records WHERE ${parts.join(' AND ')}${f.where} ORDER BY ts DESC, id DESC LIMIT ?`;
+  const rows = await source.all(sql, [...params, ...f.params, q.limit + 1]);
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  return { records: page.map(view), next: rows.length > q.limit && last ? encodeCursor(num(last.ts), String(last.id)) : null };
+}
+
+export function createLedgerQuery(source: SqlSource): LedgerQuery {
+  return { spend: (q) => spend(source, q), requests: (q) => requests(source, q) };
+}
