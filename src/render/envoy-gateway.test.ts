@@ -43,6 +43,7 @@ describe('renderEnvoyExtensionPolicy', () => {
           backendRefs: [{ group: '', kind: 'Service', name: 'tokenmeter', namespace: 'tokenmeter-system', port: 50051 }],
           messageTimeout: '2s',
           failOpen: true,
+          backendSettings: { circuitBreaker: { maxParallelRequests: 10000, maxPendingRequests: 10000 } },
           processingMode: {
             allowModeOverride: true,
             request: { attributes: ['source.address', 'xds.route_name'] },
@@ -83,11 +84,12 @@ describe('renderEnvoyExtensionPolicy', () => {
     expect(inLlmGateway[0]).toEqual(inLlmGateway[1]);
   });
 
-  it('takes messageTimeout, failOpen and the Service from the settings', () => {
-    const s = resolveSettings({ messageTimeout: '1s', failOpen: false, extProc: { name: 'meter', namespace: 'llm-gateway', port: 9002 } });
+  it('takes messageTimeout, failOpen, the circuit breakers and the Service from the settings', () => {
+    const s = resolveSettings({ messageTimeout: '1s', failOpen: false, maxRequests: 4096, extProc: { name: 'meter', namespace: 'llm-gateway', port: 9002 } });
     const obj = eep('team-budgets', s);
     expect(obj.spec.extProc[0]).toMatchObject({
       messageTimeout: '1s', failOpen: false, backendRefs: [{ group: '', kind: 'Service', name: 'meter', port: 9002 }],
+      backendSettings: { circuitBreaker: { maxParallelRequests: 4096, maxPendingRequests: 4096 } },
     });
     expect(schemaErrors(obj)).toEqual([]);
     expect(strictSchemaErrors(obj)).toEqual([]);

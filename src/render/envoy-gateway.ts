@@ -37,6 +37,8 @@ export interface ExtProcSpec {
   backendRefs: BackendRef[];
   messageTimeout: string;
   failOpen: boolean;
+  /** The ext_proc cluster's circuit breakers (settings.maxRequests; Envoy Gateway's default is Envoy's 1,024). */
+  backendSettings: { circuitBreaker: { maxParallelRequests: number; maxPendingRequests: number } };
   processingMode: {
     allowModeOverride: boolean;
     /** No body: tokenmeter asks for it (mode override) on the requests it meters (src/extproc/body-modes.ts). */
@@ -88,6 +90,7 @@ export function extProcSpec(policyNamespace: string, s: OperatorSettings): ExtPr
     }],
     messageTimeout: s.messageTimeout,
     failOpen: s.failOpen,
+    backendSettings: { circuitBreaker: { maxParallelRequests: s.maxRequests, maxPendingRequests: s.maxRequests } },
     processingMode: {
       allowModeOverride: true,
       request: { attributes: [...REQUEST_ATTRIBUTES] },

@@ -15,6 +15,7 @@ export interface EnvoyCluster {
   name: string;
   type: 'STRICT_DNS';
   connect_timeout: string;
+  circuit_breakers: { thresholds: { priority: 'DEFAULT'; max_requests: number; max_pending_requests: number }[] };
   typed_extension_protocol_options: {
     'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
       '@type': string;
@@ -34,6 +35,9 @@ export function extProcCluster(s: OperatorSettings): EnvoyCluster {
     name,
     type: 'STRICT_DNS',
     connect_timeout: '1s',
+    // One ext_proc stream per metered request for its whole life (a streamed answer holds it as long as it streams);
+    // Envoy's defaults (1,024 each) would cap a gateway at 1,024 metered requests in flight.
+    circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_requests: s.maxRequests, max_pending_requests: s.maxRequests }] },
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',

@@ -15,6 +15,7 @@ const SHAPE: { [key: string]: Kind } = {
   extProc: { name: 'string', namespace: 'string', port: 'number', adminPort: 'number', adminPortName: 'string', labels: 'labels' },
   messageTimeout: 'string',
   failOpen: 'boolean',
+  maxRequests: 'number',
   envoyGateway: { rateLimit: 'string', mergeType: 'string', configMap: { namespace: 'string', name: 'string' } },
   istio: { namespace: 'string', workloadSelector: 'labels', name: 'string' },
   envoy: { configMapName: 'string', namespace: 'string', clusterName: 'string', address: 'string' },

@@ -12,6 +12,7 @@ describe('resolveSettings', () => {
       messageTimeout: '2s',
       messageTimeoutMs: 2000,
       failOpen: true,
+      maxRequests: 10000,
       envoyGateway: { rateLimit: 'Off', mergeType: 'StrategicMerge', configMap: { namespace: 'envoy-gateway-system', name: 'envoy-gateway-config' } },
       istio: { namespace: 'istio-system', workloadSelector: { istio: 'ingressgateway' }, name: 'tokenmeter-ext-proc' },
       envoy: { configMapName: 'tokenmeter-envoy', namespace: 'tokenmeter-system', clusterName: 'tokenmeter', address: 'tokenmeter.tokenmeter-system.svc.cluster.local' },

@@ -66,6 +66,12 @@ export interface OperatorSettings {
    * (the chart renders one for this flavour and sets `address` to it). Default: the ext_proc Service's name.
    */
   envoy: { configMapName: string; namespace: string; clusterName: string; address: string };
+  /**
+   * Circuit-breaker bound on concurrent (and pending) requests to the ext_proc's cluster, rendered for plain Envoy and
+   * Envoy Gateway. Every metered request holds one ext_proc stream for its whole life; Envoy's default of 1,024 would
+   * fail (fail-open: leave unmetered) the 1,025th concurrent streamed answer.
+   */
+  maxRequests: number;
   /** Labels stamped on every rendered object (`app.kubernetes.io/managed-by` at least). */
   labels: Readonly<Record<string, string>>;
   /** The data-plane limits ConfigMap the ext_proc replicas read. */
@@ -85,6 +91,7 @@ export interface SettingsInput {
   extProc?: Partial<ExtProcService>;
   messageTimeout?: string;
   failOpen?: boolean;
+  maxRequests?: number;
   envoyGateway?: Partial<Omit<OperatorSettings['envoyGateway'], 'configMap'>> & { configMap?: Partial<OperatorSettings['envoyGateway']['configMap']> };
   istio?: Partial<OperatorSettings['istio']>;
   envoy?: Partial<OperatorSettings['envoy']>;
@@ -132,6 +139,11 @@ function port(value: number, field: string): number {
   return value;
 }
 
+function maxRequests(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000) fail(`maxRequests: expected an integer 1-1000000, got ${value}`);
+  return value;
+}
+
 function labels(value: Readonly<Record<string, string>>, field: string): Readonly<Record<string, string>> {
   for (const [k, v] of Object.entries(value)) {
     if (!/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(k)) fail(`${field}: invalid label key "${k}"`);
@@ -174,6 +186,7 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
     messageTimeout,
     messageTimeoutMs,
     failOpen: input.failOpen ?? true,
+    maxRequests: maxRequests(input.maxRequests ?? 10_000),
     envoyGateway: Object.freeze({
       rateLimit, mergeType,
       configMap: Object.freeze({

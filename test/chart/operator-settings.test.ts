@@ -14,6 +14,7 @@ const SETTINGS_KEYS: Shape = {
   extProc: { name: true, namespace: true, port: true, adminPort: true, adminPortName: true, labels: 'map' },
   messageTimeout: true,
   failOpen: true,
+  maxRequests: true,
   envoyGateway: { rateLimit: true, mergeType: true, configMap: { namespace: true, name: true } },
   istio: { namespace: true, workloadSelector: 'map', name: true },
   envoy: { configMapName: true, namespace: true, clusterName: true, address: true },
@@ -90,10 +91,10 @@ describeChart('the operator command line and settings file', () => {
   it('values reach the flags and the settings', () => {
     const { config } = operatorFromChart({ values: [{
       operator: { replicas: 2, watchNamespaces: ['a', 'b'], resyncSeconds: 0, logLevel: 'debug', renderedLabels: { team: 'llm' } },
-      gateway: { flavour: 'Istio', failOpen: false, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } },
+      gateway: { flavour: 'Istio', failOpen: false, maxRequests: 2048, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } },
     }] });
     expect(config).toMatchObject({ namespaces: ['a', 'b'], resyncMs: 0, logLevel: 'debug', leaderElect: true });
-    expect(config.settings).toMatchObject({ flavour: 'Istio', failOpen: false, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } });
+    expect(config.settings).toMatchObject({ flavour: 'Istio', failOpen: false, maxRequests: 2048, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } });
     expect(config.settings.labels).toMatchObject({ team: 'llm' });
   });
 
