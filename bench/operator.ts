@@ -23,6 +23,8 @@ import type { KubeObject } from '../src/k8s/client.js';
 import { createLogger } from '../src/log/logger.js';
 import { FakeApiServer } from '../test/helpers/fake-apiserver.js';
 import { DEFAULT_RESOURCES, type FakeResource } from '../test/helpers/fake-apiserver-store.js';
+import { runFakeEnvoyGateway } from '../test/helpers/fake-envoy-gateway.js';
+import { kubeClientFor } from '../src/k8s/client-node.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TP = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy' };
@@ -32,8 +34,8 @@ const RESOURCES: FakeResource[] = [
   { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
   { group: 'gateway.networking.k8s.io', version: 'v1beta1', kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true },
   // Envoy Gateway installs both: with BackendTrafficPolicy missing, every prune of a policy's children asked discovery.
-  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'EnvoyExtensionPolicy', plural: 'envoyextensionpolicies', namespaced: true },
-  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true },
+  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'EnvoyExtensionPolicy', plural: 'envoyextensionpolicies', namespaced: true, status: true },
+  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true, status: true },
 ];
 
 function spec(i: number, tokens: number): Record<string, unknown> {
@@ -151,6 +153,8 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions(), 
   const child = spawn(process.execPath, [...nodeOptions.split(' ').filter(Boolean), ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), BIN, 'operator', '--kubeconfig', kubeconfig, '--admin-address', '127.0.0.1:0',
     '--leader-elect', 'false', '--log-level', 'warn', '--resync', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = child.pid ?? NaN;
+  // Envoy Gateway's verdict on every EnvoyExtensionPolicy, as it would write it: Ready waits for it.
+  const stopGateway = runFakeEnvoyGateway(kubeClientFor(kubeconfig));
   try {
     const isReady = (o: KubeObject | undefined): boolean => ((o?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [])
       .some((c) => c.type === 'Ready' && c.status === 'True');
@@ -196,6 +200,7 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions(), 
       limitsConfigMaps: published.maps, limitsBytes: Buffer.byteLength(published.text),
     };
   } finally {
+    await stopGateway();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await extproc.stop();

@@ -4,7 +4,8 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { runExchange } from '../test/envoy/emulator.js';
-import { chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
+import { BENCH_BUFFER_LIMIT, chatExchange, percentile, runLoad, startServerProcess, type LoadResult } from './extproc-load.js';
+import { benchLargePrompt } from './large-prompt.js';
 import { memoryPerOpenStream } from './open-streams.js';
 import { memoryAtRest, vocabularyCosts } from './memory-at-rest.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
@@ -85,7 +86,7 @@ async function smallWhileLarge(): Promise<void> {
     let largeDone = 0;
     const bigLoop = async (): Promise<void> => {
       while (!stop) {
-        await runExchange(server.client, large, { messageTimeoutMs: 60_000 });
+        await runExchange(server.client, large, { messageTimeoutMs: 60_000, bufferLimitBytes: BENCH_BUFFER_LIMIT });
         largeDone++;
       }
     };
@@ -131,6 +132,23 @@ async function budgets(): Promise<void> {
     } finally {
       servers.forEach(([, s]) => s.stop());
     }
+  } finally {
+    await redis?.close();
+  }
+}
+
+/** A 7.9 MiB prompt's budget decision against the operator's rendered message timeout, tokenmeter vs the echo floor. */
+async function largePrompt(): Promise<void> {
+  let redis: RedisServer | undefined;
+  try {
+    redis = await startRedisServer();
+  } catch (err) {
+    console.log(`(redis-server not available: ${String(err)}; the Redis row is skipped)\n`);
+  }
+  try {
+    const r = await benchLargePrompt(redis?.url, quick ? 2 : 6);
+    console.log(`## A 7.9 MiB streaming chat prompt: request_body reply latency (Envoy emulator, timer at the rendered ${r.timeoutMs} ms, failure_mode_allow)\n`);
+    table(['server', 'p50 ms', 'max ms', 'timer fired', 'reply carries the body'], r.rows.map((x) => [x.server, f1(x.p50Ms), f1(x.maxMs), `${x.timeouts}/${x.runs}`, x.echoesBody ? 'yes' : 'no']));
   } finally {
     await redis?.close();
   }
@@ -236,6 +254,7 @@ async function main(): Promise<void> {
     return decisions();
   }
   if (process.argv.includes('--operator-only')) return operator();
+  if (process.argv.includes('--large-prompt-only')) return largePrompt();
   if (process.argv.includes('--memory-only')) return atRest();
   if (process.argv.includes('--ledger-only')) return ledger();
   console.log('## Tokenizers (MB/s, higher is better)\n');
@@ -244,6 +263,7 @@ async function main(): Promise<void> {
   await atRest();
   await extprocVsEcho();
   await smallWhileLarge();
+  await largePrompt();
   await budgets();
   limitsSize();
   await decisions();

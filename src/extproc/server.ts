@@ -10,6 +10,7 @@ import type { SessionDeps } from './deps.js';
 import { HealthState } from './health.js';
 import { loadProtos } from './protos.js';
 import { Session, type Reply } from './session.js';
+import { widenReceiveWindows } from './http2-window.js';
 import { applyStreamResetLimit, streamResetLimit } from './stream-resets.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
@@ -160,6 +161,7 @@ export async function startExtprocServer(deps: SessionDeps, host: string, port: 
       else resolve(p);
     });
   });
+  if (!widenReceiveWindows(server)) deps.logger.warn('could not widen the HTTP/2 receive windows (grpc-js internals changed): large prompts arrive more slowly');
   return {
     port: boundPort,
     health,

@@ -10,7 +10,8 @@ import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody
 import type { HttpHeaders__Output } from '../gen/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import { matchRoute, type Route } from '../llm/routes.js';
-import { rewrittenBody, withStreamUsage } from '../llm/request-facts.js';
+import { rewrittenBody } from '../llm/request-facts.js';
+import { injectStreamUsage } from '../llm/inject-usage.js';
 import { readRequestBody } from '../llm/request-body.js';
 import type { InputCount, RequestFacts } from '../llm/types.js';
 import type { Admission } from '../limits/limiter.js';
@@ -23,9 +24,14 @@ import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueO
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
 import { buildUsageRecord } from '../ledger/record.js';
 import { uuidv7 } from '../ledger/ids.js';
+import { bufferRequestBody, streamModes } from './body-modes.js';
+import { filterFacts } from './deps.js';
+import type { BodyMode } from '../envoy/filter-facts.js';
+import { deadlineSignal, decisionTimes, valueWithin } from './decision-deadline.js';
+import { ROUTE_NAME_ATTRIBUTE, stringAttribute } from './attributes.js';
+import { attachedPolicies } from '../policy/routes.js';
 
 export type Reply = ProcessingResponse | undefined;
-type BodyMode = string;
 
 /** Asks Envoy (when allow_mode_override is on) to send nothing more for a request we do not meter. */
 const SKIP_REST = {
@@ -63,6 +69,7 @@ export class Session {
   private parsedBody: unknown;
   private reqHeaders: HeaderLookup = new Map();
   private sourceAddress: string | undefined;
+  private routeName: string | undefined;
   private admission: Promise<Admission | undefined> | undefined;
   private admitted: Admission | undefined;
   private settling: Promise<void> | undefined;
@@ -74,6 +81,8 @@ export class Session {
   private responseIncomplete = false;
   private requestBodyMode: BodyMode | undefined;
   private responseBodyMode: BodyMode | undefined;
+  /** When the message being handled arrived (ms, session clock): budget decisions are due relative to it. */
+  private arrivedAtMs = 0;
   private readonly startedAt: bigint;
   private readonly now: () => bigint;
 
@@ -84,11 +93,12 @@ export class Session {
 
   /** Processes one message; the reply (or undefined in observability mode) may be a promise. */
   handle(msg: ProcessingRequest__Output): Reply | Promise<Reply> {
-    if (msg.protocol_config) {
-      this.requestBodyMode = msg.protocol_config.request_body_mode;
-      this.responseBodyMode = msg.protocol_config.response_body_mode;
+    this.arrivedAtMs = this.nowMs();
+    if (this.requestBodyMode === undefined) ({ request: this.requestBodyMode, response: this.responseBodyMode } = streamModes(msg, filterFacts(this.deps)));
+    if (msg.request === 'request_headers') {
+      this.sourceAddress = sourceAddress(msg);
+      this.routeName = stringAttribute(msg, ROUTE_NAME_ATTRIBUTE);
     }
-    if (msg.request === 'request_headers') this.sourceAddress = sourceAddress(msg);
     const reply = this.dispatch(msg);
     if (!msg.observability_mode) return reply;
     return reply instanceof Promise ? reply.then(() => undefined) : undefined;
@@ -125,7 +135,9 @@ export class Session {
     const encoding = headers.get('content-encoding');
     if (encoding && encoding !== 'identity') this.reqUnreadable = 'request_encoded';
     if (h?.end_of_stream) this.completeRequestBody(false);
-    return this.gate({ request_headers: { response: {} } });
+    const override = h?.end_of_stream ? undefined : bufferRequestBody({ request: this.requestBodyMode ?? 'NONE', response: this.responseBodyMode ?? 'STREAMED' });
+    if (override) this.requestBodyMode = 'BUFFERED';
+    return this.gate({ request_headers: { response: {} }, ...(override ? { mode_override: override } : {}) });
   }
 
   /**
@@ -187,6 +199,10 @@ export class Session {
     this.reqChunks.push(chunk);
   }
 
+  private nowMs(): number {
+    return Number(this.now()) / 1e6;
+  }
+
   /** Parses, counts and admits the request body once it is complete. Returns a replacement body when one is wanted. */
   private completeRequestBody(canMutate: boolean): Buffer | undefined {
     if (this.reqDone || this.passthrough || !this.route) return undefined;
@@ -204,22 +220,31 @@ export class Session {
     if (canMutate && reading?.body !== undefined && this.deps.limiter?.active()) this.parsedBody = reading.body;
     this.startAdmission(bytes, this.parsedBody !== undefined);
     if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
-    const replaced = withStreamUsage(route, reading.body, this.facts);
+    const replaced = injectStreamUsage(route, raw, reading.body, this.facts, reading.problems);
     this.injected = replaced !== undefined;
     return replaced;
   }
 
-  /** Asks the limiter, once the input is counted. A body we could not count reserves bytes/4 tokens (documented). */
+  /**
+   * Asks the limiter, once the input is counted, inside Envoy's message timeout (decision-deadline.ts). A body we could
+   * not count, or not in time, reserves bytes/4 tokens (documented); the store gets until the decision deadline.
+   */
   private startAdmission(bytes: number, clampable: boolean): void {
     const limiter = this.deps.limiter;
     const route = this.route;
     if (!limiter?.active() || !route) return;
     const h = this.reqHeaders;
-    this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
+    const due = decisionTimes(this.arrivedAtMs, filterFacts(this.deps).messageTimeoutMs);
+    const deadline = deadlineSignal(due.decideBy - this.nowMs());
+    const counted = this.precount ? valueWithin(this.precount, due.countBy - this.nowMs(), undefined) : Promise.resolve(undefined);
+    const index = this.deps.routes?.();
+    const scope = index ? { attachedPolicies: attachedPolicies(index, this.routeName) } : {};
+    this.admission = counted.then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
       model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes), clampable,
-    })).then((a) => {
+      signal: deadline.signal, ...scope,
+    })).finally(() => deadline.cancel()).then((a) => {
       if (a?.outputCap === undefined) this.parsedBody = undefined;
       return (this.admitted = a);
     }, (err: unknown) => {

@@ -10,6 +10,8 @@
  * retry-after. With a Clamp policy (and a body tokenmeter may rewrite) a request that does not fit is retried with
  * the largest output cap every counter still allows, down to the policy's minOutputTokens; the Admission then names
  * the cap to write into the forwarded body.
+ * Every store call is bounded by the request's decision deadline (src/limits/deadline.ts): past it the store counts as
+ * unavailable (failureMode applies) and a reservation that lands later is settled, or released, with the request.
  * No gRPC here: the ext_proc session calls admit() and the returned Admission's settle().
  */
 import { isTokenmeterError } from '../errors/catalogue.js';
@@ -27,6 +29,7 @@ import {
   type RateLimitState, type Rejection, type ReservedAmount,
 } from './rejection.js';
 import { fitsLimit, type CounterStore, type ReserveResult } from './store.js';
+import { beforeDeadline, landed } from './deadline.js';
 
 /** A request's decision, as its log line and the ledger record it. */
 export type AdmissionDecision = 'allowed' | 'limited' | 'never-fits' | 'dry-run-limited' | 'store-error' | 'subject-missing' | 'tier-unknown' | 'none';
@@ -48,6 +51,10 @@ export interface AdmitInput {
   inputTokens: number;
   /** The forwarded body can be rewritten (a Clamp policy may then lower its output cap). */
   clampable?: boolean;
+  /** The decision deadline: a store that has not answered when it aborts counts as unavailable (src/limits/deadline.ts). */
+  signal?: AbortSignal;
+  /** Kubernetes mode: the policies attached to the request's route (src/policy/routes.ts); see MatchInput. */
+  attachedPolicies?: readonly string[];
 }
 
 export interface LimiterEvents {
@@ -120,10 +127,12 @@ export interface LimiterDeps {
   events?: Partial<LimiterEvents>;
 }
 
+/** What settle() replaces; `late`: a reserve that missed the decision deadline, settled only if it landed. */
 interface Reservation {
   id: string;
   counters: PlannedCounter[];
   amounts: number[];
+  late?: Promise<ReserveResult>;
 }
 
 /** Clamp: how often a reserve is retried with a smaller cap when concurrent requests took what was left. */
@@ -176,7 +185,10 @@ export class Limiter {
   }
 
   async admit(input: AdmitInput): Promise<Admission> {
-    const policies = this.deps.matcher().match({ host: input.host, path: input.path, method: input.method, model: input.model, endpoint: input.endpoint });
+    const policies = this.deps.matcher().match({
+      host: input.host, path: input.path, method: input.method, model: input.model, endpoint: input.endpoint,
+      ...(input.attachedPolicies ? { attachedPolicies: input.attachedPolicies } : {}),
+    });
     if (policies.length === 0) return NONE;
     const now = this.now();
     const plan = planAdmission(policies, input, { now, observed: this.deps.observed, decision: (p, tier, o) => this.emit(p, '', tier, o) });
@@ -203,16 +215,19 @@ export class Limiter {
     let headers: Record<string, string> | undefined;
     if (enforced.length > 0) {
       let res: ReserveResult;
+      let reserving: Promise<ReserveResult> | undefined;
       try {
         for (let attempt = 1; ; attempt++) {
-          res = await this.reserve(id, enforced, cap, now, false);
+          reserving = this.reserve(id, enforced, cap, now, false);
+          res = await beforeDeadline(reserving, input.signal);
           if (res.ok || floor === undefined || attempt >= CLAMP_ATTEMPTS) break;
           const next = clampCap(enforced, res.used);
           if (next.cap < floor || next.cap >= cap) break;
           [cap, by] = [next.cap, next.by];
         }
       } catch (err) {
-        return this.storeFailure(err, enforced, input, log);
+        const late: Reservation = { id, counters: enforced, amounts: enforced.map((c) => unitsAt(c, cap)), ...(reserving ? { late: reserving } : {}) };
+        return this.storeFailure(err, enforced, input, log, { late, subjects: plan.observedSubjects });
       }
       this.emitUsage(enforced, res.used);
       if (!res.ok) return this.limited(res, enforced, input, log, { now, cap, floor });
@@ -227,7 +242,7 @@ export class Limiter {
     }
     log.reserved = Object.fromEntries(counters.map((c) => [label(c), display(c.limit, unitsAt(c, cap))]));
     const countOnly = counters.filter((c) => c.role !== 'enforce');
-    await this.countOnly(`${id}:dry`, countOnly, { cap, now }, log, reservations);
+    await this.countOnly(`${id}:dry`, countOnly, { cap, now, signal: input.signal }, log, reservations);
     // Attributed to the first policy that resolved a subject, or to the DryRun limit it would have exceeded.
     const over = log.dry_run_limited?.[0];
     const dryOver = over === undefined ? undefined : countOnly.find((c) => label(c) === over);
@@ -267,12 +282,14 @@ export class Limiter {
   }
 
   /** DryRun policies and exempt subjects: counted (force), never refused. */
-  private async countOnly(id: string, counters: PlannedCounter[], at: { cap: number; now: number }, log: AdmissionLog, reservations: Reservation[]): Promise<void> {
+  private async countOnly(id: string, counters: PlannedCounter[], at: { cap: number; now: number; signal: AbortSignal | undefined }, log: AdmissionLog, reservations: Reservation[]): Promise<void> {
     if (counters.length === 0) return;
     const { cap, now } = at;
+    const amounts = counters.map((c) => unitsAt(c, cap));
+    const reserving = this.reserve(id, counters, cap, now, true);
     try {
-      const res = await this.reserve(id, counters, cap, now, true);
-      reservations.push({ id, counters, amounts: counters.map((c) => unitsAt(c, cap)) });
+      const res = await beforeDeadline(reserving, at.signal);
+      reservations.push({ id, counters, amounts });
       this.emitUsage(counters, res.used);
       const over = res.ok && res.exceeded !== undefined ? counters[res.exceeded] : undefined;
       if (over?.role === 'dry-run') {
@@ -281,6 +298,7 @@ export class Limiter {
       }
       for (const c of counters) this.emit(c.policy, c.limit.name, c.tier, c.role === 'exempt' ? 'exempt' : c === over ? 'dry-run-limited' : 'allowed');
     } catch (err) {
+      reservations.push({ id, counters, amounts, late: reserving });
       this.deps.events?.storeError?.(err);
       for (const c of counters) this.emit(c.policy, c.limit.name, c.tier, 'store-error');
     }
@@ -317,14 +335,17 @@ export class Limiter {
     return { ...NONE, rejection, ...withAttribution({ ...log, decision: 'limited', limits: [label(blocked)] }, attributionOf(blocked, true)) };
   }
 
-  private storeFailure(err: unknown, counters: PlannedCounter[], input: AdmitInput, log: AdmissionLog): Admission {
+  private storeFailure(err: unknown, counters: PlannedCounter[], input: AdmitInput, log: AdmissionLog, after: { late: Reservation; subjects: readonly string[] }): Admission {
+    const { late, subjects } = after;
     if (!isTokenmeterError(err)) throw err;
     this.deps.events?.storeError?.(err);
     for (const c of counters) this.emit(c.policy, c.limit.name, c.tier, 'store-error');
     const closed = counters.find((c) => c.policy.enforcement.failureMode === 'Closed');
     const attributed = withAttribution({ ...log, decision: 'store-error' }, attributionOf(closed ?? (counters[0] as PlannedCounter), false));
-    if (closed) return { ...NONE, ...attributed, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
-    return { ...NONE, ...attributed };
+    // A reservation landing after the deadline is settled with the request (released for a refused one: it used nothing).
+    const settle: Admission['settle'] = async (usage, model) => (late.late && (await landed(late.late)) ? this.settle([late], usage, model, subjects) : {});
+    if (closed) return { ...NONE, ...attributed, settle, rejection: storeUnavailableRejection(input.provider, policyKey(closed.policy)) };
+    return { ...NONE, ...attributed, settle };
   }
 
   /** The enforced limit with the smallest remaining share: what a client pacing itself needs to know. */
@@ -346,7 +367,8 @@ export class Limiter {
     if (model) this.deps.observed.record(model, usage.output, subjects);
     const charged: Record<string, number> = {};
     const now = this.now();
-    await Promise.all(reservations.map(async ({ id, counters, amounts }) => {
+    await Promise.all(reservations.map(async ({ id, counters, amounts, late }) => {
+      if (late && !(await landed(late))) return;
       const actual = counters.map((c) => counterUnits(c.limit, chargeFor(c.limit, usage, { model, pricing: c.policy.pricing }).amount));
       const t0 = performance.now();
       try {

@@ -9,8 +9,10 @@
  * (`<name>-…`, listed in its `shards` key; src/render/limits.ts). A published set is loaded once every listed shard is
  * there with the listed sha256 — until then the current policies stay — and its policies text (the chunks joined) is
  * parsed with the local-mode parser; invalid content keeps the previous policies (the errors are reported through
- * onChange with `kept`). A deleted ConfigMap keeps the current policies too: losing
- * every limit because an object was removed by accident would be worse than enforcing the last good ones.
+ * onChange with `kept`). The data-plane document (`dataplane.json`: the rendered filter and the route index) is in
+ * the named ConfigMap only, and loaded with the policies it was published with. A deleted ConfigMap keeps the current
+ * policies too: losing every limit because an object was removed by accident would be worse than enforcing the last
+ * good ones.
  */
 import type { KubeClient, KubeObject } from '../k8s/client.js';
 import { Informer } from '../k8s/informer.js';
@@ -18,6 +20,7 @@ import { POLICIES_KEY, SHARDS_KEY, VERSION_KEY, limitsVersion, parseShards, sha2
 import type { PolicySet } from './file-source.js';
 import { PolicyParseCache } from './parse-cache.js';
 import { policyKey } from './types.js';
+import { DATA_PLANE_KEY, parseDataPlaneDoc, type DataPlaneDoc } from '../envoy/data-plane.js';
 
 export interface ConfigMapSourceOptions {
   client: KubeClient;
@@ -35,6 +38,8 @@ export interface ConfigMapSourceOptions {
 
 export interface ConfigMapPolicySource {
   readonly current: PolicySet;
+  /** dataplane.json as last loaded with valid policies (undefined: an operator that does not publish it). */
+  readonly dataPlane: DataPlaneDoc | undefined;
   /** data.version of the loaded content; undefined until a valid one was loaded. */
   readonly version: string | undefined;
   /** Whether the first list completed before start-up went on. */
@@ -64,6 +69,7 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
   let current: PolicySet = { policies: [], errors: [], kept: [], files: [] };
   let version: string | undefined;
   let lastText: string | undefined;
+  let dataPlane: DataPlaneDoc | undefined;
   let started = false;
   const parser = new PolicyParseCache();
   /** data of the named ConfigMap and of every ConfigMap that may be one of its shards. */
@@ -82,14 +88,19 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
       if (started) opts.onChange(current, version);
       return;
     }
-    if (got.text === lastText) return;
-    lastText = got.text;
+    // dataplane.json is in the named ConfigMap only (never in a shard): a change of it alone is a new set too.
+    const dataText = data[DATA_PLANE_KEY];
+    const seen = dataText === undefined ? got.text : `${got.text}\0${dataText}`;
+    if (seen === lastText) return;
+    lastText = seen;
     const parsed = parser.parse(got.text, source);
     if (parsed.errors.length > 0) {
       current = { policies: current.policies, errors: parsed.errors, kept: current.policies.map(policyKey), files: [source] };
     } else {
       current = { policies: parsed.policies, errors: [], kept: [], files: [source] };
       version = data[VERSION_KEY] ?? limitsVersion(got.text);
+      // A malformed document keeps the last good one; none at all means an operator that does not publish it.
+      dataPlane = dataText === undefined ? undefined : parseDataPlaneDoc(dataText) ?? dataPlane;
     }
     if (started) opts.onChange(current, version);
   };
@@ -129,6 +140,9 @@ export async function watchConfigMapPolicies(opts: ConfigMapSourceOptions): Prom
     },
     get version(): string | undefined {
       return version;
+    },
+    get dataPlane(): DataPlaneDoc | undefined {
+      return dataPlane;
     },
     synced: informer.hasSynced(),
     close: () => informer.stop(),

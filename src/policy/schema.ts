@@ -175,7 +175,9 @@ export const SUBJECT_SCHEMA = {
       type: 'integer', minimum: 0, maximum: 16,
       description:
         'ClientIP only. Proxies in front of Envoy that append to x-forwarded-for; the client is the entry that many ' +
-        'places from the right. 0 (default) ignores x-forwarded-for and uses the peer address.',
+        'places from the right. 0 (default) ignores x-forwarded-for and uses the peer address. Leave it 0 when Envoy ' +
+        'itself trusts x-forwarded-for (Envoy Gateway clientIPDetection, Istio numTrustedProxies, xff_num_trusted_hops): ' +
+        'the peer address it reports is then already the client, and hops here would skip further.',
     },
     hashInLedger: {
       type: 'boolean', default: false,

@@ -14,6 +14,12 @@
  * first, the named ConfigMap next, and deletes shards no longer listed last; a reader loads a version only once every
  * listed shard is present with the listed hash. Without shards (everything fits one ConfigMap) the named ConfigMap is
  * exactly what it was before sharding existed: no `shards` key, the same version.
+ *
+ * A document published beside the policies (the operator's `dataplane.json`: the rendered filter and the route index,
+ * src/render/data-plane.ts) lives in the named ConfigMap only, never in a shard: the reader takes it with the set the
+ * named ConfigMap lists, so policies and route index always change together. Its bytes come off the first chunk's
+ * room (the named ConfigMap stays under LIMITS_MAX_BYTES; a first chunk it leaves no room for is empty), and the
+ * version is then the short sha256 of the policies' version and the document: a change of either changes it.
  */
 import { createHash } from 'node:crypto';
 import type { TokenPolicy } from '../policy/types.js';
@@ -43,7 +49,7 @@ export interface LimitsRender {
   configMap: RenderedConfigMap;
   /** Further ConfigMaps, in order (none when everything fits the named one). */
   shards: RenderedConfigMap[];
-  /** Short sha256 (16 hex digits) of all the policies' YAML, in order. */
+  /** Short sha256 (16 hex digits) of all the policies' YAML, in order (and of the document beside them, if any). */
   version: string;
   /** UTF-8 bytes of all the policies' YAML (every chunk). */
   bytes: number;
@@ -69,14 +75,18 @@ export function policyBytes(p: TokenPolicy): number {
   return Buffer.byteLength(policiesToYaml([p]), 'utf8');
 }
 
-/** Documents cut into chunks of at most `max` bytes, in order (a document larger than `max` is a chunk alone). */
-export function chunkDocuments(docs: readonly string[], max = SHARD_MAX_BYTES): string[] {
+/**
+ * Documents cut into chunks of at most `max` bytes (the first of at most `firstMax`), in order. A document larger than
+ * `max` is a chunk alone; one that does not fit `firstMax` leaves the first chunk empty.
+ */
+export function chunkDocuments(docs: readonly string[], max = SHARD_MAX_BYTES, firstMax = max): string[] {
   const chunks: string[] = [];
   let current = '';
   let size = 0;
   for (const d of docs) {
     const n = Buffer.byteLength(d, 'utf8');
-    if (size > 0 && size + n > max) {
+    const room = chunks.length === 0 ? firstMax : max;
+    if (size + n > room && (size > 0 || room < max)) {
       chunks.push(current);
       [current, size] = ['', 0];
     }
@@ -104,13 +114,20 @@ export function parseShards(text: string | undefined): ShardRef[] | undefined {
   return refs;
 }
 
-/** The limits ConfigMaps for the accepted policies. */
-export function renderLimitsConfigMap(policies: readonly TokenPolicy[], s: OperatorSettings): LimitsRender {
+/** A document the named ConfigMap carries beside the policies, under `key` (see the module comment). */
+export interface BesideDocument {
+  key: string;
+  text: string;
+}
+
+/** The limits ConfigMaps for the accepted policies (and `beside`, in the named one). */
+export function renderLimitsConfigMap(policies: readonly TokenPolicy[], s: OperatorSettings, beside?: BesideDocument): LimitsRender {
   const sorted = [...policies].sort(byNamespaceName);
   const docs = sorted.map((p) => policiesToYaml([p]));
   const yaml = docs.join('');
-  const version = limitsVersion(yaml);
-  const [first = '', ...rest] = chunkDocuments(docs);
+  const version = beside ? shortHash(`${limitsVersion(yaml)}\n${beside.text}`, 16) : limitsVersion(yaml);
+  const besideBytes = beside ? Buffer.byteLength(beside.text, 'utf8') : 0;
+  const [first = '', ...rest] = chunkDocuments(docs, SHARD_MAX_BYTES, SHARD_MAX_BYTES - besideBytes);
   const { name, namespace } = s.limitsConfigMap;
   const shards: RenderedConfigMap[] = rest.map((chunk) => {
     const sha = sha256Hex(chunk);
@@ -128,7 +145,10 @@ export function renderLimitsConfigMap(policies: readonly TokenPolicy[], s: Opera
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { ...meta, annotations: { [VERSION_ANNOTATION]: version } },
-      data: { [POLICIES_KEY]: first, [VERSION_KEY]: version, ...(refs.length > 0 ? { [SHARDS_KEY]: formatShards(refs) } : {}) },
+      data: {
+        [POLICIES_KEY]: first, [VERSION_KEY]: version, ...(refs.length > 0 ? { [SHARDS_KEY]: formatShards(refs) } : {}),
+        ...(beside ? { [beside.key]: beside.text } : {}),
+      },
     },
     shards,
     version,

@@ -463,8 +463,8 @@ describe('envoy/envoy.yaml (static bootstrap)', () => {
   it('the ext_proc filter is exactly what the operator renders for the same settings', () => {
     expect(filters[0]).toEqual(extProcHttpFilter(settings, 'tokenmeter_ext_proc'));
     expect(filters[0]?.typed_config).toMatchObject({
-      message_timeout: '0.2s', allow_mode_override: true, failure_mode_allow: true,
-      processing_mode: { request_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_header_mode: 'SEND', response_body_mode: 'STREAMED' },
+      message_timeout: '2s', allow_mode_override: true, failure_mode_allow: true,
+      processing_mode: { request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED' },
       metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
     });
   });
