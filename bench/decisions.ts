@@ -1,8 +1,8 @@
 /**
- * The cost of one budget decision (Limiter.admit, then settle; memory store; in this process) under a policy with
- * 1,000 overrides and 10 plan tiers, against the same policy without them: CPU time per request. Subjects cycle over
+ * The cost of one budget decision (Limiter.admit, then settle; memory store) under a policy with 1,000 overrides and
+ * 10 plan tiers, against the same policy without them: time per request, in child processes. Subjects cycle over
  * 2,000 tenants (half of them with an override) and requests name one of the 10 tiers in turn, so every lookup is
- * exercised; the baseline sends the same requests. Returns rows; prints nothing (the child prints its figure).
+ * exercised; the baseline sends the same requests. Returns rows; prints nothing (the child prints its figures).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,14 +11,6 @@ import { createMemoryStore } from '../src/limits/memory-store.js';
 import { ObservedOutput } from '../src/limits/observed.js';
 import { compileMatcher } from '../src/policy/match.js';
 import { parsePolicies } from '../src/policy/parse.js';
-
-export interface DecisionRow {
-  policy: string;
-  /** Median over the processes of each process's median batch. */
-  cpuUsPerDecision: number;
-  /** The least-disturbed process (shared machines: other load only adds). */
-  minCpuUsPerDecision: number;
-}
 
 function policy(plans: boolean): string {
   const spec: Record<string, unknown> = {
@@ -73,42 +65,89 @@ function setup(kind: Kind): { batch: (n: number) => Promise<number>; close: () =
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))] ?? 0;
 
-/** In a child process (`node dist/bench/decisions.js plain|plans|plans-miss N`): the median CPU µs per decision over batches. */
-export async function decisionChild(kind: Kind, batches: number): Promise<number> {
-  const s = setup(kind);
+export interface DecisionRun {
+  /** Per kind: CPU µs per decision over all its batches (process.cpuUsage). */
+  cpu: Record<Kind, number>;
+  /** Per kind: the 10th percentile of the batches' wall µs per decision (the least disturbed batches). */
+  p10: Record<Kind, number>;
+  /** Per kind: the median over rounds of (this kind's batch / the plain batch of the same round). */
+  pairedRatio: Record<Kind, number>;
+}
+
+const KINDS: Kind[] = ['plain', 'plans', 'plans-miss'];
+
+/**
+ * In a child process (`node dist/bench/decisions.js all ROUNDS`): the three limiters side by side, as a data plane
+ * with policies of both kinds holds them, timed in interleaved batches of 500 decisions (the order rotating every
+ * round), so the load of a shared machine falls on all three alike. CPU time per kind over all its batches; and,
+ * per batch, wall time (finer than the CPU clock's ticks), of which the 10th percentile and the per-round ratio to
+ * the plain batch of the same round. One process runs the shared code over both policy shapes, as a data plane with
+ * policies of both kinds does (one with plain policies only may run the baseline a little faster).
+ */
+export async function decisionChild(rounds: number): Promise<DecisionRun> {
+  const setups = KINDS.map((k) => [k, setup(k)] as const);
   try {
-    await s.batch(20_000);
-    const xs: number[] = [];
-    for (let r = 0; r < batches; r++) xs.push(await s.batch(5000));
-    return median(xs);
+    for (const [, s] of setups) await s.batch(20_000);
+    const wall = new Map<Kind, number[]>(KINDS.map((k) => [k, []]));
+    const cpu = new Map<Kind, number>(KINDS.map((k) => [k, 0]));
+    const ratios = new Map<Kind, number[]>(KINDS.map((k) => [k, []]));
+    for (let r = 0; r < rounds; r++) {
+      const here = new Map<Kind, number>();
+      for (let i = 0; i < setups.length; i++) {
+        const [k, s] = setups[(i + r) % setups.length] as (typeof setups)[number];
+        const t0 = performance.now();
+        const c = await s.batch(500);
+        here.set(k, ((performance.now() - t0) * 1000) / 500);
+        cpu.set(k, (cpu.get(k) ?? 0) + c);
+      }
+      for (const k of KINDS) {
+        wall.get(k)?.push(here.get(k) ?? 0);
+        ratios.get(k)?.push((here.get(k) ?? 0) / (here.get('plain') ?? 1));
+      }
+    }
+    const per = (f: (k: Kind) => number): Record<Kind, number> => Object.fromEntries(KINDS.map((k) => [k, f(k)])) as Record<Kind, number>;
+    return {
+      cpu: per((k) => (cpu.get(k) ?? 0) / rounds), p10: per((k) => quantile(wall.get(k) ?? [], 0.1)), pairedRatio: per((k) => median(ratios.get(k) ?? [])),
+    };
   } finally {
-    await s.close();
+    for (const [, s] of setups) await s.close();
   }
 }
 
-function child(kind: Kind, batches: number): Promise<number> {
+function child(rounds: number): Promise<DecisionRun> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [fileURLToPath(import.meta.url), kind, String(batches)], (err, stdout) => (err ? reject(new Error(`decision child ${kind}: ${err.message}`, { cause: err })) : resolve(Number(stdout.trim()))));
+    execFile(process.execPath, [fileURLToPath(import.meta.url), 'all', String(rounds)], (err, stdout) => (err ? reject(new Error(`decision child: ${err.message}`, { cause: err })) : resolve(JSON.parse(stdout) as DecisionRun)));
   });
 }
 
-/**
- * Each policy in its own process (one policy shape per process, as a data plane with one policy set runs: two
- * shapes in one process would make the shared code polymorphic and measure that instead), alternating, several
- * processes each; the median per policy.
- */
+export interface DecisionRow {
+  policy: string;
+  /** Median over the processes of the CPU µs per decision. */
+  cpuUsPerDecision: number;
+  /** Median over the processes of the 10th-percentile batch (wall µs per decision). */
+  p10UsPerDecision: number;
+  /** Median over the processes of the median per-round ratio to the plain policy; and the range over the processes. */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+}
+
+/** Several processes of interleaved batches (see decisionChild); the median over them, and the spread. */
 export async function benchDecisions(quick = false): Promise<DecisionRow[]> {
-  const kinds: [Kind, string][] = [['plain', 'no tiers, no overrides'], ['plans', '10 tiers, 1,000 overrides'], ['plans-miss', 'same, no tier named, no override hit']];
-  const runs = new Map<Kind, number[]>(kinds.map(([k]) => [k, []]));
-  for (let r = 0; r < (quick ? 3 : 7); r++) for (const [k] of kinds) runs.get(k)?.push(await child(k, quick ? 10 : 30));
-  return kinds.map(([k, policy]) => {
-    const xs = runs.get(k) ?? [];
-    return { policy, cpuUsPerDecision: median(xs), minCpuUsPerDecision: Math.min(...xs) };
+  const runs: DecisionRun[] = [];
+  for (let r = 0; r < (quick ? 2 : 5); r++) runs.push(await child(quick ? 100 : 300));
+  const names: Record<Kind, string> = { plain: 'no tiers, no overrides', plans: '10 tiers, 1,000 overrides', 'plans-miss': 'same, no tier named, no override hit' };
+  return KINDS.map((k) => {
+    const ratios = runs.map((x) => x.pairedRatio[k]);
+    return {
+      policy: names[k], cpuUsPerDecision: median(runs.map((x) => x.cpu[k])), p10UsPerDecision: median(runs.map((x) => x.p10[k])),
+      ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios),
+    };
   });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const kind = process.argv[2];
-  if (kind === 'plain' || kind === 'plans' || kind === 'plans-miss') console.log(await decisionChild(kind, Number(process.argv[3] ?? 30)));
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'all') {
+  console.log(JSON.stringify(await decisionChild(Number(process.argv[3] ?? 300))));
 }

@@ -10,6 +10,7 @@ import { parsePolicies } from '../src/policy/parse.js';
 import type { TokenPolicy } from '../src/policy/types.js';
 import { renderLimitsConfigMap } from '../src/render/limits.js';
 import { resolveSettings } from '../src/render/settings.js';
+import { limitsAtScale } from '../test/helpers/limits-at-scale.js';
 
 export interface LimitsRow {
   policies: number;
@@ -22,19 +23,12 @@ export interface LimitsRow {
   reloadAfterEditMs: number;
 }
 
-function big(name: string, edited: boolean): TokenPolicy {
-  const overrides = Array.from({ length: 1000 }, (_, i) => ({ subject: `tenant-${String(i).padStart(4, '0')}`, limits: [{ name: 'per-minute', tokens: edited && i === 500 ? 7 : 200_000 + i }] }));
-  const doc = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy', metadata: { name, namespace: 'llm' }, spec: { subject: { from: 'Header', name: 'x-tenant-id' }, limits: [{ name: 'per-minute', tokens: 100_000, window: '1m' }, { name: 'daily', tokens: 1_000_000, window: 'Day' }], overrides } };
-  return parsePolicies(JSON.stringify(doc)).policies[0] as TokenPolicy;
-}
-
 export function benchLimits(): LimitsRow {
   const example = parsePolicies(readFileSync(new URL('../../src/policy/testdata/team-budgets.yaml', import.meta.url), 'utf8')).policies[0] as TokenPolicy;
-  const small = Array.from({ length: 1000 }, (_, i) => ({ ...example, name: `team-${String(i).padStart(4, '0')}` }));
-  const bigs = Array.from({ length: 20 }, (_, i) => big(`big-${String(i).padStart(2, '0')}`, false));
   const s = resolveSettings();
+  const policies = limitsAtScale(example);
   const t0 = performance.now();
-  const r = renderLimitsConfigMap([...small, ...bigs], s);
+  const r = renderLimitsConfigMap(policies, s);
   const renderMs = performance.now() - t0;
   const maps = [r.configMap, ...r.shards];
   const sizes = maps.map((c) => Object.entries(c.data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0));
@@ -44,7 +38,7 @@ export function benchLimits(): LimitsRow {
   const first = cache.parse(text);
   const firstLoadMs = performance.now() - t1;
   if (first.errors.length > 0 || first.policies.length !== 1020) throw new Error('bench: the limits did not load whole');
-  const edited = renderLimitsConfigMap([...small, ...bigs.map((p, i) => (i === 7 ? big(p.name, true) : p))], s);
+  const edited = renderLimitsConfigMap(limitsAtScale(example, 7), s);
   const editedText = [edited.configMap, ...edited.shards].map((c) => c.data['policies.yaml'] ?? '').join('');
   const t2 = performance.now();
   cache.parse(editedText);

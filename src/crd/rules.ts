@@ -124,6 +124,18 @@ const ENTRY = (l: string): string =>
 const ENTRY_MESSAGE = 'a limit without window changes the budget of the spec.limits limit of its name (which must exist; same unit), ' +
   'a limit with a window adds one under a new name';
 
+/**
+ * These rules see the whole spec (they compare entries with spec.limits or spec.subject), so their fieldPath cannot
+ * name the entry; their messageExpression does: the index of the first entry that fails, found as the first `false`
+ * in the list of per-entry verdicts (`indexOf`, Kubernetes' CEL list library, in every apiserver with CEL rules), at
+ * the cost of the rule itself once more. No subject value is echoed (an APIKey override may hold a pasted key).
+ */
+const OVERRIDE_OK = (o: string): string => `!has(${o}.limits) || ${o}.limits.all(l, ${ENTRY('l')})`;
+const PLAN_OK = (p: string): string => `!has(${p}.limits) || ${p}.limits.all(l, ${ENTRY('l')})`;
+const BAD_PLAN = `self.tiers.plans.map(p, ${PLAN_OK('p')}).indexOf(false)`;
+/** The CEL string `'<before>' + string(<index>) + '<after>'` (`index` a CEL int expression). */
+const indexed = (before: string, index: string, after: string): string => `'${before}' + string(${index}) + '${after}'`;
+
 const SPEC: ValidationRule[] = [
   {
     rule: '!has(self.overrides) || size(self.overrides) == 0 || has(self.subject)',
@@ -132,9 +144,17 @@ const SPEC: ValidationRule[] = [
   {
     rule: `!has(self.subject) || self.subject.from != 'APIKey' || !has(self.overrides) || self.overrides.all(o, o.subject.matches('${LOG_ID.source}'))`,
     message: MESSAGES.apiKeySubject, fieldPath: '.overrides',
+    messageExpression: indexed('spec.overrides[', `self.overrides.map(o, o.subject.matches('${LOG_ID.source}')).indexOf(false)`, `].subject: ${MESSAGES.apiKeySubject}`),
   },
-  { rule: `!has(self.overrides) || self.overrides.all(o, !has(o.limits) || o.limits.all(l, ${ENTRY('l')}))`, message: ENTRY_MESSAGE, fieldPath: '.overrides' },
-  { rule: `!has(self.tiers) || self.tiers.plans.all(p, !has(p.limits) || p.limits.all(l, ${ENTRY('l')}))`, message: ENTRY_MESSAGE, fieldPath: '.tiers' },
+  {
+    rule: `!has(self.overrides) || self.overrides.all(o, ${OVERRIDE_OK('o')})`, message: ENTRY_MESSAGE, fieldPath: '.overrides',
+    messageExpression: indexed('spec.overrides[', `self.overrides.map(o, ${OVERRIDE_OK('o')}).indexOf(false)`, `].limits: ${ENTRY_MESSAGE}`),
+  },
+  {
+    rule: `!has(self.tiers) || self.tiers.plans.all(p, ${PLAN_OK('p')})`, message: ENTRY_MESSAGE, fieldPath: '.tiers',
+    messageExpression: `${indexed('spec.tiers.plans[', BAD_PLAN, '].limits[')} + ` +
+      indexed('', `self.tiers.plans[${BAD_PLAN}].limits.map(l, ${ENTRY('l')}).indexOf(false)`, `]: ${ENTRY_MESSAGE}`),
+  },
 ];
 
 /** Everything the CRD adds to the spec schema, by path relative to `spec`. */

@@ -71,6 +71,11 @@ describe('resolveLimits: tiers', () => {
     const token = `e30.${Buffer.from(JSON.stringify({ org: { plan: 'pro' } })).toString('base64url')}.sig`;
     const r = resolve(p, req({ authorization: `Bearer ${token}` }));
     expect(r.ok && [r.set.tier, budgets(r.set.limits)]).toEqual(['pro', { daily: 9 }]);
+    // Claim values compare case-insensitively too (an IdP that writes "Pro"); one naming no tier → the default, flagged.
+    const bearer = (plan: string): SubjectInput => req({ authorization: `Bearer e30.${Buffer.from(JSON.stringify({ org: { plan } })).toString('base64url')}.sig` });
+    const upper = resolve(p, bearer('Pro'));
+    expect(upper.ok && [upper.set.tier, budgets(upper.set.limits), upper.set.tierUnknown]).toEqual(['pro', { daily: 9 }, undefined]);
+    expect(resolve(p, bearer('Gold'))).toMatchObject({ ok: true, set: { tier: 'free', tierUnknown: true } });
   });
 
   it('keeps each limit\'s definition: only budgets differ between tiers, so the counter is the same', () => {

@@ -104,11 +104,12 @@ export function tierNames(policy: TokenPolicy): string[] {
 
 /** The limits of `subject` under tier `tier` (a declared name, or undefined for the default), without a request. */
 export function limitsFor(policy: TokenPolicy, subject: SubjectRef, tier: string | undefined): LimitSet {
-  return setFor(indexOf(policy), subject, tier);
+  const ix = indexOf(policy);
+  return setFor(ix, subject, tier === undefined ? undefined : ix.tiers.get(tier));
 }
 
-function setFor(ix: Index, subject: SubjectRef, tier: string | undefined): LimitSet {
-  const tiered = tier === undefined ? undefined : ix.tiers.get(tier);
+/** `tiered`: the set of the tier the request named (undefined: the default tier, or the plain set without tiers). */
+function setFor(ix: Index, subject: SubjectRef, tiered: LimitSet | undefined): LimitSet {
   const base = tiered ?? (ix.defaultTier === undefined ? ix.plain : (ix.tiers.get(ix.defaultTier) ?? ix.plain));
   const entry = subject.shared || ix.overrides.size === 0 ? undefined : ix.overrides.get(ix.byLogId ? subject.logId : subject.key);
   if (!entry) return base;
@@ -123,16 +124,22 @@ function setFor(ix: Index, subject: SubjectRef, tier: string | undefined): Limit
   return set;
 }
 
-/** The tier value a request carries (trimmed, lower case), or undefined. */
-function tierValue(ix: Index, input: SubjectInput): string | undefined {
-  if (ix.header !== undefined) {
-    const raw = input.headers[ix.header];
-    if (raw === undefined || ix.tiers.has(raw)) return raw; // the usual case: a declared name as it is
-    const v = raw.trim();
-    return v === '' ? undefined : v.toLowerCase();
+/**
+ * The tier a request names: the declared tier's set (one map lookup in the usual case, a declared name as it is), or
+ * the value naming no tier (trimmed, lower case), or undefined when it names none.
+ */
+function tierOf(ix: Index, input: SubjectInput): LimitSet | string | undefined {
+  let raw: string | undefined;
+  if (ix.header !== undefined) raw = input.headers[ix.header];
+  else if (ix.claim) {
+    const v = subjectValue(ix.claim, input);
+    raw = v && !v.missing ? v.key : undefined;
   }
-  const v = ix.claim ? subjectValue(ix.claim, input) : undefined;
-  return v && !v.missing ? v.key.toLowerCase() : undefined;
+  if (raw === undefined) return undefined;
+  const exact = ix.tiers.get(raw);
+  if (exact) return exact;
+  const v = raw.trim().toLowerCase();
+  return v === '' ? undefined : (ix.tiers.get(v) ?? v);
 }
 
 /** The limits that apply to a request from `subject` under `policy` (see the module comment). Sets are shared: never mutate one. */
@@ -140,12 +147,12 @@ export function resolveLimits(policy: TokenPolicy, subject: SubjectRef, input: S
   const tiers = policy.tiers;
   const ix = indexOf(policy);
   if (!tiers) return { ok: true, set: setFor(ix, subject, undefined) };
-  const name = tierValue(ix, input);
-  if (name === undefined || ix.tiers.has(name)) return { ok: true, set: setFor(ix, subject, name) };
+  const named = tierOf(ix, input);
+  if (typeof named !== 'string') return { ok: true, set: setFor(ix, subject, named) };
   if (tiers.onUnknown === 'Reject') {
     const where = tiers.selector.from === 'Header' ? `header ${tiers.selector.header}` : `claim ${tiers.selector.claim}`;
     // The value is the client's own, bounded like a subject value (long or unusual ones hashed).
-    return { ok: false, status: 400, message: `unknown plan tier ${JSON.stringify(valueKey(name))} in ${where}: expected one of ${[...ix.tiers.keys()].join(', ')}` };
+    return { ok: false, status: 400, message: `unknown plan tier ${JSON.stringify(valueKey(named))} in ${where}: expected one of ${[...ix.tiers.keys()].join(', ')}` };
   }
   return { ok: true, set: { ...setFor(ix, subject, undefined), tierUnknown: true } };
 }

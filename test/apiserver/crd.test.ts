@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CRD_FILE, CRD_NAME, openApiSchema, tokenPolicyCrd } from '../../src/crd/index.js';
+import { CRD_FILE, CRD_NAME, openApiSchema, tokenPolicyCrd, type JSONSchemaProps } from '../../src/crd/index.js';
 import type { KubeClient, KubeObject } from '../../src/k8s/client.js';
 import { apiserverVerdict } from '../helpers/crd-apiserver.js';
 import { STRUCTURAL_CASES } from '../helpers/crd-structural-cases.js';
@@ -157,6 +157,40 @@ describeApiServer('TokenPolicy CRD and samples on kube-apiserver 1.20', () => {
       expect(stored?.spec, p.metadata.name).toEqual(emulated.spec);
     }
   }, 60_000);
+
+  it('kubectl explain shows every field of the schema with its description (tiers, overrides and the reservation modes included)', async () => {
+    // Every object node once: explain prints its own description and each field's name and description under FIELDS.
+    const objects: [string, JSONSchemaProps][] = [];
+    const walk = (path: string, s: JSONSchemaProps): void => {
+      const node = s.type === 'array' && s.items ? s.items : s;
+      if (node.properties && path !== 'metadata') objects.push([path, node]);
+      for (const [k, p] of Object.entries(node.properties ?? {})) if (path !== 'metadata') walk(path ? `${path}.${k}` : k, p);
+    };
+    walk('', openApiSchema());
+    expect(objects.map(([p]) => p)).toEqual(expect.arrayContaining(['spec.tiers', 'spec.tiers.selector', 'spec.tiers.plans', 'spec.tiers.plans.limits', 'spec.overrides', 'spec.overrides.limits']));
+    const flat = (t: string): string => t.replace(/\s+/g, ' ');
+    // The apiserver publishes a new CRD's OpenAPI a moment after it is established.
+    const explain = async (path: string): Promise<string> => {
+      for (let i = 0; ; i++) {
+        const r = await api.kubectl(['explain', `tokenpolicies${path ? `.${path}` : ''}`, '--api-version=tokenmeter.dev/v1alpha1']);
+        if (r.code === 0) return flat(r.stdout);
+        if (i >= 50) throw new Error(`kubectl explain ${path}: ${r.stderr}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    };
+    const missing: string[] = [];
+    for (const [path, node] of objects) {
+      const out = await explain(path);
+      if (path && !out.includes(flat(node.description ?? '?'))) missing.push(`${path}: description`);
+      for (const [k, p] of Object.entries(node.properties ?? {})) {
+        // The root's apiVersion, kind and metadata are described by the apiserver itself.
+        if (!path && ['apiVersion', 'kind', 'metadata'].includes(k)) continue;
+        if (!out.includes(` ${k} <`, out.indexOf('FIELDS:'))) missing.push(`${path}.${k}: not listed`);
+        else if (!out.includes(flat(p.description ?? '?'))) missing.push(`${path}.${k}: description`);
+      }
+    }
+    expect(missing).toEqual([]);
+  }, 120_000);
 
   const bad = readdirSync(join(SAMPLES, 'bad')).filter((f) => f.endsWith('.yaml')).sort()
     .map((f) => ({ file: f, text: readFileSync(join(SAMPLES, 'bad', f), 'utf8') }));

@@ -1,7 +1,8 @@
 /**
  * What the Kubernetes apiserver does with a custom resource before storing it, emulated for tests on a CRD's
  * openAPIV3Schema: structural defaulting, pruning of unknown fields (kubectl's strict field validation reports them),
- * x-kubernetes-list-type map uniqueness, and the CEL `x-kubernetes-validations` evaluated with @marcbachmann/cel-js —
+ * x-kubernetes-list-type map uniqueness, and the CEL `x-kubernetes-validations` evaluated with @marcbachmann/cel-js (and
+ * the one Kubernetes library function the rules use, list indexOf) —
  * `self` bound to the value at the rule's location (integers as CEL int, numbers as double), no `oldSelf` — with the
  * error lines formatted as kubectl prints them (k8s.io/apimachinery field.Error).
  */
@@ -60,7 +61,15 @@ function badValue(value: unknown, s: JSONSchemaProps): string {
 export const CEL_SKIPPED =
   'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
 
-const env = new Environment({ unlistedVariablesAreDyn: true });
+/**
+ * cel-js has CEL's standard library; Kubernetes adds its own libraries. Of those the rules use `<list>.indexOf(x)`
+ * (the Kubernetes list library: the first position of x, else -1), here for scalar elements only — the rules look
+ * up booleans — since objects would compare by reference in JavaScript.
+ */
+const env = new Environment({ unlistedVariablesAreDyn: true }).registerFunction('list.indexOf(dyn): int', (list: unknown[], x: unknown) => {
+  if (typeof x === 'object' && x !== null) throw new Error('indexOf: only scalar elements are emulated');
+  return BigInt(list.indexOf(x));
+});
 const compiled = new Map<string, (ctx: Obj) => unknown>();
 
 function evaluate(expr: string, self: unknown): unknown {

@@ -6,7 +6,7 @@
  * they admit and by how much the provider-reported usage overshoots the budget. The figures are printed every run.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FUNCTIONAL_TIMEOUT_MS, runExchange } from '../envoy/emulator.js';
+import { FUNCTIONAL_TIMEOUT_MS, runExchange, type ExchangeResult } from '../envoy/emulator.js';
 import { budgetServer, closeBudgetServers } from '../helpers/budget-server.js';
 import { llmCall, type PlannedCall } from '../helpers/llm-exchange.js';
 import { eventually, type TestServer } from '../helpers/test-server.js';
@@ -23,6 +23,10 @@ spec:
 }
 
 afterEach(closeBudgetServers);
+
+function headerOf(r: ExchangeResult, name: string): string | undefined {
+  return r.immediate?.headers?.set_headers.find((h) => h.header?.key === name)?.header?.raw_value.toString();
+}
 
 describe('reservation.output: Clamp rewrites the forwarded body', () => {
   it('the same JSON but the cap, with content-length right and x-tokenmeter-output-clamped on the response', async () => {
@@ -55,6 +59,28 @@ describe('reservation.output: Clamp rewrites the forwarded body', () => {
       const out = JSON.parse(r.requestBodyMutation?.toString() ?? '') as Record<string, unknown>;
       expect(out[field]).toEqual(field === 'max_tokens' ? 3000 - c.input : { maxOutputTokens: 3000 - c.input });
     }
+  });
+
+  it('below the floor (minOutputTokens) it refuses: 429 with retry-after while the budget may pay the floor later, 400 when it never can', async () => {
+    const { t } = await budgetServer(policy('{output: Clamp, minOutputTokens: 500}', 2000, '1h'));
+    const send = (c: PlannedCall) => runExchange(t.client, c.exchange, { requestBodyMode: 'BUFFERED', responseBodyMode: 'BUFFERED', messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
+    const first = llmCall({ provider: 'openai', model: 'gpt-4o', wants: 1600, headers: { 'x-tenant-id': 'acme' } });
+    expect((await send(first)).immediate).toBeUndefined();
+    expect(first.answered).toEqual({ output: 1600, cap: 2000 - first.input });
+    // 2000 - (input + 1600) left: less than input + 500, so nothing is written below the floor.
+    const second = llmCall({ provider: 'openai', model: 'gpt-4o', wants: 100, headers: { 'x-tenant-id': 'acme' } });
+    const refused = await send(second);
+    expect(refused.immediate?.status?.code).toBe('TooManyRequests');
+    expect(Number(headerOf(refused, 'retry-after'))).toBeGreaterThan(1);
+    expect(refused.immediate?.body.toString()).toContain('reservation.minOutputTokens, the smallest cap the Clamp policy writes');
+    expect(second.answered).toBeUndefined(); // never reached the upstream
+    // An input that leaves less than the floor even in an empty window: never fits, 400 without retry-after.
+    const long = llmCall({ provider: 'openai', model: 'gpt-4o', wants: 100, headers: { 'x-tenant-id': 'globex' }, prompt: 'word '.repeat(1600) });
+    expect(long.input + 500).toBeGreaterThan(2000);
+    const never = await send(long);
+    expect(never.immediate?.status?.code).toBe('BadRequest');
+    expect(never.immediate?.details).toBe('tokenmeter_never_fits{tenants/budget}');
+    expect(headerOf(never, 'retry-after')).toBeUndefined();
   });
 
   it('a body it cannot rewrite (streamed to the processor) reserves as MaxTokens: what can never fit is told so', async () => {

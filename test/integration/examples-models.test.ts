@@ -15,6 +15,7 @@ import type { Provider } from '../../src/llm/types.js';
 import { FUNCTIONAL_TIMEOUT_MS, runExchange, type ExchangeResult } from '../envoy/emulator.js';
 import { budgetServer, closeBudgetServers, type BudgetServer } from '../helpers/budget-server.js';
 import { capFieldOf, llmCall, withCap, type LlmCall } from '../helpers/llm-exchange.js';
+import { metricValue } from '../helpers/test-server.js';
 
 interface ModelEntry { provider: Provider; model: string; api: 'chat' | 'responses' | 'messages' | 'generateContent' }
 const MODELS = (JSON.parse(readFileSync(new URL('../fixtures/models/current-models.json', import.meta.url), 'utf8')) as { models: ModelEntry[] }).models;
@@ -23,9 +24,12 @@ const read = (name: string): string => readFileSync(new URL(`../../manifests/exa
 
 afterAll(closeBudgetServers);
 
-/** Headers an ordinary client of `tenant` sends: every example's subject (tenant, team, user, plan, API key). */
+/**
+ * Headers an ordinary client of `tenant` sends: every example's subject (tenant, team, user, API key). No x-plan: a
+ * tenant of the plans example gets its default tier, free, the tightest of its tiers.
+ */
 function identity(tenant: string): Record<string, string> {
-  return { 'x-tenant-id': tenant, 'x-team-id': `team-${tenant}`, 'x-user-id': tenant, 'x-plan': 'pro', authorization: `Bearer sk-test-${tenant}` };
+  return { 'x-tenant-id': tenant, 'x-team-id': `team-${tenant}`, 'x-user-id': tenant, authorization: `Bearer sk-test-${tenant}` };
 }
 
 function call(m: ModelEntry, tenant: string, i: number): LlmCall {
@@ -80,6 +84,11 @@ describe.each(EXAMPLES)('example tokenpolicy-%s.yaml: a handful of ordinary requ
     expect(out.rateLimited, 'never a 429 while a sliver of the budget is used').toEqual([]);
     expect(out.toldOnce.length, 'told at most once').toBeLessThanOrEqual(1);
     expect(out.admitted).toBe(10);
+    if (example === 'plans') {
+      // The default tier applied (free: the tightest), not a larger one.
+      const free = await metricValue((await server).t.metrics, 'tokenmeter_limit_decisions_total', { policy: 'llm-gateway/plans', limit: 'per-minute', tier: 'free', outcome: 'allowed' });
+      expect(free).toBeGreaterThan(0);
+    }
   });
 });
 

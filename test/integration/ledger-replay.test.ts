@@ -2,7 +2,8 @@
  * Every recorded exchange in test/fixtures/llm replayed through a real ext_proc server with the ledger on, against
  * SQLite and a real PostgreSQL: exactly one row per metered request, token counts equal to the io.tokenmeter metadata
  * Envoy received, the cost the price table gives for them, a client that disconnects mid-stream recorded with what
- * was consumed, and budget rejections recorded with cost 0 and the limit that rejected them.
+ * was consumed, and budget rejections recorded with cost 0, the limit that rejected them, and the plan tier and
+ * override that applied.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,12 @@ spec:
   subject: {from: Header, name: x-poor-tenant}
   limits:
   - {name: tiny, tokens: 10, window: Day, count: Total}
+  tiers:
+    selector: {from: Header, name: x-plan}
+    default: basic
+    plans: [{name: basic}, {name: gold, limits: [{name: tiny, tokens: 100000}]}]
+  overrides:
+  - {subject: broke, name: broke-contract, limits: [{name: tiny, tokens: 5}]}
   reservation: {output: MaxTokens, defaultMaxTokens: 100}
 `;
 
@@ -160,6 +167,8 @@ function storeSuite(name: string, open: () => Promise<TestStore>, skip = false):
       const rej = byRequest.get('rejected-1') as Record<string, unknown>;
       expect([rej.policy, rej.limit_name, rej.subject, rej.decision, num(rej.rejected), num(rej.status), num(rej.cost_usd), num(rej.input_tokens)])
         .toEqual(['llm/poor', 'tiny', 'broke', 'never-fits', 1, 400, 0, 0]);
+      // The plan tier and the override that applied to the attributed policy, by name.
+      expect([rej.tier, rej.override]).toEqual(['basic', 'broke-contract']);
       // Nothing dropped, every write one row: the roll-ups sum to the raw rows.
       expect((await r.t.metrics.ledger.dropped.get()).values.reduce((s, v) => s + v.value, 0)).toBe(0);
       const [raw] = await r.store.all('SELECT count(*) AS n, sum(cost_usd) AS c FROM usage_records');
