@@ -206,12 +206,14 @@ async function operator(): Promise<void> {
 }
 
 async function atRest(): Promise<void> {
-  const image = await memoryAtRest();
+  // Ledger off and on side by side (the same load at the same time); then Node's and glibc's defaults.
+  const [image, ledgerOn] = await Promise.all([memoryAtRest(), memoryAtRest(false, 'ledger-sqlite')]);
   const plain = await memoryAtRest(true);
-  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB)\n`);
-  table(['state', `RSS MiB, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, 'RSS MiB, Node and glibc defaults'], [
-    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB)],
-    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB)],
+  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB, 13 s idle before each sample; ledger off and on measured side by side)\n`);
+  table(['state', `RSS MiB, ledger off, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`,
+    'RSS MiB, ledger off, Node and glibc defaults', 'RSS MiB, SQLite ledger on (the default), as the image runs', 'ledger on − off MiB'], [
+    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB), f1(ledgerOn.idleAfterStartMiB), f1(ledgerOn.idleAfterStartMiB - image.idleAfterStartMiB)],
+    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB), f1(ledgerOn.idleAfterGpt4oMiB), f1(ledgerOn.idleAfterGpt4oMiB - image.idleAfterGpt4oMiB)],
   ]);
   console.log('## Vocabulary cost, each loaded alone in a fresh process\n');
   table(['tokenizer', 'load ms', 'RSS MiB', 'heap MiB'], vocabularyCosts().map((v) => [v.name, f1(v.loadMs), f1(v.rssMiB), f1(v.heapMiB)]));
