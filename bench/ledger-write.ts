@@ -1,14 +1,15 @@
 /**
- * Sustained write rate of one ledger writer (queue → batches of 1,000 → store), against a baseline in the same run:
- * the same records through the same writer, thread or pool, into a plain table of the same columns with no key, no
- * index and no roll-ups (what the store's guarantees and reports cost on top of writing the rows at all). Each is run
- * several times, alternating, into a fresh database; the table gives the median and the range, CPU per record
- * (bench process — main and worker threads — plus, for PostgreSQL, the server's processes), and the load average.
+ * Sustained write rate of one ledger writer (queue → batches of the default --ledger-batch → store), against a
+ * baseline in the same run: the same records through the same writer, thread or pool, into a plain table of the same
+ * columns with no key, no index and no roll-ups (what the store's guarantees and reports cost on top of writing the
+ * rows at all). Each is run several times, alternating, into a fresh database; the table gives the median and the
+ * range, CPU per record (bench process — main and worker threads — plus, for PostgreSQL, the server's processes),
+ * and the load average.
  *
  * The records are what a busy replica hands the writer: in settle order at 20,000 a second, each stamped with its
  * request's start (a duration of 0.2–60 s earlier, log-uniform: most short, a tail of long streams), subjects drawn
- * at random from 10,000 and models from 3 (30,000 roll-up groups a day: a batch of 1,000 touches ~1,000 of them,
- * the worst case for the roll-ups). Seeded, so every run and both stores get the same records.
+ * at random from 10,000 and models from 3 (30,000 roll-up groups a day: a batch of 1,000 touches ~1,000 of them, one of
+ * 5,000 ~4,600: the worst case for the roll-ups). Seeded, so every run and both stores get the same records.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,6 +22,7 @@ import type { UsageRecord } from '../src/ledger/record.js';
 import { SqliteThread } from '../src/ledger/sqlite-worker.js';
 import { LedgerWriter, type LedgerStore, type WriteResult } from '../src/ledger/writer.js';
 import { createLedgerMetrics } from '../src/metrics/ledger-metrics.js';
+import { LEDGER_OPTIONS } from '../src/config/ledger.js';
 
 const logger = createLogger('silent');
 const MODELS = ['gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'];
@@ -59,9 +61,12 @@ export function settledRecords(total: number, subjects = 10_000, perSecond = 20_
 
 export interface WriteRun { perSecond: number; cpuUsPerRecord: number }
 
-/** Writes `records` through a LedgerWriter (batches of 1,000) into `store`, then closes it. */
-export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0): Promise<WriteRun> {
-  const writer = new LedgerWriter({ store, metrics: createLedgerMetrics([new Registry()]), logger, maxQueue: records.length + 1, batchSize: 1000, flushIntervalMs: 200, concurrency });
+/** Records per batch: `tokenmeter extproc`'s default --ledger-batch. */
+export const BENCH_BATCH = Number(LEDGER_OPTIONS.find((o) => o.key === 'ledgerBatch')?.fallback);
+
+/** Writes `records` through a LedgerWriter (batches of `batchSize`, default --ledger-batch's) into `store`, then closes it. */
+export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0, batchSize = BENCH_BATCH): Promise<WriteRun> {
+  const writer = new LedgerWriter({ store, metrics: createLedgerMetrics([new Registry()]), logger, maxQueue: records.length + 1, batchSize, flushIntervalMs: 200, concurrency });
   const c0 = process.cpuUsage();
   const s0 = serverCpuUs();
   const t0 = performance.now();

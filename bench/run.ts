@@ -14,6 +14,7 @@ import { benchOperator, chartNodeOptions } from './operator.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
 import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
+import { BENCH_BATCH } from './ledger-write.js';
 import type { ServerProcess } from './extproc-load.js';
 
 const quick = process.argv.includes('--quick');
@@ -169,7 +170,7 @@ async function ledger(): Promise<void> {
     const writes: WriteRow[] = [sqlite.write, ...(pgr ? [pgr.write] : [])];
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     const range = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
-    console.log(`## Ledger: sustained write rate of one writer (batches of 1,000 with their roll-ups; ${writes[0]?.ledger.length ?? 0} runs each, alternating with the baseline)\n`);
+    console.log(`## Ledger: sustained write rate of one writer (batches of ${BENCH_BATCH}, the default --ledger-batch, with their roll-ups; ${writes[0]?.ledger.length ?? 0} runs each, alternating with the baseline)\n`);
     console.log('Baseline: the same records through the same writer and thread/pool into a plain table (no key, no index, no roll-ups). CPU: this process (all threads) plus the PostgreSQL server\'s processes.\n');
     table(['store', 'records', 'records/s (median, range)', 'CPU µs/record', 'raw INSERT records/s', 'raw CPU µs/record', 'ledger/raw rate', 'ledger/raw CPU', 'load avg'], writes.map((w) => {
       const rate = w.ledger.map((r) => r.perSecond);

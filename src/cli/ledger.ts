@@ -50,7 +50,8 @@ export async function createLedger(config: LedgerConfig, logger: Logger, metrics
     logger.warn('ledger off (--ledger-url none): usage records are only logged');
     return undefined;
   }
-  const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, config.ledgerBatch * 10) });
+  // A spill segment is read whole when replayed: at most 10,000 records (~7 MiB) at a time, whatever the batch size.
+  const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, Math.min(10_000, config.ledgerBatch * 10)) });
   // PostgreSQL takes batches in parallel on its pool (one connection left for the APIs); SQLite has one writer.
   const postgres = isPostgres(store) ? store : undefined;
   const concurrency = postgres ? Math.max(1, Math.min(4, config.ledgerPool - 1)) : 1;
