@@ -23,6 +23,8 @@ import type { KubeObject } from '../src/k8s/client.js';
 import { createLogger } from '../src/log/logger.js';
 import { FakeApiServer } from '../test/helpers/fake-apiserver.js';
 import { DEFAULT_RESOURCES, type FakeResource } from '../test/helpers/fake-apiserver-store.js';
+import { runFakeEnvoyGateway } from '../test/helpers/fake-envoy-gateway.js';
+import { kubeClientFor } from '../src/k8s/client-node.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TP = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy' };
@@ -32,8 +34,8 @@ const RESOURCES: FakeResource[] = [
   { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
   { group: 'gateway.networking.k8s.io', version: 'v1beta1', kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true },
   // Envoy Gateway installs both: with BackendTrafficPolicy missing, every prune of a policy's children asked discovery.
-  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'EnvoyExtensionPolicy', plural: 'envoyextensionpolicies', namespaced: true },
-  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true },
+  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'EnvoyExtensionPolicy', plural: 'envoyextensionpolicies', namespaced: true, status: true },
+  { group: 'gateway.envoyproxy.io', version: 'v1alpha1', kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true, status: true },
 ];
 
 function spec(i: number, tokens: number): Record<string, unknown> {
@@ -54,6 +56,9 @@ export interface OperatorBench {
   /** Peak resident set of the operator process (VmHWM). */
   peakRssMiB: number;
   editEnforcedSeconds: number;
+  /** The limits ConfigMaps published (the named one and its shards) and the bytes of policies they hold. */
+  limitsConfigMaps: number;
+  limitsBytes: number;
 }
 
 function procKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -96,7 +101,33 @@ function requestSummary(fake: FakeApiServer): string {
   return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${String(v).padStart(6)} ${k}`).join('\n');
 }
 
-export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()): Promise<OperatorBench> {
+/** A policy of `overrides` overrides (tenant-0000… with their own daily budget); `edited` changes tenant-0500's. */
+function bigSpec(overrides: number, edited = false): Record<string, unknown> {
+  return {
+    targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'llm' }],
+    subject: { from: 'Header', name: 'x-tenant-id' },
+    limits: [{ name: 'per-minute', tokens: 100_000, window: '1m' }, { name: 'daily', tokens: 1_000_000, window: 'Day' }],
+    overrides: Array.from({ length: overrides }, (_, i) => ({
+      subject: `tenant-${String(i).padStart(4, '0')}`, limits: [{ name: 'daily', tokens: edited && i === 500 ? 7 : 2_000_000 + i }],
+    })),
+  };
+}
+
+/** Every limits ConfigMap the operator published, joined in order (the named one, then its shards). */
+function publishedLimits(fake: FakeApiServer): { version?: string; text: string; maps: number } {
+  const cm = fake.get('v1', 'ConfigMap', NS, 'tokenmeter-policies') as (KubeObject & { data: Record<string, string> }) | undefined;
+  if (!cm) return { text: '', maps: 0 };
+  const shards = (cm.data.shards ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')[0] ?? '');
+  const chunks = shards.map((name) => (fake.get('v1', 'ConfigMap', NS, name) as (KubeObject & { data: Record<string, string> }) | undefined)?.data['policies.yaml'] ?? '');
+  return { version: cm.data.version, text: (cm.data['policies.yaml'] ?? '') + chunks.join(''), maps: 1 + shards.length };
+}
+
+export interface OperatorBenchOptions {
+  /** Further policies of `overrides` overrides each (their edit is one override's budget). */
+  big?: { policies: number; overrides: number };
+}
+
+export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions(), options: OperatorBenchOptions = {}): Promise<OperatorBench> {
   const fake = await FakeApiServer.start({ resources: RESOURCES });
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-op-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -112,22 +143,28 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
   const ns = (i: number): string => `team-${i % 50}`;
   for (let t = 0; t < 50; t++) fake.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'llm', namespace: `team-${t}` }, spec: { parentRefs: [{ name: 'gw' }] } });
   for (let i = 0; i < n; i++) fake.put({ ...TP, metadata: { name: `p${i}`, namespace: ns(i) }, spec: spec(i, 100_000) });
+  const big = options.big?.policies ?? 0;
+  for (let i = 0; i < big; i++) fake.put({ ...TP, metadata: { name: `big${i}`, namespace: ns(i) }, spec: bigSpec(options.big?.overrides ?? 0) });
+  const total = n + big;
+  const objectName = (i: number): string => (i < n ? `p${i}` : `big${i - n}`);
   const loaded = async (): Promise<string | null> => ((await (await fetch(`http://127.0.0.1:${extproc.admin.port}/v1/policies`)).json()) as { version: string | null }).version;
 
   const t0 = performance.now();
   const child = spawn(process.execPath, [...nodeOptions.split(' ').filter(Boolean), ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), BIN, 'operator', '--kubeconfig', kubeconfig, '--admin-address', '127.0.0.1:0',
     '--leader-elect', 'false', '--log-level', 'warn', '--resync', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = child.pid ?? NaN;
+  // Envoy Gateway's verdict on every EnvoyExtensionPolicy, as it would write it: Ready waits for it.
+  const stopGateway = runFakeEnvoyGateway(kubeClientFor(kubeconfig));
   try {
     const isReady = (o: KubeObject | undefined): boolean => ((o?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [])
       .some((c) => c.type === 'Ready' && c.status === 'True');
     // Only the policies not yet Ready are read again, every 100 ms: the poll must not compete with the fake API server
     // and the ext_proc (this process) for the two cores.
-    const waiting = new Set(Array.from({ length: n }, (_, i) => i));
-    await until('1,000 policies Ready', 120_000, async () => {
+    const waiting = new Set(Array.from({ length: total }, (_, i) => i));
+    await until('every policy Ready', 180_000, async () => {
       if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}`);
-      for (const i of waiting) if (isReady(fake.get(TP.apiVersion, TP.kind, ns(i), `p${i}`))) waiting.delete(i);
-      if (process.env.BENCH_TRACE) console.error(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${n - waiting.size} Ready`);
+      for (const i of waiting) if (isReady(fake.get(TP.apiVersion, TP.kind, ns(i < n ? i : i - n), objectName(i)))) waiting.delete(i);
+      if (process.env.BENCH_TRACE) console.error(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${total - waiting.size} Ready`);
       if (waiting.size === 0) return true;
       await new Promise((r) => setTimeout(r, 100));
       return undefined;
@@ -140,21 +177,30 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
       console.error(`bench process (fake API + ext_proc) CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
     }
 
+    // The edit: one small policy's limit, or (with big policies) one override's budget in one of them.
     const edited = Math.floor(n / 2);
+    const editedName = big > 0 ? 'big0' : `p${edited}`;
     const before = await loaded();
     const t1 = performance.now();
-    fake.put({ ...TP, metadata: { name: `p${edited}`, namespace: ns(edited) }, spec: spec(edited, 7) });
+    if (big > 0) fake.put({ ...TP, metadata: { name: 'big0', namespace: ns(0) }, spec: bigSpec(options.big?.overrides ?? 0, true) });
+    else fake.put({ ...TP, metadata: { name: `p${edited}`, namespace: ns(edited) }, spec: spec(edited, 7) });
+    let published = publishedLimits(fake);
     await until('the edit loaded by the ext_proc', 30_000, async () => {
       const v = await loaded();
       if (v === before) return undefined;
-      const cm = fake.get('v1', 'ConfigMap', NS, 'tokenmeter-policies') as KubeObject & { data: Record<string, string> };
-      if (cm.data.version !== v) return undefined;
-      const limit = parsePolicies(cm.data['policies.yaml'] ?? '').policies.find((p) => p.name === `p${edited}`)?.limits[0];
+      published = publishedLimits(fake);
+      if (published.version !== v) return undefined;
+      const p = parsePolicies(published.text).policies.find((q) => q.name === editedName);
+      const limit = big > 0 ? p?.overrides?.find((o) => o.subject === 'tenant-0500')?.limits[0] : p?.limits[0];
       return limit?.kind === 'tokens' && limit.tokens === 7 ? true : undefined;
     });
     const editEnforcedSeconds = (performance.now() - t1) / 1000;
-    return { policies: n, convergeSeconds, operatorCpuSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds };
+    return {
+      policies: total, convergeSeconds, operatorCpuSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds,
+      limitsConfigMaps: published.maps, limitsBytes: Buffer.byteLength(published.text),
+    };
   } finally {
+    await stopGateway();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await extproc.stop();

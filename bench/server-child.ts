@@ -1,6 +1,7 @@
 /**
- * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL]` (ledger off), or
- * `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on). Prints its gRPC port on stdout and
+ * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL|-] [MESSAGE_TIMEOUT_S]`
+ * (ledger off), or `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on). Prints its
+ * gRPC port on stdout and
  * answers IPC requests for its own CPU time and RSS, so the parent measures the server alone.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,8 @@ type Call = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingRespons
 /** The gRPC floor: answers every message with an empty reply of the matching kind and does nothing else. */
 async function startEcho(): Promise<number> {
   const { extProc } = loadProtos();
-  const server = new grpc.Server();
+  // The same receive cap as tokenmeter's server (64 MiB): an 8 MiB prompt is one message.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   server.addService(extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
     Process: (call: Call) => {
       call.on('data', (msg: ProcessingRequest__Output) => {
@@ -45,8 +47,11 @@ async function startTokenmeter(budgets: boolean, ledger: string[] = ['--ledger-u
       '  limits:', '  - {name: per-minute, tokens: 1000000000000, window: 1m}', '  - {name: daily, tokens: 1000000000000, window: Day, count: Weighted, weights: {output: 4}}',
     ].join('\n'));
     extra.push('--policies', dir);
-    if (process.argv[3]) extra.push('--redis-url', process.argv[3]);
+    if (process.argv[3] && process.argv[3] !== '-') extra.push('--redis-url', process.argv[3]);
   }
+  // The decision deadline follows Envoy's message timeout: the load runs give the emulator 60 s, the large-prompt run
+  // the operator's rendered value (argv[4], seconds).
+  extra.push('--message-timeout', process.argv[4] ?? '60');
   const { config } = loadConfig(['extproc', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent', ...extra], {});
   const running = await runExtproc(config, createLogger('silent'));
   return running.grpc.port;

@@ -18,6 +18,7 @@ import { compileMatcher, type PolicyMatcher } from '../policy/match.js';
 import { policyErrorsToError } from '../policy/parse.js';
 import { formatPolicyError, policyKey } from '../policy/types.js';
 import { userAgent } from './version.js';
+import type { DataPlaneDoc } from '../envoy/data-plane.js';
 
 const REDIS_STARTUP_WAIT_MS = 5000;
 
@@ -27,6 +28,8 @@ export interface Budgets {
   matcher(): PolicyMatcher;
   /** What GET /v1/policies reports. */
   loaded(): LoadedPolicies;
+  /** The operator's data-plane document (ConfigMap source), undefined in local mode or before it is published. */
+  dataPlane(): DataPlaneDoc | undefined;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,7 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
   });
   return {
     limiter, store, matcher: () => matcher,
+    dataPlane: () => source.dataPlane,
     loaded: () => ({
       source: config.policiesConfigMap ? 'configmap' : 'file',
       version: source.version ?? null,
@@ -77,6 +81,8 @@ type Apply = (set: PolicySet, initial: boolean) => void;
 interface Source {
   /** The limits version loaded (ConfigMap source only). */
   readonly version?: string | undefined;
+  /** The data-plane document (ConfigMap source only). */
+  readonly dataPlane?: DataPlaneDoc | undefined;
   close(): void;
 }
 

@@ -31,6 +31,7 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
   const budgets = config.policies || config.policiesConfigMap ? await (await import('./budgets.js')).createBudgets(config, logger, metrics) : undefined;
   const grpc = await startExtprocServer({
     config, logger, metrics, counter: plane.counter, createResponseMeter: plane.createResponseMeter, limiter: budgets?.limiter,
+    filterFacts: () => budgets?.dataPlane()?.filter, routes: () => budgets?.dataPlane()?.routes,
     ...(ledger ? { ledger: ledger.sink } : {}),
   }, config.grpc.host, config.grpc.port);
   let admin: AdminServer;

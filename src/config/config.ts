@@ -7,6 +7,7 @@ import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
 
 import { fail, parseBool, parseBytes, parseHostPort, parseLevel, parseSeconds, LOG_LEVELS, type HostPort, type LogLevel } from './parsers.js';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, operatorUsage, type OperatorConfig } from './operator.js';
+import { BODY_MODES, parseBodyModes, type BodyMode } from '../envoy/filter-facts.js';
 import { LEDGER_OPTIONS, SPEND_FLAGS, type LedgerConfig, type SpendArgs } from './ledger.js';
 
 export { parseHostPort, type HostPort, type LogLevel } from './parsers.js';
@@ -45,6 +46,12 @@ export interface ExtprocConfig extends LedgerConfig {
   policiesConfigMap: { namespace: string; name: string } | undefined;
   /** Kubeconfig file for --policies-configmap; empty = in-cluster service account. */
   kubeconfig: string;
+  /** Envoy's message_timeout for the filter (the operator's published value wins): decisions are answered inside it. */
+  messageTimeoutMs: number;
+  /** The filter's configured body modes, for Envoy that sends no protocol_config (before 1.34; published value wins). */
+  assumedBodyModes: { requestBodyMode: BodyMode; responseBodyMode: BodyMode };
+  /** RST_STREAM frames one HTTP/2 connection may send per second (and at once) before it gets GOAWAY. */
+  maxStreamResetsPerSecond: number;
 }
 
 /** One option: its flag, environment variable, default and parser. */
@@ -82,9 +89,27 @@ export function parseNamespacedName(raw: string, name: string): { namespace: str
   return { namespace: m[1] as string, name: m[3] as string };
 }
 
+function parseAssumedModes(raw: string, name: string): ExtprocConfig['assumedBodyModes'] {
+  const modes = parseBodyModes(raw);
+  if (!modes) fail(`${name}: expected REQUEST,RESPONSE body modes (${BODY_MODES.join('|')}), got "${raw}"`);
+  return modes;
+}
+
+function parseTimeout(raw: string, name: string): number {
+  const ms = parseSeconds(raw, name);
+  if (ms < 1) fail(`${name}: expected a positive number of seconds, got "${raw}"`);
+  return ms;
+}
+
 function parseCount(raw: string, name: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) fail(`${name}: expected an integer from 1 to 10000, got "${raw}"`);
+  return n;
+}
+
+function parseResetRate(raw: string, name: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) fail(`${name}: expected an integer from 1 to 1000000, got "${raw}"`);
   return n;
 }
 
@@ -106,7 +131,10 @@ const OPTIONS = [
   { key: 'adminToken', flag: 'admin-token', env: 'TOKENMETER_ADMIN_TOKEN', fallback: '', parse: parseText, help: 'bearer token required by /v1/usage (empty: none)' },
   { key: 'policiesConfigMap', flag: 'policies-configmap', env: 'TOKENMETER_POLICIES_CONFIGMAP', fallback: '', parse: parseNamespacedName, help: 'NAMESPACE/NAME of the limits ConfigMap the operator publishes, watched through the API and hot-reloaded (instead of --policies)' },
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
+  { key: 'messageTimeoutMs', flag: 'message-timeout', env: 'TOKENMETER_MESSAGE_TIMEOUT', fallback: '2', parse: parseTimeout, help: "seconds: Envoy's message_timeout for the filter; budget decisions are answered inside it (the operator's published value wins)" },
+  { key: 'assumedBodyModes', flag: 'assume-body-modes', env: 'TOKENMETER_ASSUME_BODY_MODES', fallback: 'NONE,STREAMED', parse: parseAssumedModes, help: "the filter's REQUEST,RESPONSE body modes, used when Envoy sends no protocol_config (before 1.34; the operator's published value wins)" },
   ...LEDGER_OPTIONS,
+  { key: 'maxStreamResetsPerSecond', flag: 'max-stream-resets-per-second', env: 'TOKENMETER_MAX_STREAM_RESETS_PER_SECOND', fallback: '10000', parse: parseResetRate, help: 'RST_STREAM frames per second (and at once) one HTTP/2 connection may send before GOAWAY; Envoy sends one per request (Node >= 22.10)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 /** Options of `tokenmeter count` (rejected with other commands). */

@@ -7,6 +7,8 @@ import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Admission, AdmitInput } from '../limits/limiter.js';
+import type { FilterFacts } from '../envoy/filter-facts.js';
+import type { RouteIndex } from '../policy/routes.js';
 import type { LedgerSink } from '../ledger/writer.js';
 
 export interface InputCounter {
@@ -48,8 +50,20 @@ export interface SessionDeps {
   limiter?: Gatekeeper;
   /** Monotonic clock in nanoseconds; injected for tests. */
   now?: () => bigint;
+  /** The filter's facts as the operator published them; absent or undefined: the flags' (config). */
+  filterFacts?: () => FilterFacts | undefined;
+  /**
+   * The route index the operator published: a policy with targetRefs applies only on the routes it is attached to.
+   * Absent or undefined (local mode, an operator that does not publish it): targetRefs are not resolvable and ignored.
+   */
+  routes?: () => RouteIndex | undefined;
   /** The spend ledger: each settled request's usage record is handed to it (never awaited). Absent: no ledger. */
   ledger?: LedgerSink;
   /** Wall clock (ms since the epoch) for the records' time; injected for tests. */
   wallClock?: () => number;
+}
+
+/** What the session knows about the filter: the operator's published facts, else the flags. */
+export function filterFacts(deps: Pick<SessionDeps, 'config' | 'filterFacts'>): FilterFacts {
+  return deps.filterFacts?.() ?? { messageTimeoutMs: deps.config.messageTimeoutMs, ...deps.config.assumedBodyModes };
 }

@@ -10,7 +10,8 @@ import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody
 import type { HttpHeaders__Output } from '../gen/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import { matchRoute, type Route } from '../llm/routes.js';
-import { withStreamUsage } from '../llm/request-facts.js';
+import { rewrittenBody } from '../llm/request-facts.js';
+import { injectStreamUsage } from '../llm/inject-usage.js';
 import { readRequestBody } from '../llm/request-body.js';
 import type { InputCount, RequestFacts } from '../llm/types.js';
 import type { Admission } from '../limits/limiter.js';
@@ -23,9 +24,14 @@ import type { HeaderValueOption } from '../gen/envoy/config/core/v3/HeaderValueO
 import { logRecord, metadataFor, recordMetrics, type RequestRecord } from './report.js';
 import { buildUsageRecord } from '../ledger/record.js';
 import { uuidv7 } from '../ledger/ids.js';
+import { bufferRequestBody, streamModes } from './body-modes.js';
+import { filterFacts } from './deps.js';
+import type { BodyMode } from '../envoy/filter-facts.js';
+import { deadlineSignal, decisionTimes, valueWithin } from './decision-deadline.js';
+import { ROUTE_NAME_ATTRIBUTE, stringAttribute } from './attributes.js';
+import { attachedPolicies } from '../policy/routes.js';
 
 export type Reply = ProcessingResponse | undefined;
-type BodyMode = string;
 
 /** Asks Envoy (when allow_mode_override is on) to send nothing more for a request we do not meter. */
 const SKIP_REST = {
@@ -59,8 +65,11 @@ export class Session {
   private reqDone = false;
   private reqUnreadable: string | undefined;
   private injected = false;
+  /** The parsed request body, kept while the budget decision may still rewrite it. */
+  private parsedBody: unknown;
   private reqHeaders: HeaderLookup = new Map();
   private sourceAddress: string | undefined;
+  private routeName: string | undefined;
   private admission: Promise<Admission | undefined> | undefined;
   private admitted: Admission | undefined;
   private settling: Promise<void> | undefined;
@@ -72,6 +81,8 @@ export class Session {
   private responseIncomplete = false;
   private requestBodyMode: BodyMode | undefined;
   private responseBodyMode: BodyMode | undefined;
+  /** When the message being handled arrived (ms, session clock): budget decisions are due relative to it. */
+  private arrivedAtMs = 0;
   private readonly startedAt: bigint;
   private readonly now: () => bigint;
 
@@ -82,11 +93,12 @@ export class Session {
 
   /** Processes one message; the reply (or undefined in observability mode) may be a promise. */
   handle(msg: ProcessingRequest__Output): Reply | Promise<Reply> {
-    if (msg.protocol_config) {
-      this.requestBodyMode = msg.protocol_config.request_body_mode;
-      this.responseBodyMode = msg.protocol_config.response_body_mode;
+    this.arrivedAtMs = this.nowMs();
+    if (this.requestBodyMode === undefined) ({ request: this.requestBodyMode, response: this.responseBodyMode } = streamModes(msg, filterFacts(this.deps)));
+    if (msg.request === 'request_headers') {
+      this.sourceAddress = sourceAddress(msg);
+      this.routeName = stringAttribute(msg, ROUTE_NAME_ATTRIBUTE);
     }
-    if (msg.request === 'request_headers') this.sourceAddress = sourceAddress(msg);
     const reply = this.dispatch(msg);
     if (!msg.observability_mode) return reply;
     return reply instanceof Promise ? reply.then(() => undefined) : undefined;
@@ -123,13 +135,19 @@ export class Session {
     const encoding = headers.get('content-encoding');
     if (encoding && encoding !== 'identity') this.reqUnreadable = 'request_encoded';
     if (h?.end_of_stream) this.completeRequestBody(false);
-    return this.gate({ request_headers: { response: {} } });
+    const override = h?.end_of_stream ? undefined : bufferRequestBody({ request: this.requestBodyMode ?? 'NONE', response: this.responseBodyMode ?? 'STREAMED' });
+    if (override) this.requestBodyMode = 'BUFFERED';
+    return this.gate({ request_headers: { response: {} }, ...(override ? { mode_override: override } : {}) });
   }
 
-  /** The reply to the message that completed the request: held until the budget decision, replaced when rejected. */
-  private gate(reply: ProcessingResponse): Reply | Promise<Reply> {
+  /**
+   * The reply to the message that completed the request: held until the budget decision, replaced when rejected, and
+   * built by `clamped` instead when the decision lowered the output cap (the body is rewritten).
+   */
+  private gate(reply: ProcessingResponse, clamped?: (cap: number) => ProcessingResponse): Reply | Promise<Reply> {
     if (!this.admission || this.admitted) return reply;
     return this.admission.then((a) => {
+      if (a?.outputCap !== undefined && clamped) return clamped(a.outputCap);
       if (!a?.rejection) return reply;
       this.status = a.rejection.status;
       return immediateReply(a.rejection);
@@ -148,7 +166,13 @@ export class Session {
     if (b?.end_of_stream || single) {
       if (this.requestBodyMode === 'BUFFERED_PARTIAL' && !b?.end_of_stream) this.reqUnreadable ??= 'truncated';
       const mutated = this.completeRequestBody(single && !echo && this.reqChunks.length <= 1);
-      return this.gate(mutated ? { request_body: { response: { ...this.contentLengthFor(mutated), body_mutation: { body: mutated } } } } : reply);
+      const withBody = (body: Buffer): ProcessingResponse => ({ request_body: { response: { ...this.contentLengthFor(body), body_mutation: { body } } } });
+      return this.gate(mutated ? withBody(mutated) : reply, (cap) => {
+        const body = this.parsedBody === undefined || !this.route ? undefined
+          : rewrittenBody(this.route, this.parsedBody, this.facts, { includeUsage: this.deps.config.injectStreamUsage, outputCap: cap });
+        this.parsedBody = undefined;
+        return body ? withBody(body) : mutated ? withBody(mutated) : reply;
+      });
     }
     return reply;
   }
@@ -175,6 +199,10 @@ export class Session {
     this.reqChunks.push(chunk);
   }
 
+  private nowMs(): number {
+    return Number(this.now()) / 1e6;
+  }
+
   /** Parses, counts and admits the request body once it is complete. Returns a replacement body when one is wanted. */
   private completeRequestBody(canMutate: boolean): Buffer | undefined {
     if (this.reqDone || this.passthrough || !this.route) return undefined;
@@ -188,24 +216,39 @@ export class Session {
     for (const p of problem ? [problem] : reading?.problems ?? []) this.requestProblem(p);
     if (reading) this.facts = reading.facts;
     if (reading?.body !== undefined) this.startCount(reading.body, raw.length);
-    this.startAdmission(bytes);
+    // The body may be rewritten (a clamped output cap) only when this reply can carry it; kept until the decision.
+    if (canMutate && reading?.body !== undefined && this.deps.limiter?.active()) this.parsedBody = reading.body;
+    this.startAdmission(bytes, this.parsedBody !== undefined);
     if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
-    const replaced = withStreamUsage(route, reading.body, this.facts);
+    const replaced = injectStreamUsage(route, raw, reading.body, this.facts, reading.problems);
     this.injected = replaced !== undefined;
     return replaced;
   }
 
-  /** Asks the limiter, once the input is counted. A body we could not count reserves bytes/4 tokens (documented). */
-  private startAdmission(bytes: number): void {
+  /**
+   * Asks the limiter, once the input is counted, inside Envoy's message timeout (decision-deadline.ts). A body we could
+   * not count, or not in time, reserves bytes/4 tokens (documented); the store gets until the decision deadline.
+   */
+  private startAdmission(bytes: number, clampable: boolean): void {
     const limiter = this.deps.limiter;
     const route = this.route;
     if (!limiter?.active() || !route) return;
     const h = this.reqHeaders;
-    this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
+    const due = decisionTimes(this.arrivedAtMs, filterFacts(this.deps).messageTimeoutMs);
+    const deadline = deadlineSignal(due.decideBy - this.nowMs());
+    const counted = this.precount ? valueWithin(this.precount, due.countBy - this.nowMs(), undefined) : Promise.resolve(undefined);
+    const index = this.deps.routes?.();
+    const scope = index ? { attachedPolicies: attachedPolicies(index, this.routeName) } : {};
+    this.admission = counted.then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
-      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes),
-    })).then((a) => (this.admitted = a), (err: unknown) => {
+      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes), clampable,
+      signal: deadline.signal, ...scope,
+    })).finally(() => deadline.cancel()).then((a) => {
+      if (a?.outputCap === undefined) this.parsedBody = undefined;
+      return (this.admitted = a);
+    }, (err: unknown) => {
+      this.parsedBody = undefined;
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
       return undefined;

@@ -1,7 +1,7 @@
 /**
  * The final numbers for one request, from our input pre-count and what the response told us. Pure.
  * Provider-reported usage wins; what the provider left unreported is estimated (input from the pre-count, output
- * from the streamed text); an upstream error bills nothing.
+ * from the streamed text); an upstream error, or a request whose response never started, bills nothing.
  */
 import type { InputCount, Usage } from '../llm/types.js';
 
@@ -29,7 +29,9 @@ export interface Outcome {
 const NOTHING: Outcome = { inputTokens: 0, outputTokens: 0, totalTokens: 0, source: 'none' };
 
 export function decideOutcome(status: number | undefined, precount: InputCount | undefined, reading: ResponseReading | undefined): Outcome {
-  if (status !== undefined && status >= 400) return NOTHING;
+  // No response ever started: since Envoy 1.33.1 its own local replies (503 no healthy upstream, 504, 413) never reach
+  // the processor, so this is most likely a request the provider never saw. Nothing is billed (README, "Reserve, then settle").
+  if (status === undefined || status >= 400) return NOTHING;
   const usage = reading?.usage ?? {};
   const reportedIn = usage.inputTokens;
   const reportedOut = usage.outputTokens;

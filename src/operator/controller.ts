@@ -47,6 +47,11 @@ export interface ControllerOptions {
    * policies that name it, so TargetNotFound clears as soon as the target exists.
    */
   targets?: readonly Informer[];
+  /**
+   * Informers on the policies' own gateway objects (EnvoyExtensionPolicies, BackendTrafficPolicies): a change of their
+   * status (Envoy Gateway's verdict) or their removal requeues the owning policy.
+   */
+  children?: readonly Informer[];
   timers?: Timers;
   now?: () => number;
 }
@@ -97,6 +102,18 @@ export class Controller {
       t.addHandlers({ onAdd: requeue, onUpdate: (old, obj) => { if (old.metadata.generation !== obj.metadata.generation) requeue(obj); }, onDelete: requeue });
       t.start();
     }
+    for (const c of this.opts.children ?? []) {
+      const requeueOwner = (child: KubeObject): void => {
+        const owner = (child.metadata.ownerReferences ?? []).find((r) => r.kind === 'TokenPolicy');
+        if (owner && child.metadata.namespace) this.queue?.add(`${child.metadata.namespace}/${owner.name}`);
+      };
+      // Additions are the operator's own applies (and the initial list, whose owners the TokenPolicy informer queues).
+      c.addHandlers({
+        onUpdate: (old, obj) => { if (JSON.stringify(old.status) !== JSON.stringify(obj.status)) requeueOwner(obj); },
+        onDelete: requeueOwner,
+      });
+      c.start();
+    }
     if (this.elector) this.elector.start();
     else this.startedLeading();
   }
@@ -123,7 +140,7 @@ export class Controller {
       if (this.elector) await this.elector.stop();
       else this.stoppedLeading();
       this.opts.informer.stop();
-      for (const t of this.opts.targets ?? []) t.stop();
+      for (const t of [...(this.opts.targets ?? []), ...(this.opts.children ?? [])]) t.stop();
       this.running = false;
     })();
     return this.stopping;

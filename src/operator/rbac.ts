@@ -11,8 +11,12 @@
  * - children (configmaps, envoyextensionpolicies, backendtrafficpolicies, referencegrants, envoyfilters,
  *   servicemonitors): get (compare before applying, so an unchanged reconcile writes nothing), create + patch (a
  *   server-side apply that creates needs both), list + delete (pruning objects no longer rendered);
+ * - envoyextensionpolicies/backendtrafficpolicies also watch: Envoy Gateway's verdict in their status.ancestors is
+ *   read from an informer, and a change requeues the owning policy (src/operator/gateway-verdict.ts);
  * - gateways/httproutes/grpcroutes get/list/watch: resolving targetRefs (get); list/watch for requeueing policies
- *   when a target appears;
+ *   when a target appears, and for the route index published beside the limits;
+ * - configmaps get (cluster-wide, with the children's verbs): Envoy Gateway's own configuration, to see whether its
+ *   rate-limit service is enabled before rendering BackendTrafficPolicies (src/operator/rate-limit-service.ts);
  * - discovery.k8s.io endpointslices list: the ready ext_proc replicas, asked which limits version they loaded before
  *   a policy is Programmed (src/k8s/replica-probe.ts);
  * - events.k8s.io events create: Events on condition transitions;
@@ -33,7 +37,7 @@ export const OPERATOR_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: ['tokenmeter.dev'], resources: ['tokenpolicies/status'], verbs: ['patch'] },
   { apiGroups: ['tokenmeter.dev'], resources: ['tokenpolicies/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['configmaps'], verbs: CHILD_VERBS },
-  { apiGroups: ['gateway.envoyproxy.io'], resources: ['envoyextensionpolicies', 'backendtrafficpolicies'], verbs: CHILD_VERBS },
+  { apiGroups: ['gateway.envoyproxy.io'], resources: ['envoyextensionpolicies', 'backendtrafficpolicies'], verbs: [...CHILD_VERBS, 'watch'] },
   { apiGroups: ['gateway.networking.k8s.io'], resources: ['referencegrants'], verbs: CHILD_VERBS },
   { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways', 'httproutes', 'grpcroutes'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['networking.istio.io'], resources: ['envoyfilters'], verbs: CHILD_VERBS },

@@ -14,7 +14,8 @@ import { isNotFound, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { Logger } from '../log/logger.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
 import { renderAll, renderOwned, type RenderResult } from '../render/index.js';
-import { policyLabelValue, shortHash } from '../render/meta.js';
+import { SHARD_OF_LABEL } from '../render/limits.js';
+import { fitName, policyLabelValue, shortHash } from '../render/meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
 import { APPLY_OPTIONS, converge, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
 import {
@@ -25,6 +26,11 @@ import { Coalesced } from './coalesce.js';
 import { dataPlaneVerdict, replicasUnknownVerdict, type DataPlaneProbe, type DataPlaneVerdict } from './data-plane.js';
 import { kubeEventRecorder, type EventRecorder } from './events.js';
 import { PolicyBook, acceptedIdentity, formatFieldErrors, unresolvedTargets, type PolicyCache } from './policies.js';
+import { routeObjects } from './routes.js';
+import { GatewayReasons, gatewayVerdict, type GatewayVerdict } from './gateway-verdict.js';
+import { RateLimitServiceCheck, rateLimitRefusal, type RateLimitService } from './rate-limit-service.js';
+import { otherTokenPolicies, readGatewayChildren, targetKeysOf, type GatewayObjectCache } from './gateway-status.js';
+import type { AcceptedPolicy } from '../render/meta.js';
 
 export type OperatorLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -51,6 +57,12 @@ export interface ReconcilerDeps {
    * fuller publishes cost less than many small ones. Default 500 ms; a lone edit after a quiet spell is not delayed.
    */
   publishIntervalMs?: number;
+  /** HTTPRoutes and GRPCRoutes from the target informers' caches, for the route index; absent: listed when needed. */
+  routes?: () => readonly KubeObject[];
+  /** The policies' own EnvoyExtensionPolicies/BackendTrafficPolicies from an informer (their status); absent: GET. */
+  gatewayObjects?: GatewayObjectCache;
+  /** How soon a policy waiting for Envoy Gateway's verdict is looked at again (the informer requeues sooner). Default 5 s. */
+  gatewayRetryMs?: number;
 }
 
 export interface ReconcileResult {
@@ -99,11 +111,15 @@ export class Reconciler {
   private lastShared: Converged | undefined;
   /** Per key: what its own children were last applied as, and when. */
   private readonly ownMemo = new Map<string, { fingerprint: string; at: number }>();
+  private readonly rateLimitService: RateLimitServiceCheck;
+  /** The latest answer: whether BackendTrafficPolicies may be rendered. */
+  private rateLimit: RateLimitService | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
     this.recorder = deps.recorder ?? kubeEventRecorder(deps.client, 'tokenmeter-operator');
     this.shared = new Coalesced(() => this.publishShared(), { minIntervalMs: deps.publishIntervalMs ?? 500 });
+    this.rateLimitService = new RateLimitServiceCheck(deps.client, deps.settings, () => deps.now().getTime());
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -120,6 +136,7 @@ export class Reconciler {
       return {};
     }
     const verdict = await this.evaluate(obj);
+    this.rateLimit = await this.rateLimitService.state();
     let converged: Converged | undefined;
     let failure: Error | undefined;
     try {
@@ -128,9 +145,12 @@ export class Reconciler {
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
     }
-    await this.writeStatus(obj, this.statusFor(obj, verdict, converged, failure));
+    const gateway = verdict.policy && converged && !failure ? await this.gatewayVerdictFor(verdict.policy) : undefined;
+    await this.writeStatus(obj, this.statusFor(obj, verdict, converged, failure, gateway));
     if (failure) throw failure;
-    const retries = [verdict.requeueAfterMs, converged?.dataPlane?.loaded === false ? converged.dataPlane.retryMs : undefined]
+    const retries = [verdict.requeueAfterMs, converged?.dataPlane?.loaded === false ? converged.dataPlane.retryMs : undefined,
+      // With an informer on these objects, Envoy Gateway's status write requeues the policy (and the resync covers misses).
+      gateway?.status === 'Unknown' && !this.deps.gatewayObjects ? this.deps.gatewayRetryMs ?? 5000 : undefined]
       .filter((x): x is number => x !== undefined);
     return retries.length === 0 ? {} : { requeueAfterMs: Math.min(...retries) };
   }
@@ -148,6 +168,14 @@ export class Reconciler {
       return replicasUnknownVerdict(version, where, err instanceof Error ? err.message : String(err));
     }
     return dataPlaneVerdict(version, replicas, where);
+  }
+
+  /** Envoy Gateway's verdict on this policy's own objects (Envoy Gateway flavour; undefined when it has none). */
+  private async gatewayVerdictFor(policy: AcceptedPolicy): Promise<GatewayVerdict | undefined> {
+    const own = renderOwned(policy, this.deps.settings, this.rateLimit?.enabled !== false);
+    if (own.length === 0) return undefined;
+    const children = await readGatewayChildren(this.deps.client, own, this.deps.gatewayObjects);
+    return gatewayVerdict(children, targetKeysOf(policy), () => otherTokenPolicies(this.book.accepted(this.deps.cache)));
   }
 
   /** Accepted: spec valid, then targets resolved. */
@@ -180,7 +208,7 @@ export class Reconciler {
     const { client, settings } = this.deps;
     this.book.setVerdict(key, verdict?.policy);
     const uid = obj?.metadata.uid;
-    const own = verdict?.policy && uid !== undefined ? renderOwned(verdict.policy, settings) : [];
+    const own = verdict?.policy && uid !== undefined ? renderOwned(verdict.policy, settings, this.rateLimit?.enabled !== false) : [];
     // Own children unchanged since they were last applied (a requeue while the data plane catches up): skip the
     // compare-and-prune round trips. The memo expires, so drift in them is still repaired within ownRecheckMs.
     const memo = this.ownMemo.get(key);
@@ -221,7 +249,8 @@ export class Reconciler {
     const { client, settings, cache } = this.deps;
     const serviceMonitor = await client.resourceExists(SERVICE_MONITOR.apiVersion, SERVICE_MONITOR.kind);
     const accepted = this.book.accepted(cache);
-    const render = renderAll(accepted, settings, { serviceMonitor });
+    const routes = await routeObjects(client, accepted, this.deps.routes);
+    const render = renderAll(accepted, settings, { serviceMonitor, routes, rateLimitService: this.rateLimit?.enabled !== false });
     const desired: DesiredObject[] = render.objects.filter((o) => (o.metadata.ownerReferences ?? []).length === 0);
     const report: ApplyReport = { applied: [], deleted: [] };
     await converge(client, desired, [...this.sharedScopes(), ...this.serviceMonitorScope(serviceMonitor)], report);
@@ -246,7 +275,9 @@ export class Reconciler {
   /**
    * Where shared objects the operator no longer renders can be, by label: those of EVERY flavour, not just the current
    * one, so switching the flavour removes what the previous one made (an Istio EnvoyFilter left behind would still
-   * send traffic to the ext_proc). A kind the server does not serve (Istio not installed) has nothing to prune.
+   * send traffic to the ext_proc). A kind the server does not serve (Istio not installed) has nothing to prune. And the
+   * limits shards: listed after the ConfigMap that names the new shards is applied, so old shards go only once nothing
+   * lists them.
    */
   private sharedScopes(): PruneScope[] {
     const s = this.deps.settings;
@@ -254,6 +285,7 @@ export class Reconciler {
       { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name },
       { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName },
       { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED },
+      { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.limitsConfigMap.namespace, labelSelector: `${MANAGED},${SHARD_OF_LABEL}=${fitName(s.limitsConfigMap.name, 63)}` },
     ];
   }
 
@@ -266,9 +298,9 @@ export class Reconciler {
     return ['EnvoyExtensionPolicy', 'BackendTrafficPolicy'].map((kind) => ({ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind, namespace, labelSelector, filter: owned }));
   }
 
-  private statusFor(obj: KubeObject, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined): PolicyStatus {
+  private statusFor(obj: KubeObject, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined, gateway?: GatewayVerdict): PolicyStatus {
     const observedGeneration = obj.metadata.generation ?? 0;
-    const programmed = this.programmed(observedGeneration, verdict, converged, failure);
+    const programmed = this.programmed(observedGeneration, verdict, converged, failure, gateway);
     const monitored = this.monitored(observedGeneration, converged);
     const before = conditionsOf(obj.status).filter((c) => OUR_TYPES.includes(c.type));
     const next = [verdict.accepted, programmed, readyCondition(verdict.accepted, programmed), monitored];
@@ -278,7 +310,7 @@ export class Reconciler {
     return status;
   }
 
-  private programmed(observedGeneration: number, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined): ConditionInput {
+  private programmed(observedGeneration: number, verdict: Verdict, converged: Converged | undefined, failure: Error | undefined, gateway?: GatewayVerdict): ConditionInput {
     const base = { type: ConditionTypes.Programmed, observedGeneration };
     if (failure || !converged) {
       return { ...base, status: 'False', reason: Reasons.ApplyFailed, message: `Applying failed (will retry): ${failure?.message ?? 'unknown error'}` };
@@ -294,9 +326,13 @@ export class Reconciler {
       const queued = !(converged.included.get(key) === verdict.policy.identity.generation);
       return { ...base, status: dataPlane.status, reason: dataPlane.reason, message: queued ? dataPlane.message : `${published} ${dataPlane.message}` };
     }
+    // No limits version in these messages: they stay the same while publishes go on, so waiting policies are not rewritten.
+    if (this.rateLimit?.enabled === false) return { ...base, status: 'False', reason: GatewayReasons.RateLimitServiceDisabled, message: rateLimitRefusal(this.rateLimit.why) };
+    if (gateway && gateway.status !== 'True') return { ...base, status: gateway.status, reason: gateway.reason, message: gateway.message };
     const notes = [
       published,
       ...(dataPlane ? [dataPlane.message] : []),
+      ...(gateway ? [gateway.message] : []),
       ...(render.unattached.includes(key) ? ['No targetRefs: Envoy Gateway attaches nothing for this policy; it applies only to traffic other policies send to the ext_proc.'] : []),
       ...render.skipped.filter((k) => k.policy === key).map((k) => `Limit ${k.limit} is not in the BackendTrafficPolicy: ${k.reason}.`),
     ];

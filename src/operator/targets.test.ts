@@ -24,4 +24,11 @@ describe('policiesTargeting', () => {
     expect(policiesTargeting(policies, route('llm', 'other'))).toEqual(['other/c']);
     expect(policiesTargeting(policies, route('chat', 'team'))).toEqual([]);
   });
+
+  it('also finds the policies targeting a Gateway the route attaches to (its route index entry)', () => {
+    const attached: KubeObject = { ...route('chat', 'apps'), spec: { parentRefs: [{ name: 'llm', namespace: 'team' }, { name: 'svc', kind: 'Service', group: '' }] } };
+    expect(policiesTargeting(policies, attached)).toEqual(['team/b']);
+    const sameNamespace: KubeObject = { ...route('chat', 'team'), spec: { parentRefs: [{ name: 'llm' }] } };
+    expect(policiesTargeting(policies, sameNamespace)).toEqual(['team/b']);
+  });
 });

@@ -20,14 +20,28 @@ function refsOf(policy: KubeObject): { group?: unknown; kind?: unknown; name?: u
   return Array.isArray(refs) ? refs.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null) : [];
 }
 
-/** `namespace/name` keys of the policies among `policies` with a targetRef naming `target`. */
+/** The Gateways (`namespace/name`) a route's parentRefs name: their policies' route index includes the route. */
+function parentGateways(route: KubeObject): string[] {
+  const refs = (route.spec as { parentRefs?: unknown } | undefined)?.parentRefs;
+  if (!Array.isArray(refs)) return [];
+  return refs.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
+    .filter((r) => (r.group ?? GROUP) === GROUP && (r.kind ?? 'Gateway') === 'Gateway')
+    .map((r) => `${typeof r.namespace === 'string' ? r.namespace : route.metadata.namespace ?? ''}/${String(r.name)}`);
+}
+
+/**
+ * `namespace/name` keys of the policies among `policies` with a targetRef naming `target` — and, for a route, of
+ * those targeting a Gateway it attaches to (the route index the operator publishes lists the route under them).
+ */
 export function policiesTargeting(policies: readonly KubeObject[], target: KubeObject): string[] {
   const ns = target.metadata.namespace;
+  const gateways = target.kind === 'Gateway' ? [] : parentGateways(target);
   const out: string[] = [];
   for (const p of policies) {
-    if (p.metadata.namespace !== ns) continue;
-    const hit = refsOf(p).some((r) => (r.group ?? GROUP) === GROUP && r.kind === target.kind && r.name === target.metadata.name);
-    if (hit) out.push(`${ns ?? ''}/${p.metadata.name}`);
+    const direct = p.metadata.namespace === ns &&
+      refsOf(p).some((r) => (r.group ?? GROUP) === GROUP && r.kind === target.kind && r.name === target.metadata.name);
+    const viaGateway = refsOf(p).some((r) => (r.group ?? GROUP) === GROUP && r.kind === 'Gateway' && gateways.includes(`${p.metadata.namespace ?? ''}/${String(r.name)}`));
+    if (direct || viaGateway) out.push(`${p.metadata.namespace ?? ''}/${p.metadata.name}`);
   }
   return out;
 }

@@ -25,7 +25,7 @@ function eep(name: string, s = S): EnvoyExtensionPolicy {
 }
 
 describe('renderEnvoyExtensionPolicy', () => {
-  it('renders the design example: targetRefs, cross-namespace backendRef, Buffered/Streamed, io.tokenmeter, owner', () => {
+  it('renders the design example: targetRefs, cross-namespace backendRef, no request body (asked for per request)/Streamed, io.tokenmeter, owner', () => {
     expect(eep('team-budgets')).toEqual({
       apiVersion: 'gateway.envoyproxy.io/v1alpha1',
       kind: 'EnvoyExtensionPolicy',
@@ -38,13 +38,15 @@ describe('renderEnvoyExtensionPolicy', () => {
       },
       spec: {
         targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'openai' }],
+        mergeType: 'StrategicMerge',
         extProc: [{
           backendRefs: [{ group: '', kind: 'Service', name: 'tokenmeter', namespace: 'tokenmeter-system', port: 50051 }],
-          messageTimeout: '200ms',
+          messageTimeout: '2s',
           failOpen: true,
+          backendSettings: { circuitBreaker: { maxParallelRequests: 10000, maxPendingRequests: 10000 } },
           processingMode: {
             allowModeOverride: true,
-            request: { body: 'Buffered', attributes: ['source.address'] },
+            request: { attributes: ['source.address', 'xds.route_name'] },
             response: { body: 'Streamed' },
           },
           metadata: { writableNamespaces: ['io.tokenmeter'] },
@@ -59,6 +61,13 @@ describe('renderEnvoyExtensionPolicy', () => {
     expect(strictSchemaErrors(obj)).toEqual([]);
   });
 
+  it('merges into the Gateway-level policy (mergeType) only when every target is a route, and not with mergeType None', () => {
+    expect(eep('team-budgets').spec.mergeType).toBe('StrategicMerge');
+    expect(eep('per-ip').spec.mergeType).toBeUndefined(); // names a Gateway: Envoy Gateway rejects mergeType there
+    const a = POLICIES.find((p) => p.identity.name === 'team-budgets');
+    expect(a && renderEnvoyExtensionPolicy(a, resolveSettings({ envoyGateway: { mergeType: 'None' } }))?.spec.mergeType).toBeUndefined();
+  });
+
   it('keeps sectionName and Gateway/GRPCRoute kinds, and omits the backend namespace when the Service is local', () => {
     const obj = eep('per-ip');
     expect(obj.spec.targetRefs).toEqual([
@@ -68,18 +77,19 @@ describe('renderEnvoyExtensionPolicy', () => {
     expect(obj.spec.extProc[0]?.backendRefs).toEqual([{ group: '', kind: 'Service', name: 'tokenmeter', port: 50051 }]);
   });
 
-  it('sends source.address for ClientIP subjects — and for every policy, so the wiring never depends on which EnvoyExtensionPolicy Envoy Gateway accepts', () => {
-    expect(eep('per-ip').spec.extProc[0]?.processingMode.request.attributes).toEqual(['source.address']);
+  it('sends source.address for ClientIP subjects and xds.route_name for route scoping — and for every policy, so the wiring never depends on which EnvoyExtensionPolicy Envoy Gateway accepts', () => {
+    expect(eep('per-ip').spec.extProc[0]?.processingMode.request.attributes).toEqual(['source.address', 'xds.route_name']);
     const inLlmGateway = POLICIES.filter((a) => a.identity.namespace === 'llm-gateway').map((a) => eep(a.identity.name).spec.extProc);
     expect(inLlmGateway).toHaveLength(2);
     expect(inLlmGateway[0]).toEqual(inLlmGateway[1]);
   });
 
-  it('takes messageTimeout, failOpen and the Service from the settings', () => {
-    const s = resolveSettings({ messageTimeout: '1s', failOpen: false, extProc: { name: 'meter', namespace: 'llm-gateway', port: 9002 } });
+  it('takes messageTimeout, failOpen, the circuit breakers and the Service from the settings', () => {
+    const s = resolveSettings({ messageTimeout: '1s', failOpen: false, maxRequests: 4096, extProc: { name: 'meter', namespace: 'llm-gateway', port: 9002 } });
     const obj = eep('team-budgets', s);
     expect(obj.spec.extProc[0]).toMatchObject({
       messageTimeout: '1s', failOpen: false, backendRefs: [{ group: '', kind: 'Service', name: 'meter', port: 9002 }],
+      backendSettings: { circuitBreaker: { maxParallelRequests: 4096, maxPendingRequests: 4096 } },
     });
     expect(schemaErrors(obj)).toEqual([]);
     expect(strictSchemaErrors(obj)).toEqual([]);

@@ -37,9 +37,12 @@ export interface ExtProcSpec {
   backendRefs: BackendRef[];
   messageTimeout: string;
   failOpen: boolean;
+  /** The ext_proc cluster's circuit breakers (settings.maxRequests; Envoy Gateway's default is Envoy's 1,024). */
+  backendSettings: { circuitBreaker: { maxParallelRequests: number; maxPendingRequests: number } };
   processingMode: {
     allowModeOverride: boolean;
-    request: { body: 'Buffered'; attributes: string[] };
+    /** No body: tokenmeter asks for it (mode override) on the requests it meters (src/extproc/body-modes.ts). */
+    request: { attributes: string[] };
     response: { body: 'Streamed' };
   };
   metadata: { writableNamespaces: string[] };
@@ -47,6 +50,8 @@ export interface ExtProcSpec {
 
 export interface EnvoyExtensionPolicySpec {
   targetRefs: PolicyTargetRef[];
+  /** Set on route-level policies (Envoy Gateway >= 1.9): see routeMergeType. */
+  mergeType?: 'StrategicMerge';
   extProc: ExtProcSpec[];
 }
 
@@ -63,6 +68,19 @@ export function targetRefs(refs: readonly TargetRef[]): PolicyTargetRef[] {
   return refs.map((r) => ({ group: r.group, kind: r.kind, name: r.name, ...(r.sectionName === undefined ? {} : { sectionName: r.sectionName }) }));
 }
 
+/**
+ * `mergeType: StrategicMerge` for a policy whose targets are all routes, when the settings ask for it: Envoy Gateway
+ * (>= 1.9) then merges it into the Gateway-level policy of the same kind instead of replacing it ("most specific
+ * wins"), so a user's Gateway-level Wasm or Lua filters (or, for a BackendTrafficPolicy, timeouts and retries) stay
+ * on the route. Lists are replaced in the merge (internal/utils/merge.go; testdata envoyextensionpolicy_all.*): a
+ * user's Gateway-level extProc list does not apply on a route tokenmeter targets. Envoy Gateway rejects mergeType
+ * on Gateway targets, so a policy naming a Gateway gets none.
+ */
+export function routeMergeType(refs: readonly TargetRef[], s: OperatorSettings): { mergeType?: 'StrategicMerge' } {
+  const routesOnly = refs.length > 0 && refs.every((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
+  return routesOnly && s.envoyGateway.mergeType === 'StrategicMerge' ? { mergeType: 'StrategicMerge' } : {};
+}
+
 /** The extProc entry: identical for every policy (see the file comment). */
 export function extProcSpec(policyNamespace: string, s: OperatorSettings): ExtProcSpec {
   const svc = s.extProc;
@@ -72,9 +90,10 @@ export function extProcSpec(policyNamespace: string, s: OperatorSettings): ExtPr
     }],
     messageTimeout: s.messageTimeout,
     failOpen: s.failOpen,
+    backendSettings: { circuitBreaker: { maxParallelRequests: s.maxRequests, maxPendingRequests: s.maxRequests } },
     processingMode: {
       allowModeOverride: true,
-      request: { body: 'Buffered', attributes: [...REQUEST_ATTRIBUTES] },
+      request: { attributes: [...REQUEST_ATTRIBUTES] },
       response: { body: 'Streamed' },
     },
     metadata: { writableNamespaces: [METADATA_NAMESPACE] },
@@ -91,7 +110,7 @@ export function renderEnvoyExtensionPolicy(p: AcceptedPolicy, s: OperatorSetting
     apiVersion: EG_API_VERSION,
     kind: 'EnvoyExtensionPolicy',
     metadata: policyMeta(p.identity, s),
-    spec: { targetRefs: targetRefs(p.policy.targets.refs), extProc: [extProcSpec(p.identity.namespace, s)] },
+    spec: { targetRefs: targetRefs(p.policy.targets.refs), ...routeMergeType(p.policy.targets.refs, s), extProc: [extProcSpec(p.identity.namespace, s)] },
   };
 }
 

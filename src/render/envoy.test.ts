@@ -14,20 +14,20 @@ describe('renderEnvoyConfigMap', () => {
     expect(Object.keys(cm.data)).toEqual(['clusters.yaml', 'http_filters.yaml']);
   });
 
-  it('http_filters.yaml: the ext_proc entry of the README, plus source.address', () => {
+  it('http_filters.yaml: the ext_proc entry of the README, plus source.address and xds.route_name', () => {
     expect(parse(renderEnvoyConfigMap(S).data['http_filters.yaml'] ?? '')).toEqual([{
       name: 'envoy.filters.http.ext_proc',
       typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
         grpc_service: { envoy_grpc: { cluster_name: 'tokenmeter' } },
         failure_mode_allow: true,
-        message_timeout: '0.2s',
+        message_timeout: '2s',
         allow_mode_override: true,
         processing_mode: {
-          request_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
+          request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
           request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
         },
-        request_attributes: ['source.address'],
+        request_attributes: ['source.address', 'xds.route_name'],
         metadata_options: { receiving_namespaces: { untyped: ['io.tokenmeter'] } },
       },
     }]);
@@ -38,6 +38,7 @@ describe('renderEnvoyConfigMap', () => {
       name: 'tokenmeter',
       type: 'STRICT_DNS',
       connect_timeout: '1s',
+      circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_requests: 10000, max_pending_requests: 10000 }] },
       typed_extension_protocol_options: {
         'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
           '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -66,6 +67,15 @@ describe('renderEnvoyConfigMap', () => {
     expect(cluster?.load_assignment).toEqual({
       cluster_name: 'ext_proc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'meter.llm.svc.cluster.local', port_value: 9002 } } } }] }],
     });
+  });
+
+  it('raises the circuit breakers above Envoy\'s 1,024 default: every metered request holds an ext_proc stream', () => {
+    const cluster = (s: ReturnType<typeof resolveSettings>) =>
+      (parse(renderEnvoyConfigMap(s).data['clusters.yaml'] ?? '') as { circuit_breakers: { thresholds: Record<string, unknown>[] } }[])[0];
+    expect(cluster(S)?.circuit_breakers.thresholds[0]?.max_requests).toBeGreaterThan(1024);
+    expect(cluster(resolveSettings({ flavour: 'Envoy', maxRequests: 50_000 }))?.circuit_breakers.thresholds)
+      .toEqual([{ priority: 'DEFAULT', max_requests: 50_000, max_pending_requests: 50_000 }]);
+    expect(() => resolveSettings({ maxRequests: 0 })).toThrow(/maxRequests/);
   });
 
   it('is deterministic', () => {

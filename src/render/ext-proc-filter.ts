@@ -1,9 +1,11 @@
 /**
  * The ext_proc filter as Envoy's own configuration (proto JSON field names), shared by the Istio EnvoyFilter and the
- * plain-Envoy ConfigMap so the two can never drift: BUFFERED request body (tokenmeter counts it and may inject
- * stream_options), STREAMED response body (chunks answered at once), no trailers, mode override allowed (unmetered
- * requests skip their bodies), dynamic metadata received in io.tokenmeter, `source.address` sent for ClientIP
- * subjects. Envoy Gateway expresses the same choices in its own API (envoy-gateway.ts).
+ * plain-Envoy ConfigMap so the two can never drift: no request body unless tokenmeter asks for it (its headers reply
+ * switches a metered request to BUFFERED, so it can count it and inject stream_options, while an upload on any other
+ * path is never buffered: src/extproc/body-modes.ts), STREAMED response body (chunks answered at once), no trailers,
+ * mode override allowed (unmetered requests skip their bodies), dynamic metadata received in io.tokenmeter,
+ * `source.address` sent for ClientIP subjects. Envoy Gateway expresses the same choices in its own API
+ * (envoy-gateway.ts). src/envoy/filter-facts.ts RENDERED_FILTER says the same to the ext_proc.
  */
 import { protoDuration, serviceHost, type OperatorSettings } from './settings.js';
 
@@ -14,10 +16,12 @@ export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 /** The dynamic metadata namespace tokenmeter writes (input_tokens, total_tokens, …). */
 export const METADATA_NAMESPACE = 'io.tokenmeter';
 /**
- * Request attributes sent to the ext_proc. `source.address` is always sent (not only when a ClientIP policy exists)
- * so the filter configuration does not depend on which policies are attached: see README, "Operator".
+ * Request attributes sent to the ext_proc, in every flavour. `source.address` is always sent (not only when a ClientIP
+ * policy exists) so the filter configuration does not depend on which policies are attached: see README, "Operator".
+ * `xds.route_name` names the route a request came through: the ext_proc applies a policy with targetRefs only to
+ * the routes it is attached to (src/policy/routes.ts). Envoy Gateway's attribute pattern admits both.
  */
-export const REQUEST_ATTRIBUTES: readonly string[] = ['source.address'];
+export const REQUEST_ATTRIBUTES: readonly string[] = ['source.address', 'xds.route_name'];
 
 export interface ExtProcFilterConfig {
   '@type': string;
@@ -27,7 +31,7 @@ export interface ExtProcFilterConfig {
   allow_mode_override: boolean;
   processing_mode: {
     request_header_mode: 'SEND';
-    request_body_mode: 'BUFFERED';
+    request_body_mode: 'NONE';
     response_header_mode: 'SEND';
     response_body_mode: 'STREAMED';
     request_trailer_mode: 'SKIP';
@@ -52,7 +56,7 @@ export function extProcFilterConfig(s: OperatorSettings, clusterName: string): E
     allow_mode_override: true,
     processing_mode: {
       request_header_mode: 'SEND',
-      request_body_mode: 'BUFFERED',
+      request_body_mode: 'NONE',
       response_header_mode: 'SEND',
       response_body_mode: 'STREAMED',
       request_trailer_mode: 'SKIP',

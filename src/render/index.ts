@@ -6,7 +6,8 @@
  *   per foreign policy namespace a ReferenceGrant;
  * - Istio: one EnvoyFilter;
  * - Envoy: one ConfigMap (http_filters.yaml, clusters.yaml);
- * and always the limits ConfigMap, plus the ServiceMonitor when Prometheus Operator is installed.
+ * and always the limits ConfigMap (with the data-plane document: the rendered filter and the route index, data-plane.ts;
+ * and its shards, when the limits exceed one ConfigMap), plus the ServiceMonitor when Prometheus Operator is installed.
  */
 import type { TokenPolicy } from '../policy/types.js';
 import { renderEnvoyExtensionPolicy, renderReferenceGrant } from './envoy-gateway.js';
@@ -16,6 +17,8 @@ import { renderLimitsConfigMap, type LimitsRender } from './limits.js';
 import { byNamespaceName, type AcceptedPolicy, type RenderedConfigMap, type RenderedObject } from './meta.js';
 import { renderBackendTrafficPolicy, type SkippedLimit } from './rate-limit.js';
 import { renderServiceMonitor } from './service-monitor.js';
+import { dataPlaneBeside, dataPlaneDoc } from './data-plane.js';
+import type { RouteObject } from './route-index.js';
 import type { OperatorSettings } from './settings.js';
 
 export type KubeObject = RenderedObject | RenderedConfigMap;
@@ -23,6 +26,14 @@ export type KubeObject = RenderedObject | RenderedConfigMap;
 export interface RenderOptions {
   /** The ServiceMonitor CRD exists (Prometheus Operator installed). */
   serviceMonitor: boolean;
+  /**
+   * Envoy Gateway's rate-limit service is enabled (src/operator/rate-limit-service.ts). When false, no
+   * BackendTrafficPolicy is rendered even with rateLimit: BackendTrafficPolicy: Envoy Gateway would answer 500 on
+   * every route it targets. Default true (pure renders, tests).
+   */
+  rateLimitService?: boolean;
+  /** The HTTPRoutes and GRPCRoutes the operator sees: the route index maps them to the policies targeting them. */
+  routes?: readonly RouteObject[];
 }
 
 export interface RenderResult {
@@ -54,7 +65,7 @@ function namespaced(a: AcceptedPolicy): TokenPolicy {
   return copy;
 }
 
-function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, out: Pick<RenderResult, 'objects' | 'unattached' | 'skipped'>): void {
+function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, out: Pick<RenderResult, 'objects' | 'unattached' | 'skipped'>, rateLimitService = true): void {
   const namespaces = new Set<string>();
   for (const a of policies) {
     const eep = renderEnvoyExtensionPolicy(a, s);
@@ -64,7 +75,7 @@ function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, 
     }
     out.objects.push(eep);
     namespaces.add(a.identity.namespace);
-    if (s.envoyGateway.rateLimit === 'BackendTrafficPolicy') {
+    if (s.envoyGateway.rateLimit === 'BackendTrafficPolicy' && rateLimitService) {
       const rl = renderBackendTrafficPolicy(a, s);
       if (rl.backendTrafficPolicy) out.objects.push(rl.backendTrafficPolicy);
       out.skipped.push(...rl.skipped);
@@ -79,11 +90,12 @@ function envoyGateway(policies: readonly AcceptedPolicy[], s: OperatorSettings, 
 /** Every object for `policies` under settings `s`. */
 export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettings, opts: RenderOptions): RenderResult {
   const sorted = [...policies].sort((a, b) => byNamespaceName(a.identity, b.identity));
-  const limits = renderLimitsConfigMap(sorted.map(namespaced), s);
+  const limits = renderLimitsConfigMap(sorted.map(namespaced), s, dataPlaneBeside(dataPlaneDoc(s, sorted, opts.routes ?? [])));
   const out: RenderResult = { objects: [], limits, unattached: [], skipped: [] };
-  if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out);
+  if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out, opts.rateLimitService);
   else if (sorted.length > 0) out.objects.push(s.flavour === 'Istio' ? renderEnvoyFilter(s) : renderEnvoyConfigMap(s));
-  out.objects.push(limits.configMap);
+  // Shards before the ConfigMap that lists them: a reader never sees a list naming a shard not yet written.
+  out.objects.push(...limits.shards, limits.configMap);
   if (opts.serviceMonitor && s.serviceMonitor.enabled) out.objects.push(renderServiceMonitor(s));
   return out;
 }
@@ -93,10 +105,10 @@ export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettin
  * reference); none in the flavours whose objects are shared. What a reconcile applies for that policy alone,
  * without rendering the limits of every policy.
  */
-export function renderOwned(a: AcceptedPolicy, s: OperatorSettings): KubeObject[] {
+export function renderOwned(a: AcceptedPolicy, s: OperatorSettings, rateLimitService = true): KubeObject[] {
   if (s.flavour !== 'EnvoyGateway') return [];
   const out = { objects: [] as KubeObject[], unattached: [] as string[], skipped: [] as SkippedLimit[] };
-  envoyGateway([a], s, out);
+  envoyGateway([a], s, out, rateLimitService);
   return out.objects.filter((o) => (o.metadata.ownerReferences ?? []).length > 0);
 }
 

@@ -8,13 +8,13 @@ const EXT_PROC = {
   '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
   grpc_service: { envoy_grpc: { cluster_name: 'outbound|50051||tokenmeter.tokenmeter-system.svc.cluster.local' } },
   failure_mode_allow: true,
-  message_timeout: '0.2s',
+  message_timeout: '2s',
   allow_mode_override: true,
   processing_mode: {
-    request_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
+    request_header_mode: 'SEND', request_body_mode: 'NONE', response_header_mode: 'SEND', response_body_mode: 'STREAMED',
     request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
   },
-  request_attributes: ['source.address'],
+  request_attributes: ['source.address', 'xds.route_name'],
   metadata_options: { receiving_namespaces: { untyped: ['io.tokenmeter'] } },
 };
 
@@ -54,7 +54,7 @@ describe('renderEnvoyFilter', () => {
     expect(strictSchemaErrors(ef)).toEqual([]);
     const cfg = ef.spec.configPatches[0]?.patch.value.typed_config;
     expect(cfg?.grpc_service.envoy_grpc.cluster_name).toBe(want.cluster ?? EXT_PROC.grpc_service.envoy_grpc.cluster_name);
-    expect(cfg?.message_timeout).toBe(want.timeout ?? '0.2s');
+    expect(cfg?.message_timeout).toBe(want.timeout ?? '2s');
     expect(cfg?.failure_mode_allow).toBe(want.failOpen ?? true);
     expect(ef.metadata.namespace).toBe(want.namespace ?? 'istio-system');
     expect(ef.spec.workloadSelector.labels).toEqual(s.istio.workloadSelector);

@@ -21,7 +21,7 @@
  */
 import { pathHasPrefix } from '../policy/match.js';
 import type { Limit, TokenLimit, TokenPolicy } from '../policy/types.js';
-import { EG_API_VERSION, targetRefs, type PolicyTargetRef } from './envoy-gateway.js';
+import { EG_API_VERSION, routeMergeType, targetRefs, type PolicyTargetRef } from './envoy-gateway.js';
 import { METADATA_NAMESPACE } from './ext-proc-filter.js';
 import { policyMeta, type AcceptedPolicy, type RenderedObject } from './meta.js';
 import type { OperatorSettings } from './settings.js';
@@ -47,6 +47,7 @@ export interface RateLimitRule {
 
 export interface BackendTrafficPolicySpec {
   targetRefs: PolicyTargetRef[];
+  mergeType?: 'StrategicMerge';
   rateLimit: { global: { rules: RateLimitRule[] } };
 }
 
@@ -158,7 +159,7 @@ export function renderBackendTrafficPolicy(a: AcceptedPolicy, s: OperatorSetting
       apiVersion: EG_API_VERSION,
       kind: 'BackendTrafficPolicy',
       metadata: policyMeta(a.identity, s),
-      spec: { targetRefs: targetRefs(p.targets.refs), rateLimit: { global: { rules: out } } },
+      spec: { targetRefs: targetRefs(p.targets.refs), ...routeMergeType(p.targets.refs, s), rateLimit: { global: { rules: out } } },
     },
     skipped,
   };

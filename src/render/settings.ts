@@ -11,6 +11,14 @@ export const FLAVOURS: readonly Flavour[] = ['EnvoyGateway', 'Istio', 'Envoy'];
 /** Envoy Gateway only: also render a BackendTrafficPolicy charging tokens through Envoy Gateway's global limiter. */
 export type RateLimitMode = 'Off' | 'BackendTrafficPolicy';
 
+/**
+ * Envoy Gateway only: how tokenmeter's route-level policies combine with a parent (Gateway-level) policy of the same
+ * kind. `StrategicMerge` (Envoy Gateway >= 1.9): merged into it, so a user's Gateway-level Wasm/Lua (EnvoyExtensionPolicy)
+ * or timeouts (BackendTrafficPolicy) stay on the route; `None`: "most specific wins", tokenmeter's replaces them
+ * (Envoy Gateway < 1.9, which has no mergeType).
+ */
+export type MergeMode = 'StrategicMerge' | 'None';
+
 export interface ExtProcService {
   name: string;
   namespace: string;
@@ -27,13 +35,22 @@ export interface ExtProcService {
 export interface OperatorSettings {
   flavour: Flavour;
   extProc: ExtProcService;
-  /** Per-message timeout, Go duration syntax as Envoy Gateway accepts it (`200ms`, `1s`, `1m30s`). */
+  /**
+   * Envoy's per-message timeout, Go duration syntax as Envoy Gateway accepts it (`200ms`, `1s`, `1m30s`). Default 2s:
+   * sized so an 8 MiB prompt (the ext_proc's default body cap) is transferred, decided and answered inside it
+   * (README, "Budget decisions inside Envoy's message timeout"); Envoy's own default, 200 ms, is not.
+   */
   messageTimeout: string;
   /** `messageTimeout` in milliseconds. */
   messageTimeoutMs: number;
   /** The ext_proc being unreachable or failing lets traffic through (true) or fails the request (false). */
   failOpen: boolean;
-  envoyGateway: { rateLimit: RateLimitMode };
+  envoyGateway: {
+    rateLimit: RateLimitMode;
+    mergeType: MergeMode;
+    /** Envoy Gateway's own configuration (envoy-gateway.yaml): read to check its rate-limit service is enabled. */
+    configMap: { namespace: string; name: string };
+  };
   istio: {
     /** Namespace of the EnvoyFilter: the gateway workloads' namespace (or the Istio root namespace for all). */
     namespace: string;
@@ -42,8 +59,19 @@ export interface OperatorSettings {
     /** Name of the (single) EnvoyFilter. */
     name: string;
   };
-  /** Plain Envoy: the ConfigMap holding http_filters.yaml and clusters.yaml. */
-  envoy: { configMapName: string; namespace: string; clusterName: string };
+  /**
+   * Plain Envoy: the ConfigMap holding http_filters.yaml and clusters.yaml, and the DNS name the STRICT_DNS cluster
+   * resolves. A ClusterIP Service resolves to one virtual IP, so each Envoy sends all its ext_proc streams over one
+   * HTTP/2 connection to one replica; a headless Service resolves to every ready pod, which Envoy balances across
+   * (the chart renders one for this flavour and sets `address` to it). Default: the ext_proc Service's name.
+   */
+  envoy: { configMapName: string; namespace: string; clusterName: string; address: string };
+  /**
+   * Circuit-breaker bound on concurrent (and pending) requests to the ext_proc's cluster, rendered for plain Envoy and
+   * Envoy Gateway. Every metered request holds one ext_proc stream for its whole life; Envoy's default of 1,024 would
+   * fail (fail-open: leave unmetered) the 1,025th concurrent streamed answer.
+   */
+  maxRequests: number;
   /** Labels stamped on every rendered object (`app.kubernetes.io/managed-by` at least). */
   labels: Readonly<Record<string, string>>;
   /** The data-plane limits ConfigMap the ext_proc replicas read. */
@@ -63,7 +91,8 @@ export interface SettingsInput {
   extProc?: Partial<ExtProcService>;
   messageTimeout?: string;
   failOpen?: boolean;
-  envoyGateway?: Partial<OperatorSettings['envoyGateway']>;
+  maxRequests?: number;
+  envoyGateway?: Partial<Omit<OperatorSettings['envoyGateway'], 'configMap'>> & { configMap?: Partial<OperatorSettings['envoyGateway']['configMap']> };
   istio?: Partial<OperatorSettings['istio']>;
   envoy?: Partial<OperatorSettings['envoy']>;
   labels?: Readonly<Record<string, string>>;
@@ -110,6 +139,11 @@ function port(value: number, field: string): number {
   return value;
 }
 
+function maxRequests(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000) fail(`maxRequests: expected an integer 1-1000000, got ${value}`);
+  return value;
+}
+
 function labels(value: Readonly<Record<string, string>>, field: string): Readonly<Record<string, string>> {
   for (const [k, v] of Object.entries(value)) {
     if (!/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(k)) fail(`${field}: invalid label key "${k}"`);
@@ -135,11 +169,14 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
   const flavour = input.flavour ?? 'EnvoyGateway';
   if (!FLAVOURS.includes(flavour)) fail(`flavour: expected one of ${FLAVOURS.join(', ')}, got "${String(flavour)}"`);
   const extProc = extProcService(input.extProc);
-  const messageTimeout = input.messageTimeout ?? '200ms';
+  const messageTimeout = input.messageTimeout ?? '2s';
   const messageTimeoutMs = parseGoDuration(messageTimeout);
   if (messageTimeoutMs === undefined || messageTimeoutMs < 1) fail(`messageTimeout: expected a duration like 200ms or 1s, got "${messageTimeout}"`);
   const rateLimit = input.envoyGateway?.rateLimit ?? 'Off';
   if (rateLimit !== 'Off' && rateLimit !== 'BackendTrafficPolicy') fail(`envoyGateway.rateLimit: expected Off or BackendTrafficPolicy, got "${String(rateLimit)}"`);
+  const mergeType = input.envoyGateway?.mergeType ?? 'StrategicMerge';
+  if (mergeType !== 'StrategicMerge' && mergeType !== 'None') fail(`envoyGateway.mergeType: expected StrategicMerge or None, got "${String(mergeType)}"`);
+  const egConfig = input.envoyGateway?.configMap;
   const interval = input.serviceMonitor?.interval ?? '30s';
   if (parseGoDuration(interval) === undefined) fail(`serviceMonitor.interval: expected a duration like 30s, got "${interval}"`);
   const clusterDomain = name(input.clusterDomain ?? 'cluster.local', 'clusterDomain', DNS_SUBDOMAIN, 253);
@@ -149,7 +186,14 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
     messageTimeout,
     messageTimeoutMs,
     failOpen: input.failOpen ?? true,
-    envoyGateway: Object.freeze({ rateLimit }),
+    maxRequests: maxRequests(input.maxRequests ?? 10_000),
+    envoyGateway: Object.freeze({
+      rateLimit, mergeType,
+      configMap: Object.freeze({
+        namespace: name(egConfig?.namespace ?? 'envoy-gateway-system', 'envoyGateway.configMap.namespace', DNS_LABEL, 63),
+        name: name(egConfig?.name ?? 'envoy-gateway-config', 'envoyGateway.configMap.name', DNS_SUBDOMAIN, 253),
+      }),
+    }),
     istio: Object.freeze({
       namespace: name(input.istio?.namespace ?? 'istio-system', 'istio.namespace', DNS_LABEL, 63),
       workloadSelector: labels(input.istio?.workloadSelector ?? { istio: 'ingressgateway' }, 'istio.workloadSelector'),
@@ -159,6 +203,7 @@ export function resolveSettings(input: SettingsInput = {}): OperatorSettings {
       configMapName: name(input.envoy?.configMapName ?? 'tokenmeter-envoy', 'envoy.configMapName', DNS_SUBDOMAIN, 253),
       namespace: name(input.envoy?.namespace ?? extProc.namespace, 'envoy.namespace', DNS_LABEL, 63),
       clusterName: input.envoy?.clusterName ?? 'tokenmeter',
+      address: name(input.envoy?.address ?? `${extProc.name}.${extProc.namespace}.svc.${clusterDomain}`, 'envoy.address', DNS_SUBDOMAIN, 253),
     }),
     labels: labels({ ...input.labels, [MANAGED_BY_LABEL]: MANAGED_BY }, 'labels'),
     limitsConfigMap: Object.freeze({

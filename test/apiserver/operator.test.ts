@@ -234,11 +234,33 @@ describeApiServer('operator and ext_proc on kube-apiserver 1.20, under the chart
     }
   }, 120_000);
 
-  it('the same operator with the probe on discovery.k8s.io/v1beta1 lists the replicas as its ServiceAccount and reports Ready', async () => {
+  it('the same operator with the probe on discovery.k8s.io/v1beta1 lists the replicas as its ServiceAccount, follows Envoy Gateway\'s verdict and reports Ready', async () => {
     const parsed = loadConfig(['operator', '--kubeconfig', api.kubeconfig(operatorUser), '--lease-namespace', SYSTEM, '--admin-address', '127.0.0.1:0'], { HOSTNAME: 'operator-v1beta1' });
     if (!parsed.operator) throw new Error('no operator config');
     const op = await runOperator(parsed.operator, createLogger('silent'), { processMetrics: false, endpointSliceApiVersion: 'discovery.k8s.io/v1beta1' });
     try {
+      // No Envoy Gateway here: nothing has reported on the EnvoyExtensionPolicy yet.
+      await eventually(async () => ((await cond('Programmed'))?.reason === 'GatewayPending' ? true : undefined), 30_000);
+      expect((await cond('Ready'))?.status).toBe('Unknown');
+      // Envoy Gateway's verdict, written to the status subresource as its controller would: the operator's watch on
+      // its EnvoyExtensionPolicies requeues the policy (no retry timer runs with the informer).
+      const eepStatus = async (condition: Record<string, string>): Promise<void> => {
+        const generation = (await get(EEP))?.metadata.generation;
+        const body = JSON.stringify({ status: { ancestors: [{
+          ancestorRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: NS, name: 'llm' },
+          controllerName: 'gateway.envoyproxy.io/gatewayclass-controller',
+          conditions: [{ ...condition, observedGeneration: generation, lastTransitionTime: '2026-01-01T00:00:00Z' }],
+        }] } });
+        const r = await api.request(`/apis/gateway.envoyproxy.io/v1alpha1/namespaces/${NS}/envoyextensionpolicies/${EEP.name}/status`, {
+          method: 'PATCH', body, headers: { 'content-type': 'application/merge-patch+json' },
+        });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+      };
+      await eepStatus({ type: 'Accepted', status: 'False', reason: 'Conflicted', message: 'Unable to target Gateway llm, another EnvoyExtensionPolicy has already attached to it' });
+      await eventually(async () => ((await cond('Programmed'))?.reason === 'GatewayConflicted' ? true : undefined), 30_000);
+      expect((await cond('Programmed'))?.message).toContain('Envoy Gateway did not accept EnvoyExtensionPolicy team-a/tokenmeter-budgets for Gateway team-a/llm: Conflicted');
+      expect((await cond('Ready'))?.status).toBe('False');
+      await eepStatus({ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Policy has been accepted.' });
       await eventually(async () => ((await cond('Ready'))?.status === 'True' ? true : undefined), 30_000);
       const { version } = await published();
       expect((await status())?.loadedVersion).toBe(version);
@@ -247,7 +269,7 @@ describeApiServer('operator and ext_proc on kube-apiserver 1.20, under the chart
     } finally {
       await op.stop();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('deleting the policy: the garbage collector deletes its EnvoyExtensionPolicy; the operator prunes the shared ReferenceGrant', async () => {
     const op = await startOperator('operator-c');

@@ -3,7 +3,8 @@ import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, type OperatorConfig } from '../../src/config/operator.js';
 import { settingsFromDocument } from '../../src/render/settings-document.js';
-import { ciScenarios, describeChart, one, renderChart, type RenderOptions } from '../helpers/helm.js';
+import { extProcCluster } from '../../src/render/envoy.js';
+import { ciScenarios, describeChart, objectsOf, one, renderChart, type RenderOptions } from '../helpers/helm.js';
 import { EXTPROC, NAMESPACE, OPERATOR, containerOf, flagValues, meta, podSpec } from './pods.js';
 
 /** The settings file's keys, as the brief for the chart lists them ('map': free-form string map). */
@@ -13,9 +14,10 @@ const SETTINGS_KEYS: Shape = {
   extProc: { name: true, namespace: true, port: true, adminPort: true, adminPortName: true, labels: 'map' },
   messageTimeout: true,
   failOpen: true,
-  envoyGateway: { rateLimit: true },
+  maxRequests: true,
+  envoyGateway: { rateLimit: true, mergeType: true, configMap: { namespace: true, name: true } },
   istio: { namespace: true, workloadSelector: 'map', name: true },
-  envoy: { configMapName: true, namespace: true, clusterName: true },
+  envoy: { configMapName: true, namespace: true, clusterName: true, address: true },
   labels: 'map',
   limitsConfigMap: { name: true, namespace: true },
   serviceMonitor: { enabled: true, name: true, interval: true, labels: 'map' },
@@ -72,7 +74,7 @@ describeChart('the operator command line and settings file', () => {
     expect(config.namespaces).toEqual([]);
     expect(config.resyncMs).toBe(300_000);
     expect(config.logLevel).toBe('info');
-    expect(config.settings).toMatchObject({ flavour: 'EnvoyGateway', messageTimeout: '200ms', failOpen: true, clusterDomain: 'cluster.local' });
+    expect(config.settings).toMatchObject({ flavour: 'EnvoyGateway', messageTimeout: '2s', failOpen: true, clusterDomain: 'cluster.local' });
     expect(config.settings.envoyGateway.rateLimit).toBe('Off');
     expect(config.settings.serviceMonitor).toMatchObject({ enabled: false, name: 'tokenmeter-extproc', interval: '30s' });
   });
@@ -89,10 +91,10 @@ describeChart('the operator command line and settings file', () => {
   it('values reach the flags and the settings', () => {
     const { config } = operatorFromChart({ values: [{
       operator: { replicas: 2, watchNamespaces: ['a', 'b'], resyncSeconds: 0, logLevel: 'debug', renderedLabels: { team: 'llm' } },
-      gateway: { flavour: 'Istio', failOpen: false, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } },
+      gateway: { flavour: 'Istio', failOpen: false, maxRequests: 2048, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } },
     }] });
     expect(config).toMatchObject({ namespaces: ['a', 'b'], resyncMs: 0, logLevel: 'debug', leaderElect: true });
-    expect(config.settings).toMatchObject({ flavour: 'Istio', failOpen: false, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } });
+    expect(config.settings).toMatchObject({ flavour: 'Istio', failOpen: false, maxRequests: 2048, messageTimeout: '1s', istio: { namespace: 'gw', workloadSelector: { app: 'edge' }, name: 'tm' } });
     expect(config.settings.labels).toMatchObject({ team: 'llm' });
   });
 
@@ -114,5 +116,16 @@ describeChart('the operator command line and settings file', () => {
   it('the flags are the documented ones', () => {
     const flags = [...flagValues(operatorFromChart({ values: [{ operator: { watchNamespaces: ['x'] } }] }).args).keys()];
     expect(flags).toEqual(['settings', 'admin-address', 'log-level', 'leader-elect', 'lease-namespace', 'resync', 'namespaces']);
+  });
+
+  it('plain Envoy: a headless Service, and the rendered STRICT_DNS cluster resolves it (every replica, not one ClusterIP)', () => {
+    const { config } = operatorFromChart({ values: [{ gateway: { flavour: 'Envoy' } }] });
+    const { objects } = renderChart({ values: [{ gateway: { flavour: 'Envoy' } }] });
+    const headless = one(objects, 'Service', `${EXTPROC}-headless`);
+    expect((headless.spec as { clusterIP?: string }).clusterIP).toBe('None');
+    expect((headless.spec as { selector?: unknown }).selector).toEqual((one(objects, 'Service', EXTPROC).spec as { selector?: unknown }).selector);
+    const address = extProcCluster(config.settings).load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.address;
+    expect(address).toBe(`${EXTPROC}-headless.${NAMESPACE}.svc.cluster.local`);
+    expect(objectsOf(renderChart().objects, 'Service', `${EXTPROC}-headless`)).toEqual([]);
   });
 });

@@ -68,6 +68,8 @@ export class FakeKube implements KubeClient {
   private rv = 0;
   private uids = 0;
   private readonly failures: { verb: Verb; kind?: string; err: Error }[] = [];
+  /** Another controller reacting at once to an applied object (e.g. Envoy Gateway writing a policy's status): its new status, or undefined. */
+  onApplied?: (obj: KubeObject) => unknown;
 
   /** The next call of `verb` (on `kind`, when given) fails with `err`. */
   failNext(verb: Verb, err: Error, kind?: string): void {
@@ -157,7 +159,12 @@ export class FakeKube implements KubeClient {
     const { status: _ignored, ...applied } = obj as unknown as KubeObject;
     const next = merge(current ?? {}, applied) as KubeObject;
     if (current?.status !== undefined) next.status = current.status;
-    return this.put(next) as unknown as T;
+    const stored = this.put(next);
+    const status = this.onApplied?.(stored);
+    if (status === undefined) return stored as unknown as T;
+    const kept = this.objects.get(keyOf(stored)) as KubeObject;
+    kept.status = structuredClone(status);
+    return structuredClone(kept) as unknown as T;
   }
 
   async applyStatus<T extends KubeObjectInput>(obj: T, options: ApplyOptions): Promise<T> {

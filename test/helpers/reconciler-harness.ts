@@ -13,6 +13,7 @@ import { allowed, resourceOf } from '../../src/operator/rbac.js';
 import { Reconciler, type PolicyStatus } from '../../src/operator/reconciler.js';
 import { resolveSettings, type SettingsInput } from '../../src/render/settings.js';
 import { FakeKube, rbacVerbs } from './fake-kube.js';
+import { acceptingEnvoyGateway } from './fake-envoy-gateway.js';
 
 export const TP = { apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy' } as const;
 export const LIMITS: ObjectRef = { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'tokenmeter-system', name: 'tokenmeter-policies' };
@@ -29,6 +30,8 @@ const kubes: FakeKube[] = [];
 
 export function setup(settingsInput: SettingsInput = {}, opts: { serviceMonitor?: boolean; dataPlane?: DataPlaneProbe; kube?: FakeKube } = {}) {
   const kube = opts.kube ?? new FakeKube();
+  // Envoy Gateway accepts what is applied unless a test says otherwise (gateway-verdict tests set their own).
+  kube.onApplied ??= acceptingEnvoyGateway;
   kubes.push(kube);
   if (opts.serviceMonitor !== false) kube.served.add('monitoring.coreos.com/v1/ServiceMonitor');
   let seconds = 0;
@@ -42,6 +45,8 @@ export function setup(settingsInput: SettingsInput = {}, opts: { serviceMonitor?
     // spacing itself is tested in coalesce.test.ts and exercised by the operator end-to-end and pack tests.
     publishIntervalMs: 0,
     ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}),
+    // As the operator's informer on its gateway objects would: their status without a round trip.
+    gatewayObjects: (ref) => kube.peek(ref),
   });
   const gateway = (ns = 'team-a', name = 'llm'): KubeObject => kube.put({
     apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name, namespace: ns },

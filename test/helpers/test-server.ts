@@ -9,7 +9,7 @@ import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { startExtprocServer, type ExtprocServer } from '../../src/extproc/server.js';
 import type { SessionDeps } from '../../src/extproc/deps.js';
 import { createDataPlane } from '../../src/cli/data-plane.js';
-import { createEnvoyClient } from '../envoy/emulator.js';
+import { createEnvoyClient, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
 import type { ExternalProcessorClient } from '../../src/gen/envoy/service/ext_proc/v3/ExternalProcessor.js';
 
 export interface TestServer {
@@ -22,7 +22,10 @@ export interface TestServer {
 }
 
 export async function startTestServer(opts: { args?: string[]; deps?: Partial<SessionDeps> } = {}): Promise<TestServer> {
-  const { config } = loadConfig(['extproc', '--log-level', 'debug', ...(opts.args ?? [])], {});
+  // Functional tests give the processor FUNCTIONAL_TIMEOUT_MS per reply: the server's own decision deadline (Envoy's
+  // message timeout, --message-timeout) is the same unless a test sets it to measure Envoy's 200 ms.
+  const timeout = opts.args?.includes('--message-timeout') ? [] : ['--message-timeout', String(FUNCTIONAL_TIMEOUT_MS / 1000)];
+  const { config } = loadConfig(['extproc', '--log-level', 'debug', ...timeout, ...(opts.args ?? [])], {});
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

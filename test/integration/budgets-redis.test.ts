@@ -42,7 +42,8 @@ async function startReplica(policies: string, redisUrl: string): Promise<Replica
   const proc = spawn(process.execPath, [BIN, 'extproc', '--grpc-address', `127.0.0.1:${grpc}`, '--admin-address', `127.0.0.1:${admin}`,
     // A generous Redis timeout: this test measures the budget bound, which holds while the store answers (a timeout
     // applies failureMode, tested below); on a loaded 2-core CI machine a 200-request burst can exceed 250 ms.
-    '--policies', policies, '--redis-url', redisUrl, '--redis-timeout', '5', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The server's own decision deadline matches the emulator's 10 s message timeout.
+    '--policies', policies, '--redis-url', redisUrl, '--redis-timeout', '5', '--message-timeout', '10', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const until = Date.now() + 10_000;
   for (;;) {
     const ready = await fetch(`http://127.0.0.1:${admin}/readyz`).then((r) => r.ok, () => false);

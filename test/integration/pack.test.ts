@@ -126,7 +126,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function run(cmd: string, args: string[], cwd: string, what: string): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: cleanEnv(), timeout: 240_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: cleanEnv(), timeout: 480_000, maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
     throw new Error(`${what} failed (${cmd} ${args.join(' ')} in ${cwd}, exit ${String(r.status)}${r.error ? `, ${r.error.message}` : ''}):\n${r.stdout}\n${r.stderr}`);
   }
@@ -267,7 +267,7 @@ describe('npm package: packed, installed with production dependencies, run', () 
     packed = (JSON.parse(json) as (typeof packed)[])[0] as typeof packed;
     writeFileSync(join(install, 'package.json'), JSON.stringify({ name: 'tokenmeter-pack-test', private: true }));
     run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', join(work, packed.filename)], install, 'npm install of the packed tarball');
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');

@@ -41,6 +41,7 @@
     - create
     - patch
     - delete
+    - watch
 - apiGroups:
     - gateway.networking.k8s.io
   resources:
