@@ -3,10 +3,12 @@
  * - the PostgreSQL client choice: `pg` vs `postgres` on the same batched insert (unnest arrays, 1,000 rows) and on
  *   small queries;
  * - sustained write rate of one writer (queue → batches → store, roll-ups included) into SQLite and PostgreSQL (with
- *   the batches in flight `tokenmeter extproc` uses: 1 for SQLite, pool − 1 for PostgreSQL);
+ *   the batches in flight `tokenmeter extproc` uses: 1 for SQLite, pool − 1 for PostgreSQL), against a raw INSERT of
+ *   the same records in the same run (ledger-write.ts);
  * - GET /v1/spend for a month grouped by subject over 10 million records: 29 whole days of roll-ups (as the writer
- *   maintains them for ~9.7 M records) plus today's ~330,000 records written through the store (raw rows and their
- *   roll-ups); month to date, as the API's default range;
+ *   maintains them for ~9.7 M records: daily rows and the month's rows) plus today's ~330,000 records written
+ *   through the store (raw rows and their roll-ups); month to date, as the API's default range, which reads the
+ *   monthly roll-ups; and, as the baseline, the same month's 29 whole days read from the daily roll-ups;
  * - ledger queue memory at its bound (100,000 records, the default --ledger-queue);
  * - GET /v1/budgets over 10,000 subjects (memory counters and ledger).
  */
@@ -18,43 +20,21 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/log/logger.js';
 import { createLedgerMetrics } from '../src/metrics/ledger-metrics.js';
-import { uuidv7 } from '../src/ledger/ids.js';
 import { PostgresLedger } from '../src/ledger/postgres.js';
 import { createLedgerQuery, type SqlSource } from '../src/ledger/query.js';
-import type { UsageRecord } from '../src/ledger/record.js';
-import { SqliteLedger } from '../src/ledger/sqlite.js';
+import { SqliteLedger, WRITER_PRAGMAS } from '../src/ledger/sqlite.js';
 import { LedgerWriter, type LedgerStore } from '../src/ledger/writer.js';
 import { utcDay } from '../src/ledger/columns.js';
+import { benchRecord, compareWrites, postgresCpuUs, rawPostgres, rawSqlite, settledRecords, type WriteRow } from './ledger-write.js';
+
+export type { WriteRow } from './ledger-write.js';
 
 const logger = createLogger('silent');
 const DAY = 86_400_000;
 const MODELS = ['gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'];
-
-function record(i: number, ts: number, subjects: number): UsageRecord {
-  return {
-    id: uuidv7(ts), requestId: `b-${i}`, ts, policy: 'llm/team', limit: null, tier: null, override: null, subject: `tenant-${i % subjects}`,
-    provider: 'openai', endpoint: 'openai.chat', requestModel: MODELS[i % 3] ?? null, responseModel: MODELS[i % 3] ?? null,
-    inputTokens: 500 + (i % 700), cachedInputTokens: i % 200, cacheWriteTokens: 0, outputTokens: 50 + (i % 300), reasoningTokens: 0,
-    usageSource: 'provider', costUsd: 0.0004 + (i % 100) / 1e6, priceVersion: 'builtin-2025-11-15', decision: 'allowed', rejected: false,
-    status: 200, stream: true, durationMs: 800,
-  };
-}
-
-export interface WriteRow { store: string; records: number; seconds: number; perSecond: number }
-
-/** Records through the real writer (default batch 1,000) into a store, until all are committed. */
-export async function sustainedWrite(store: LedgerStore, name: string, total: number, concurrency = 1): Promise<WriteRow> {
-  const registry = new Registry();
-  const writer = new LedgerWriter({ store, metrics: createLedgerMetrics([registry]), logger, maxQueue: total + 1, batchSize: 1000, flushIntervalMs: 200, concurrency });
-  const now = Date.now();
-  const recs = Array.from({ length: total }, (_, i) => record(i, now - (i % 1000), 10_000));
-  const t0 = performance.now();
-  for (const r of recs) writer.add(r);
-  await writer.flush();
-  const seconds = (performance.now() - t0) / 1000;
-  await writer.close(1000);
-  return { store: name, records: total, seconds, perSecond: total / seconds };
-}
+const record = (i: number, ts: number, subjects: number): ReturnType<typeof benchRecord> => benchRecord(i, ts, i % subjects, MODELS[i % 3] ?? '');
+/** Write-rate runs per store (ledger and baseline each). */
+const RUNS = 3;
 
 export interface ClientRow { client: string; rowsPerSec: number; cpuUsPerRow: number; queriesPerSec: number }
 
@@ -98,53 +78,68 @@ export async function compareClients(url: string): Promise<ClientRow[]> {
   }));
 }
 
-export interface SpendRow { store: string; rollupRows: number; rawRows: number; records: number; ms: number; groups: number }
+export interface SpendRow { store: string; rollupRows: number; rawRows: number; records: number; ms: number; dailyMs: number; groups: number }
+
+type RollupRow = (string | number)[];
 
 /**
  * A month of 10 M records: roll-up rows for 29 whole days (10,000 subjects × 3 models, as the writer would have
- * summed ~9.7 M records into them), plus the current day's records written raw through the store; then the month
- * report grouped by subject, timed (median of 5).
+ * summed ~9.7 M records into them: the daily rows and the month's rows), plus the current day's records written raw
+ * through the store; then the month-to-date report grouped by subject, and the same 29 days from the daily
+ * roll-ups, timed alternately (median of 5).
  */
-export async function monthReport(store: LedgerStore & SqlSource, name: string, insertRollups: (rows: (string | number)[][]) => Promise<void>): Promise<SpendRow> {
+export async function monthReport(store: LedgerStore & SqlSource, name: string, insertRollups: (daily: RollupRow[], monthly: RollupRow[]) => Promise<void>): Promise<SpendRow> {
   const monthStart = Date.UTC(2026, 0, 1);
   const today = monthStart + 29 * DAY;
   const subjects = 10_000;
   const perDay = Math.round(10_000_000 / 30);
-  const rollups: (string | number)[][] = [];
-  for (let d = 0; d < 29; d++) {
-    for (let s = 0; s < subjects; s++) {
-      for (const model of MODELS) {
-        const n = Math.round(perDay / subjects / 3);
-        rollups.push([utcDay(monthStart + d * DAY), 'llm/team', `tenant-${s}`, model, n, 0, n * 850, n * 100, 0, n * 200, 0, n * 0.00045]);
-      }
+  const n = Math.round(perDay / subjects / 3);
+  const daily: RollupRow[] = [];
+  const monthly: RollupRow[] = [];
+  for (let s = 0; s < subjects; s++) {
+    for (const model of MODELS) {
+      for (let d = 0; d < 29; d++) daily.push([utcDay(monthStart + d * DAY), 'llm/team', `tenant-${s}`, model, n, 0, n * 850, n * 100, 0, n * 200, 0, n * 0.00045]);
+      monthly.push(['2026-01', 'llm/team', `tenant-${s}`, model, 29 * n, 0, 29 * n * 850, 29 * n * 100, 0, 29 * n * 200, 0, 29 * n * 0.00045]);
     }
   }
-  await insertRollups(rollups);
+  await insertRollups(daily, monthly);
   for (let i = 0; i < perDay; i += 5000) await store.write(Array.from({ length: Math.min(5000, perDay - i) }, (_, k) => record(i + k, today + ((i + k) % (12 * 3600_000)), subjects)));
   const q = createLedgerQuery(store);
   const times: number[] = [];
+  const dailyTimes: number[] = [];
   let groups = 0;
   for (let r = 0; r < 5; r++) {
-    const t0 = performance.now();
+    let t0 = performance.now();
     groups = (await q.spend({ from: monthStart, to: today + 12 * 3600_000, now: today + 12 * 3600_000, groupBy: ['subject'] })).length;
     times.push(performance.now() - t0);
+    t0 = performance.now();
+    await q.spend({ from: monthStart, to: today, groupBy: ['subject'] });
+    dailyTimes.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { store: name, rollupRows: rollups.length, rawRows: perDay, records: perDay * 30, ms: times[2] ?? NaN, groups };
+  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[2] ?? NaN;
+  return { store: name, rollupRows: daily.length, rawRows: perDay, records: perDay * 30, ms: median(times), dailyMs: median(dailyTimes), groups };
 }
 
 export async function sqliteRows(quick: boolean): Promise<{ write: WriteRow; report: SpendRow | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-sqlite-'));
   try {
-    const store = await SqliteLedger.open(join(dir, 'w.sqlite'));
-    const write = await sustainedWrite(store, 'SQLite', quick ? 20_000 : 200_000);
+    const records = settledRecords(quick ? 20_000 : 200_000);
+    const write = await compareWrites({
+      name: 'SQLite', records, runs: quick ? 1 : RUNS, concurrency: 1,
+      ledger: (run) => SqliteLedger.open(join(dir, `w${run}.sqlite`)), baseline: (run) => rawSqlite(join(dir, `raw${run}.sqlite`), WRITER_PRAGMAS),
+    });
     if (quick) return { write, report: undefined };
     const big = await SqliteLedger.open(join(dir, 'month.sqlite'));
     const Database = createRequire(import.meta.url)('better-sqlite3') as new (f: string) => { prepare(s: string): { run(...a: unknown[]): void }; transaction(f: () => void): () => void; close(): void };
-    const report = await monthReport(big, 'SQLite', (rows) => {
+    const report = await monthReport(big, 'SQLite', (daily, monthly) => {
       const db = new Database(join(dir, 'month.sqlite'));
-      const ins = db.prepare('INSERT INTO usage_daily (day, policy, subject, model, requests, rejected, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)');
-      db.transaction(() => rows.forEach((r) => ins.run(...r)))();
+      const cols = '(policy, subject, model, requests, rejected, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)';
+      const d = db.prepare(`INSERT INTO usage_daily (day, ${cols.slice(1)}`);
+      const m = db.prepare(`INSERT INTO usage_monthly (month, ${cols.slice(1)}`);
+      db.transaction(() => {
+        daily.forEach((r) => d.run(...r));
+        monthly.forEach((r) => m.run(...r));
+      })();
       db.close();
       return Promise.resolve();
     });
@@ -155,31 +150,47 @@ export async function sqliteRows(quick: boolean): Promise<{ write: WriteRow; rep
   }
 }
 
-export async function postgresRows(url: string, quick: boolean): Promise<{ write: WriteRow; report: SpendRow | undefined; clients: ClientRow[] }> {
+export async function postgresRows(url: string, port: number, quick: boolean): Promise<{ write: WriteRow; report: SpendRow | undefined; clients: ClientRow[] }> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  for (const db of ['bench_write', 'bench_month', 'bench_clients']) await admin.query(`DROP DATABASE IF EXISTS ${db}`).then(() => admin.query(`CREATE DATABASE ${db}`));
-  await admin.end();
-  const dbUrl = (db: string): string => url.replace(/\/[^/]*$/, `/${db}`);
-  const clients = await compareClients(dbUrl('bench_clients'));
-  const store = new PostgresLedger({ url: dbUrl('bench_write'), poolSize: 4, logger });
-  await store.open();
-  const write = await sustainedWrite(store, 'PostgreSQL (3 batches in flight, the default pool of 4)', quick ? 20_000 : 200_000, 3);
-  if (quick) return { write, report: undefined, clients };
-  const big = new PostgresLedger({ url: dbUrl('bench_month'), poolSize: 4, logger, now: () => Date.UTC(2026, 0, 20) });
-  await big.open();
-  const report = await monthReport(big, 'PostgreSQL', async (rows) => {
-    const pool = new pg.Pool({ connectionString: dbUrl('bench_month'), max: 1 });
-    for (let i = 0; i < rows.length; i += 10_000) {
-      const chunk = rows.slice(i, i + 10_000);
-      const cols = Array.from({ length: 12 }, (_, c) => chunk.map((r) => r[c]));
-      await pool.query(`INSERT INTO usage_daily SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[])`, cols);
-    }
-    await pool.query('ANALYZE');
-    await pool.end();
-  });
-  await big.close();
-  return { write, report, clients };
+  const fresh = async (db: string): Promise<string> => {
+    await admin.query(`DROP DATABASE IF EXISTS ${db}`);
+    await admin.query(`CREATE DATABASE ${db}`);
+    return url.replace(/\/[^/]*$/, `/${db}`);
+  };
+  try {
+    const clients = await compareClients(await fresh('bench_clients'));
+    const records = settledRecords(quick ? 20_000 : 200_000);
+    const write = await compareWrites({
+      name: 'PostgreSQL (3 batches in flight, the default pool of 4)', records, runs: quick ? 1 : RUNS, concurrency: 3,
+      ledger: async (run) => {
+        const store = new PostgresLedger({ url: await fresh(`bench_write_${run}`), poolSize: 4, logger });
+        await store.open();
+        return store;
+      },
+      baseline: async (run) => rawPostgres(await fresh(`bench_raw_${run}`), 4), serverCpuUs: postgresCpuUs(port),
+    });
+    if (quick) return { write, report: undefined, clients };
+    const monthUrl = await fresh('bench_month');
+    const big = new PostgresLedger({ url: monthUrl, poolSize: 4, logger, now: () => Date.UTC(2026, 0, 20) });
+    await big.open();
+    const report = await monthReport(big, 'PostgreSQL', async (daily, monthly) => {
+      const pool = new pg.Pool({ connectionString: monthUrl, max: 1 });
+      const types = '$1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[]';
+      for (const [table, rows] of [['usage_daily', daily], ['usage_monthly', monthly]] as const) {
+        for (let i = 0; i < rows.length; i += 10_000) {
+          const chunk = rows.slice(i, i + 10_000);
+          await pool.query(`INSERT INTO ${table} SELECT * FROM unnest(${types})`, Array.from({ length: 12 }, (_, c) => chunk.map((r) => r[c])));
+        }
+      }
+      await pool.query('ANALYZE');
+      await pool.end();
+    });
+    await big.close();
+    return { write, report, clients };
+  } finally {
+    await admin.end();
+  }
 }
 
 /** Heap held by the writer's queue at its bound (the store never answers), per record and in total. */

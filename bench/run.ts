@@ -17,6 +17,7 @@ import { benchOperator, chartNodeOptions } from './operator.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
 import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
+import { BENCH_BATCH } from './ledger-write.js';
 import type { ServerProcess } from './extproc-load.js';
 
 const quick = process.argv.includes('--quick');
@@ -198,18 +199,30 @@ async function ledger(): Promise<void> {
       servers.forEach(([, s]) => s.stop());
     }
     const sqlite = await sqliteRows(quick);
-    const pgr = pgServer ? await postgresRows(pgServer.url, quick) : undefined;
+    const pgr = pgServer ? await postgresRows(pgServer.url, pgServer.port, quick) : undefined;
     if (pgr) {
       console.log('## PostgreSQL client: 40 batches of 1,000 rows (unnest arrays, ON CONFLICT DO NOTHING), then 2,000 one-row queries, one connection\n');
       table(['client', 'rows/s', 'client CPU µs/row', 'queries/s'], pgr.clients.map((c) => [c.client, c.rowsPerSec.toFixed(0), f2(c.cpuUsPerRow), c.queriesPerSec.toFixed(0)]));
     }
     const writes: WriteRow[] = [sqlite.write, ...(pgr ? [pgr.write] : [])];
-    console.log('## Ledger: sustained write rate of one writer (batches of 1,000 with their roll-ups)\n');
-    table(['store', 'records', 's', 'records/s'], writes.map((w) => [w.store, String(w.records), f2(w.seconds), w.perSecond.toFixed(0)]));
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const range = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+    console.log(`## Ledger: sustained write rate of one writer (batches of ${BENCH_BATCH}, the default --ledger-batch, with their roll-ups; ${writes[0]?.ledger.length ?? 0} runs each, alternating with the baseline)\n`);
+    console.log('Baseline: the same records through the same writer and thread/pool into a plain table (no key, no index, no roll-ups). CPU: this process (all threads) plus the PostgreSQL server\'s processes.\n');
+    table(['store', 'records', 'records/s (median, range)', 'CPU µs/record', 'raw INSERT records/s', 'raw CPU µs/record', 'ledger/raw rate', 'ledger/raw CPU', 'load avg'], writes.map((w) => {
+      const rate = w.ledger.map((r) => r.perSecond);
+      const base = w.baseline.map((r) => r.perSecond);
+      const cpu = med(w.ledger.map((r) => r.cpuUsPerRecord));
+      const baseCpu = med(w.baseline.map((r) => r.cpuUsPerRecord));
+      return [w.store, String(w.records), `${med(rate).toFixed(0)} (${range(rate)})`, f1(cpu), `${med(base).toFixed(0)} (${range(base)})`, f1(baseCpu),
+        f2(med(rate) / med(base)), `${f2(cpu / baseCpu)}x`, `${f1(w.load[0])} → ${f1(w.load[1])}`];
+    }));
     const reports: SpendRow[] = [sqlite.report, pgr?.report].filter((r): r is SpendRow => r !== undefined);
     if (reports.length > 0) {
       console.log('## GET /v1/spend for a month grouped by subject over 10 M records (29 days of roll-ups + the current day raw; median of 5)\n');
-      table(['store', 'roll-up rows', 'raw rows today', 'records represented', 'subjects', 'ms'], reports.map((r) => [r.store, String(r.rollupRows), String(r.rawRows), String(r.records), String(r.groups), f1(r.ms)]));
+      console.log('Month to date reads the monthly roll-ups; the baseline reads the same 29 whole days from the daily roll-ups (how every month was read before).\n');
+      table(['store', 'daily roll-up rows', 'raw rows today', 'records represented', 'subjects', 'month to date ms', 'from daily roll-ups ms', 'ratio'],
+        reports.map((r) => [r.store, String(r.rollupRows), String(r.rawRows), String(r.records), String(r.groups), f1(r.ms), f1(r.dailyMs), f2(r.ms / r.dailyMs)]));
     }
     const mem = queueMemory(100_000);
     const list = await budgetListing();
@@ -234,12 +247,14 @@ async function operator(): Promise<void> {
 }
 
 async function atRest(): Promise<void> {
-  const image = await memoryAtRest();
+  // Ledger off and on side by side (the same load at the same time); then Node's and glibc's defaults.
+  const [image, ledgerOn] = await Promise.all([memoryAtRest(), memoryAtRest(false, 'ledger-sqlite')]);
   const plain = await memoryAtRest(true);
-  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB)\n`);
-  table(['state', `RSS MiB, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, 'RSS MiB, Node and glibc defaults'], [
-    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB)],
-    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB)],
+  console.log(`## Memory at rest (ext_proc process, after GC; 400 gpt-4o-mini requests of 4 KB, 13 s idle before each sample; ledger off and on measured side by side)\n`);
+  table(['state', `RSS MiB, ledger off, as the image runs (${RUNTIME_NODE_FLAGS.join(' ')}, ${Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`,
+    'RSS MiB, ledger off, Node and glibc defaults', 'RSS MiB, SQLite ledger on (the default), as the image runs', 'ledger on − off MiB'], [
+    ['idle after start', f1(image.idleAfterStartMiB), f1(plain.idleAfterStartMiB), f1(ledgerOn.idleAfterStartMiB), f1(ledgerOn.idleAfterStartMiB - image.idleAfterStartMiB)],
+    ['idle after gpt-4o-mini traffic (o200k_base loaded)', f1(image.idleAfterGpt4oMiB), f1(plain.idleAfterGpt4oMiB), f1(ledgerOn.idleAfterGpt4oMiB), f1(ledgerOn.idleAfterGpt4oMiB - image.idleAfterGpt4oMiB)],
   ]);
   console.log('## Vocabulary cost, each loaded alone in a fresh process\n');
   table(['tokenizer', 'load ms', 'RSS MiB', 'heap MiB'], vocabularyCosts().map((v) => [v.name, f1(v.loadMs), f1(v.rssMiB), f1(v.heapMiB)]));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { LedgerConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { PostgresLedger } from '../ledger/postgres.js';
+import type { PostgresLedger } from '../ledger/postgres.js';
 import { createLedgerQuery, type LedgerQuery, type SqlSource } from '../ledger/query.js';
 import { SpillDir } from '../ledger/spill.js';
 import { SqliteLedger } from '../ledger/sqlite.js';
@@ -32,10 +32,16 @@ export async function openLedgerStore(config: LedgerConfig, logger: Logger): Pro
   const target = ledgerTarget(config);
   if (target.kind === 'none') return undefined;
   if (target.kind === 'sqlite') return SqliteLedger.open(target.file);
+  // pg (and its share of net/tls/crypto code) is loaded only when PostgreSQL is configured: memory at rest.
+  const { PostgresLedger } = await import('../ledger/postgres.js');
   const store = new PostgresLedger({ url: target.url, poolSize: config.ledgerPool, logger });
   // A database that is down at start-up must not stop the data plane: records queue, spill, and are written later.
   await store.open().catch((err: unknown) => logger.error({ err, ledger: describeTarget(target) }, 'ledger: PostgreSQL not reachable at start-up; records are queued and spilled until it is'));
   return store;
+}
+
+function isPostgres(store: ReadableStore): store is ReadableStore & PostgresLedger {
+  return store.kind === 'postgres';
 }
 
 export async function createLedger(config: LedgerConfig, logger: Logger, metrics: Metrics): Promise<Ledger | undefined> {
@@ -44,15 +50,17 @@ export async function createLedger(config: LedgerConfig, logger: Logger, metrics
     logger.warn('ledger off (--ledger-url none): usage records are only logged');
     return undefined;
   }
-  const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, config.ledgerBatch * 10) });
+  // A spill segment is read whole when replayed: at most 10,000 records (~7 MiB) at a time, whatever the batch size.
+  const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, Math.min(10_000, config.ledgerBatch * 10)) });
   // PostgreSQL takes batches in parallel on its pool (one connection left for the APIs); SQLite has one writer.
-  const concurrency = store instanceof PostgresLedger ? Math.max(1, Math.min(4, config.ledgerPool - 1)) : 1;
+  const postgres = isPostgres(store) ? store : undefined;
+  const concurrency = postgres ? Math.max(1, Math.min(4, config.ledgerPool - 1)) : 1;
   const writer = new LedgerWriter({
     store, spill, metrics: metrics.ledger, logger, maxQueue: config.ledgerQueue, batchSize: config.ledgerBatch, flushIntervalMs: config.ledgerFlushMs, concurrency,
   });
   const upkeep = async (): Promise<void> => {
     try {
-      if (store instanceof PostgresLedger) await store.maintain();
+      if (postgres) await postgres.maintain();
       if (config.ledgerRetentionDays > 0) {
         const pruned = await store.prune(Date.now() - config.ledgerRetentionDays * DAY_MS);
         if (pruned > 0) logger.info({ pruned, retention_days: config.ledgerRetentionDays }, 'ledger: raw usage records past retention deleted (roll-ups kept)');

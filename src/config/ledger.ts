@@ -62,7 +62,7 @@ export const LEDGER_OPTIONS = [
   { key: 'ledgerUrl', flag: 'ledger-url', env: 'TOKENMETER_LEDGER_URL', fallback: '', parse: parseLedgerUrl, help: 'spend ledger: postgres://USER:PASS@HOST/DB, sqlite:PATH, or none (empty: SQLite in --data-dir)' },
   { key: 'ledgerRetentionDays', flag: 'ledger-retention', env: 'TOKENMETER_LEDGER_RETENTION', fallback: '90', parse: intIn(0, 36500), help: 'days raw usage records are kept (daily roll-ups are kept); 0: forever' },
   { key: 'ledgerQueue', flag: 'ledger-queue', env: 'TOKENMETER_LEDGER_QUEUE', fallback: '100000', parse: intIn(100, 10_000_000), help: 'usage records held in memory before the oldest spill to disk' },
-  { key: 'ledgerBatch', flag: 'ledger-batch', env: 'TOKENMETER_LEDGER_BATCH', fallback: '1000', parse: intIn(1, 50_000), help: 'usage records per ledger write' },
+  { key: 'ledgerBatch', flag: 'ledger-batch', env: 'TOKENMETER_LEDGER_BATCH', fallback: '5000', parse: intIn(1, 50_000), help: 'usage records per ledger write' },
   { key: 'ledgerFlushMs', flag: 'ledger-flush-interval', env: 'TOKENMETER_LEDGER_FLUSH_INTERVAL', fallback: '0.2', parse: parseFlush, help: 'seconds between ledger writes of a partial batch (what a kill -9 can lose)' },
   { key: 'ledgerSpillMaxBytes', flag: 'ledger-spill-max', env: 'TOKENMETER_LEDGER_SPILL_MAX', fallback: '1GiB', parse: parseBytes, help: 'disk the spill files may use while the ledger store is down' },
   { key: 'ledgerPool', flag: 'ledger-pool', env: 'TOKENMETER_LEDGER_POOL', fallback: '4', parse: intIn(1, 100), help: 'PostgreSQL connections at most' },

@@ -8,15 +8,16 @@
  * - `usage_records` is partitioned by month on `ts` (partitions created two months ahead, a default partition for
  *   anything else), so retention drops whole months instead of deleting rows.
  * - A batch is one statement: the rows as arrays (`unnest`), `INSERT … ON CONFLICT DO NOTHING RETURNING` the new
- *   ones, and the roll-ups upserted from exactly those (rollups.ts).
+ *   ones (only the columns the roll-ups sum), and the daily and monthly roll-ups upserted from exactly those
+ *   (rollups.ts).
  */
 import pg from 'pg';
 import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
-import { RECORD_COLUMNS, recordRow, type ColumnType } from './columns.js';
+import { RECORD_COLUMNS, TOTALS, recordRow, type ColumnType } from './columns.js';
 import type { Param, Row, SqlSource } from './query.js';
 import type { UsageRecord } from './record.js';
-import { ROLLUP_DDL, rollupUpsert } from './rollups.js';
+import { MONTHLY, ROLLUP_DDL, monthlyDdl, rollupUpsert } from './rollups.js';
 import type { LedgerStore, WriteResult } from './writer.js';
 
 const TYPES: Record<ColumnType, string> = { id: 'uuid', text: 'text', int: 'bigint', real: 'double precision', flag: 'smallint' };
@@ -32,13 +33,18 @@ const MIGRATIONS: readonly { name: string; sql: string[] }[] = [{
     'CREATE INDEX usage_records_subject_ts ON usage_records (subject, ts)',
     ...ROLLUP_DDL,
   ],
+}, {
+  name: 'monthly roll-ups (filled from the daily ones)',
+  sql: monthlyDdl(),
 }];
 
 const arrays = RECORD_COLUMNS.map(([, t], i) => `$${i + 1}::${TYPES[t]}[]`).join(', ');
 const names = RECORD_COLUMNS.map(([c]) => c).join(', ');
 const WRITE = `WITH batch AS (SELECT * FROM unnest(${arrays}) AS b(${names})),
-  ins AS (INSERT INTO usage_records (${names}) SELECT ${names} FROM batch ON CONFLICT (ts, id) DO NOTHING RETURNING *),
-  up AS (${rollupUpsert('ins')} RETURNING 1)
+  ins AS (INSERT INTO usage_records (${names}) SELECT ${names} FROM batch ON CONFLICT (ts, id) DO NOTHING
+    RETURNING day, policy, subject, model, rejected, ${TOTALS.join(', ')}),
+  up AS (${rollupUpsert('ins')} RETURNING 1),
+  upm AS (${rollupUpsert('ins', MONTHLY)} RETURNING 1)
   SELECT (SELECT count(*) FROM ins)::int AS written`;
 
 export interface PostgresOptions {

@@ -1,7 +1,7 @@
 /**
  * Reading the ledger: the one place that knows the record columns for reading. Spend totals over any time range
- * (whole UTC days from the roll-ups, the partial days at either end from the raw rows), and the raw records of a
- * subject, newest first, paged by a cursor. Both stores (SQLite, PostgreSQL) run the same SQL through SqlSource; the
+ * (whole UTC months from the monthly roll-ups, the other whole UTC days from the daily ones, the partial days at
+ * either end from the raw rows), and the raw records of a subject, newest first, paged by a cursor. Both stores (SQLite, PostgreSQL) run the same SQL through SqlSource; the
  * spend, requests and budgets APIs, the `tokenmeter spend` command and the console read through here.
  */
 import { RECORD_COLUMNS, TOTALS, utcDay } from './columns.js';
@@ -73,28 +73,54 @@ export interface LedgerQuery {
 }
 
 const DAY_MS = 86_400_000;
+type Table = 'usage_records' | 'usage_daily' | 'usage_monthly';
 const KEY_SQL: Record<GroupKey, string> = {
   policy: "coalesce(policy, '')", subject: "coalesce(subject, '')", model: 'model', day: 'day', month: 'substr(day, 1, 7)',
 };
+/** The monthly roll-ups have no day (splitRange leaves them out of a query grouped by day). */
+const keySql = (table: Table, k: GroupKey): string => (table === 'usage_monthly' && k === 'month' ? 'month' : KEY_SQL[k]);
 
 interface Range {
-  table: 'usage_records' | 'usage_daily';
+  table: Table;
   where: string;
   params: Param[];
 }
 
+/** The start of the UTC month `ms` falls in, plus `add` months. */
+function monthStart(ms: number, add = 0): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + add, 1);
+}
+
+/** Whole days [from, to) as daily roll-ups, the whole months inside them as monthly roll-ups (when `months`). */
+function dayRanges(from: number, to: number, months: boolean, reachesNow: boolean): Range[] {
+  const daily = (a: number, b: number): Range[] => (a < b ? [{ table: 'usage_daily', where: 'day >= ? AND day < ?', params: [utcDay(a), utcDay(b)] }] : []);
+  const firstMonth = monthStart(from - 1, 1);
+  // Reaching now, the current month's roll-up holds everything recorded so far (as the current day's does).
+  const lastMonth = reachesNow ? monthStart(to - 1, 1) : monthStart(to);
+  if (!months || firstMonth >= lastMonth) return daily(from, to);
+  const month = (ms: number): string => utcDay(ms).slice(0, 7);
+  return [
+    ...daily(from, firstMonth),
+    { table: 'usage_monthly', where: 'month >= ? AND month < ?', params: [month(firstMonth), month(lastMonth)] },
+    ...daily(lastMonth, to),
+  ];
+}
+
 /**
- * The ranges a query reads: roll-ups for the whole UTC days inside [from, to), raw rows for the rest. A range that
- * runs to `now` or later takes the current day from its roll-up too: the roll-ups are written with the records, so
- * today's holds everything recorded so far (a month-to-date report reads no raw rows).
+ * The ranges a query reads: monthly roll-ups for the whole UTC months inside [from, to) (unless `months` is false:
+ * a query grouped by day), daily roll-ups for the other whole UTC days, raw rows for the rest. A range that runs to
+ * `now` or later takes the current day and month from their roll-ups too: the roll-ups are written with the
+ * records, so today's and this month's hold everything recorded so far (a month-to-date report reads no raw rows).
  */
-export function splitRange(from: number, to: number, now = Infinity): Range[] {
+export function splitRange(from: number, to: number, now = Infinity, months = true): Range[] {
   const firstDay = Math.ceil(from / DAY_MS) * DAY_MS;
-  const lastDay = (to >= now ? Math.ceil(to / DAY_MS) : Math.floor(to / DAY_MS)) * DAY_MS;
+  const reachesNow = to >= now;
+  const lastDay = (reachesNow ? Math.ceil(to / DAY_MS) : Math.floor(to / DAY_MS)) * DAY_MS;
   if (firstDay >= lastDay) return to > from ? [{ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [from, to] }] : [];
   const out: Range[] = [];
   if (from < firstDay) out.push({ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [from, firstDay] });
-  out.push({ table: 'usage_daily', where: 'day >= ? AND day < ?', params: [utcDay(firstDay), utcDay(lastDay)] });
+  out.push(...dayRanges(firstDay, lastDay, months, reachesNow));
   if (lastDay < to) out.push({ table: 'usage_records', where: 'ts >= ? AND ts < ?', params: [lastDay, to] });
   return out;
 }
@@ -121,11 +147,11 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '');
 
 function spendSql(r: Range, q: SpendQuery): { sql: string; params: Param[] } {
-  const keys = q.groupBy.map((k) => `${KEY_SQL[k]} AS ${k}`);
-  const count = r.table === 'usage_daily' ? 'sum(requests)' : 'count(*)';
+  const keys = q.groupBy.map((k) => `${keySql(r.table, k)} AS ${k}`);
+  const count = r.table === 'usage_records' ? 'count(*)' : 'sum(requests)';
   const sums = [`${count} AS requests`, 'sum(rejected) AS rejected_requests', ...TOTALS.map((c) => `sum(${c}) AS ${c}`)];
   const f = filters(q);
-  const group = q.groupBy.length > 0 ? ` GROUP BY ${q.groupBy.map((k) => KEY_SQL[k]).join(', ')}` : '';
+  const group = q.groupBy.length > 0 ? ` GROUP BY ${q.groupBy.map((k) => keySql(r.table, k)).join(', ')}` : '';
   return { sql: `SELECT ${[...keys, ...sums].join(', ')} FROM ${r.table} WHERE ${r.where}${f.where}${group}`, params: [...r.params, ...f.params] };
 }
 
@@ -152,7 +178,7 @@ function newRow(groupBy: readonly GroupKey[], row: Row): SpendRow {
 
 async function spend(source: SqlSource, q: SpendQuery): Promise<SpendRow[]> {
   const merged = new Map<string, SpendRow>();
-  for (const range of splitRange(q.from, q.to, q.now)) {
+  for (const range of splitRange(q.from, q.to, q.now, !q.groupBy.includes('day'))) {
     const { sql, params } = spendSql(range, q);
     for (const row of await source.all(sql, params)) {
       if (q.groupBy.length === 0 && num(row.requests) === 0) continue;

@@ -1,12 +1,32 @@
 /**
- * Roll-ups: per UTC day × policy × subject × model totals (requests, rejected requests, tokens by type, cost), kept
- * in `usage_daily` by the same transaction that inserts the raw rows, from exactly the rows that were new (a
- * retried batch adds nothing). Reports over whole days read these instead of the raw rows; raw rows can then be
- * pruned by retention without losing the totals.
+ * Roll-ups: per UTC day (`usage_daily`) and per UTC month (`usage_monthly`) × policy × subject × model totals
+ * (requests, rejected requests, tokens by type, cost), kept by the same transaction that inserts the raw rows, from
+ * exactly the rows that were new (a retried batch adds nothing). Reports over whole days read the daily roll-ups,
+ * over whole months the monthly ones (30× fewer rows); raw rows can then be pruned by retention without losing the
+ * totals. A record's month is the first seven characters of its day (`YYYY-MM-DD` → `YYYY-MM`), so a month's roll-up
+ * always equals the sum of its days'.
  */
 import { ROLLUP_KEY, TOTALS } from './columns.js';
 
-/** The roll-up table's DDL (portable SQL: SQLite and PostgreSQL). */
+export interface Rollup {
+  table: 'usage_daily' | 'usage_monthly';
+  /** The period column: `day` (`YYYY-MM-DD`) or `month` (`YYYY-MM`). */
+  period: 'day' | 'month';
+  /** How many characters of the record's day name the period (10 or 7). */
+  chars: 10 | 7;
+}
+
+export const DAILY: Rollup = { table: 'usage_daily', period: 'day', chars: 10 };
+export const MONTHLY: Rollup = { table: 'usage_monthly', period: 'month', chars: 7 };
+/** Every roll-up a batch maintains, in the order it updates them. */
+export const ROLLUPS: readonly Rollup[] = [DAILY, MONTHLY];
+
+/** The summed columns of a roll-up row, in order. */
+export const ROLLUP_SUMS = ['requests', 'rejected', ...TOTALS] as const;
+
+const columnsDdl = ROLLUP_SUMS.map((c) => `${c} ${c === 'cost_usd' ? 'DOUBLE PRECISION' : 'BIGINT'} NOT NULL`).join(', ');
+
+/** The daily roll-up table's DDL (portable SQL: SQLite and PostgreSQL); schema version 1 of both stores. */
 export const ROLLUP_DDL = [
   `CREATE TABLE IF NOT EXISTS usage_daily (
     day TEXT NOT NULL, policy TEXT NOT NULL, subject TEXT NOT NULL, model TEXT NOT NULL,
@@ -18,18 +38,42 @@ export const ROLLUP_DDL = [
 ];
 
 /**
+ * The monthly roll-up table, filled from the daily roll-ups already there (which hold every record ever written,
+ * also those whose raw rows retention has pruned); schema version 2 of both stores. `tableSuffix`: SQLite's
+ * `WITHOUT ROWID` (the row lives in the primary-key B-tree: one tree to update instead of two).
+ */
+export function monthlyDdl(tableSuffix = ''): string[] {
+  return [
+    `CREATE TABLE usage_monthly (
+      month TEXT NOT NULL, policy TEXT NOT NULL, subject TEXT NOT NULL, model TEXT NOT NULL, ${columnsDdl},
+      PRIMARY KEY (month, policy, subject, model))${tableSuffix}`,
+    `INSERT INTO usage_monthly (month, policy, subject, model, ${ROLLUP_SUMS.join(', ')})
+      SELECT substr(day, 1, 7), policy, subject, model, ${ROLLUP_SUMS.map((c) => `sum(${c})`).join(', ')}
+      FROM usage_daily GROUP BY substr(day, 1, 7), policy, subject, model`,
+  ];
+}
+
+const conflict = (r: Rollup): string =>
+  `ON CONFLICT (${r.period}, policy, subject, model) DO UPDATE SET ${ROLLUP_SUMS.map((c) => `${c} = ${r.table}.${c} + excluded.${c}`).join(', ')}`;
+
+/** One roll-up row added: parameters are the key (period, policy, subject, model), then ROLLUP_SUMS in order. */
+export function rollupRowUpsert(r: Rollup): string {
+  return `INSERT INTO ${r.table} (${r.period}, policy, subject, model, ${ROLLUP_SUMS.join(', ')})
+    VALUES (${[...ROLLUP_KEY, ...ROLLUP_SUMS].map(() => '?').join(', ')}) ${conflict(r)}`;
+}
+
+/**
  * `INSERT … SELECT … ON CONFLICT DO UPDATE` adding the rows of `source` (a table expression with the raw record
- * columns, already restricted to new rows) to the roll-ups. Groups are written in key order, so two writers
+ * columns, already restricted to new rows) to a roll-up. Groups are written in key order, so two writers
  * upserting overlapping groups lock them in the same order (no deadlock).
  */
-export function rollupUpsert(source: string): string {
-  const key = ROLLUP_KEY.join(', ');
-  const sums = TOTALS.map((c) => `sum(${c})`).join(', ');
-  const update = ['requests', 'rejected', ...TOTALS].map((c) => `${c} = usage_daily.${c} + excluded.${c}`).join(', ');
-  return `INSERT INTO usage_daily (${key}, requests, rejected, ${TOTALS.join(', ')})
-    SELECT day, coalesce(policy, ''), coalesce(subject, ''), model, count(*), sum(rejected), ${sums}
+export function rollupUpsert(source: string, r: Rollup = DAILY): string {
+  const key = [`substr(day, 1, ${r.chars})`, "coalesce(policy, '')", "coalesce(subject, '')", 'model'].join(', ');
+  const sums = ['count(*)', 'sum(rejected)', ...TOTALS.map((c) => `sum(${c})`)].join(', ');
+  return `INSERT INTO ${r.table} (${r.period}, policy, subject, model, ${ROLLUP_SUMS.join(', ')})
+    SELECT ${key}, ${sums}
     FROM ${source} WHERE true
-    GROUP BY day, coalesce(policy, ''), coalesce(subject, ''), model
-    ORDER BY day, coalesce(policy, ''), coalesce(subject, ''), model
-    ON CONFLICT (${key}) DO UPDATE SET ${update}`;
+    GROUP BY ${key}
+    ORDER BY ${key}
+    ${conflict(r)}`;
 }

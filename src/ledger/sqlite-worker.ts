@@ -1,9 +1,15 @@
 /**
  * A SQLite connection on its own thread: better-sqlite3 is synchronous, so writes (and WAL checkpoints) and report
  * queries run on a worker thread and never stall the ext_proc's event loop. The worker is a small generic SQL
- * executor (exec, all, a transaction of statements); every statement is built by the ledger modules on the main
- * thread. Its source is plain JavaScript evaluated by the worker (`eval: true`), so it runs the same from the
- * compiled package and from the TypeScript sources under test; the driver is resolved here and passed in.
+ * executor (exec, all, a transaction of statements, a batch with its roll-ups); every statement is built by the
+ * ledger modules on the main thread. Its source is plain JavaScript evaluated by the worker (`eval: true`), so it
+ * runs the same from the compiled package and from the TypeScript sources under test; the driver is resolved here
+ * and passed in.
+ *
+ * The thread lives only while there is work: it starts on the first call and is stopped (connection closed, thread
+ * ended) after `idleMs` without one, so an idle ext_proc holds no second V8 isolate and no SQLite page cache
+ * (README "Memory at rest"). Under traffic the writer's batches keep it alive. A thread that dies (a crash, out of
+ * memory) fails the calls it had; the next call starts a new one.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -14,34 +20,36 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { readonly: workerData.readonly, fileMustExist: workerData.readonly });
 db.pragma('busy_timeout = 5000');
-if (!workerData.readonly) {
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-}
+for (const p of workerData.pragmas) db.pragma(p);
 const cache = new Map();
 const stmt = (sql) => {
   let s = cache.get(sql);
   if (!s) { s = db.prepare(sql); cache.set(sql, s); }
   return s;
 };
-// Inserts rows one by one; the rows that were new (changes = 1) are summed per key into the roll-up statement's
-// parameters: key columns, then the count, then the sums. Returns the number of new rows.
+// Inserts rows one by one; the rows that were new (changes = 1) are summed per roll-up key into each roll-up
+// statement's parameters: the key (row positions, a position's value cut to 'chars' characters when given, null as
+// ''), then the count, then the sums. Returns the number of new rows.
 const batch = (m) => {
   const insert = stmt(m.insert);
-  const groups = new Map();
+  const groups = m.rollups.map(() => new Map());
   let written = 0;
   for (const row of m.rows) {
     if (insert.run(...row).changes !== 1) continue;
     written++;
-    const key = m.key.map((i) => row[i] ?? '');
-    const id = JSON.stringify(key);
-    let g = groups.get(id);
-    if (!g) { g = [...key, 0, ...m.sum.map(() => 0)]; groups.set(id, g); }
-    g[m.key.length] += 1;
-    m.sum.forEach((i, k) => { g[m.key.length + 1 + k] += Number(row[i] ?? 0); });
+    for (let r = 0; r < m.rollups.length; r++) {
+      const key = m.rollups[r].key.map(([i, chars]) => { const v = row[i] ?? ''; return chars ? String(v).slice(0, chars) : v; });
+      const id = JSON.stringify(key);
+      let g = groups[r].get(id);
+      if (!g) { g = [...key, 0, ...m.sum.map(() => 0)]; groups[r].set(id, g); }
+      g[key.length] += 1;
+      for (let k = 0; k < m.sum.length; k++) g[key.length + 1 + k] += Number(row[m.sum[k]] ?? 0);
+    }
   }
-  const upsert = stmt(m.rollup);
-  for (const id of [...groups.keys()].sort()) upsert.run(...groups.get(id));
+  for (let r = 0; r < m.rollups.length; r++) {
+    const upsert = stmt(m.rollups[r].sql);
+    for (const id of [...groups[r].keys()].sort()) upsert.run(...groups[r].get(id));
+  }
   return written;
 };
 parentPort.on('message', (m) => {
@@ -62,11 +70,25 @@ parentPort.on('message', (m) => {
 type Param = string | number | null;
 export type Row = Record<string, unknown>;
 
+/** A roll-up a batch maintains: its upsert statement and its key as [row position, characters kept (0: all)]. */
+export interface BatchRollup {
+  sql: string;
+  key: [number, number][];
+}
+
+export interface Batch {
+  insert: string;
+  rows: Param[][];
+  rollups: BatchRollup[];
+  /** Row positions summed into every roll-up (after the count). */
+  sum: number[];
+}
+
 type Message =
   | { kind: 'exec'; sql: string }
   | { kind: 'all'; sql: string; params: Param[] }
   | { kind: 'tx'; steps: { sql: string; params: Param[] }[] }
-  | { kind: 'batch'; insert: string; rows: Param[][]; key: number[]; sum: number[]; rollup: string }
+  | ({ kind: 'batch' } & Batch)
   | { kind: 'close' };
 
 interface Reply {
@@ -77,38 +99,97 @@ interface Reply {
   code?: string;
 }
 
-export class SqliteThread {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private seq = 0;
-  private failed: Error | undefined;
+export interface SqliteThreadOptions {
+  readonly?: boolean;
+  /** PRAGMAs the connection runs after opening (e.g. `synchronous = FULL`). */
+  pragmas?: readonly string[];
+  /** The thread is stopped after this long without a call (ms). Default 10 s. */
+  idleMs?: number;
+}
 
-  constructor(file: string, readonly = false) {
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+/** One worker thread and the calls it has not answered yet. */
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+export class SqliteThread {
+  private thread: Thread | undefined;
+  private seq = 0;
+  private idle: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly idleMs: number;
+  private readonly data: { file: string; readonly: boolean; driver: string; pragmas: readonly string[] };
+  /** Threads started so far (for tests and the bench). */
+  starts = 0;
+
+  constructor(file: string, opts: SqliteThreadOptions = {}) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, readonly, driver } });
-    this.worker.unref();
-    this.worker.on('message', (r: Reply) => {
-      const p = this.pending.get(r.id);
-      this.pending.delete(r.id);
+    this.data = { file, readonly: opts.readonly ?? false, driver, pragmas: opts.pragmas ?? [] };
+    this.idleMs = opts.idleMs ?? 10_000;
+  }
+
+  /** Whether a thread is running now. */
+  get running(): boolean {
+    return this.thread !== undefined;
+  }
+
+  private start(): Thread {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.data });
+    worker.unref();
+    const t: Thread = { worker, pending: new Map() };
+    this.starts++;
+    worker.on('message', (r: Reply) => {
+      const p = t.pending.get(r.id);
+      t.pending.delete(r.id);
       if (r.ok) p?.resolve(r.result);
       else p?.reject(new TokenmeterError(ErrorCodes.LEDGER_UNAVAILABLE, `sqlite: ${r.message ?? 'failed'}${r.code ? ` (${r.code})` : ''}`));
+      if (t.pending.size === 0 && this.thread === t) this.armIdle();
     });
     const fail = (err: Error): void => {
-      this.failed = new TokenmeterError(ErrorCodes.LEDGER_UNAVAILABLE, `sqlite worker stopped: ${err.message}`, { cause: err });
-      for (const p of this.pending.values()) p.reject(this.failed);
-      this.pending.clear();
+      const failed = new TokenmeterError(ErrorCodes.LEDGER_UNAVAILABLE, `sqlite worker stopped: ${err.message}`, { cause: err });
+      for (const p of t.pending.values()) p.reject(failed);
+      t.pending.clear();
+      if (this.thread === t) this.thread = undefined;
     };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    return t;
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => void this.retire(), this.idleMs);
+    this.idle.unref();
+  }
+
+  /** Closes the connection and ends the thread; a call made meanwhile starts a new one. */
+  private async retire(): Promise<void> {
+    const t = this.thread;
+    if (!t || t.pending.size > 0) return;
+    this.thread = undefined;
+    await this.send(t, { kind: 'close' }).catch(() => undefined);
+    await t.worker.terminate();
+  }
+
+  private send(t: Thread, m: Message): Promise<unknown> {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      t.pending.set(id, { resolve, reject });
+      t.worker.postMessage({ ...m, id });
+    });
   }
 
   private call(m: Message): Promise<unknown> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...m, id });
-    });
+    if (this.closed) return Promise.reject(new TokenmeterError(ErrorCodes.LEDGER_UNAVAILABLE, 'sqlite: the ledger is closed'));
+    clearTimeout(this.idle);
+    this.thread ??= this.start();
+    return this.send(this.thread, m);
   }
 
   async exec(sql: string): Promise<void> {
@@ -125,16 +206,23 @@ export class SqliteThread {
   }
 
   /**
-   * In one transaction: runs `insert` for each row; sums the rows that were new per `key` (row positions) into
-   * `rollup`'s parameters (the key values, the count of new rows, then the sums of the `sum` positions) and runs it
-   * once per key. Resolves to the number of new rows.
+   * In one transaction: runs `insert` for each row; for each roll-up, sums the rows that were new per key into its
+   * statement's parameters (the key values, the count of new rows, then the sums of the `sum` positions) and runs
+   * it once per key. Resolves to the number of new rows.
    */
-  async batch(b: { insert: string; rows: Param[][]; key: number[]; sum: number[]; rollup: string }): Promise<number> {
+  async batch(b: Batch): Promise<number> {
     return (await this.call({ kind: 'batch', ...b })) as number;
   }
 
+  /** Closes the connection and ends the thread; later calls fail. */
   async close(): Promise<void> {
-    if (!this.failed) await this.call({ kind: 'close' }).catch(() => undefined);
-    await this.worker.terminate();
+    this.closed = true;
+    clearTimeout(this.idle);
+    const t = this.thread;
+    this.thread = undefined;
+    if (!t) return;
+    // Messages are handled in order: the calls already sent finish before the connection closes.
+    await this.send(t, { kind: 'close' }).catch(() => undefined);
+    await t.worker.terminate();
   }
 }

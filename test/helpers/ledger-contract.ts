@@ -1,10 +1,11 @@
 /**
  * The behaviour every ledger store must have, run against SQLite (src/ledger/sqlite.test.ts) and a real PostgreSQL
- * (test/integration/ledger-postgres.test.ts): idempotent batches, roll-ups equal to the raw rows they sum (also for a
- * batch retried with new records in it), spend over partial and whole days, a month boundary, filters, paging.
+ * (test/integration/ledger-postgres.test.ts): idempotent batches, daily and monthly roll-ups equal to the raw rows
+ * they sum (also for a batch retried with new records in it, and a late record for a past month), spend over partial
+ * and whole days and whole months, a month boundary, filters, paging.
  */
 import { describe, expect, it } from 'vitest';
-import { createLedgerQuery, type SqlSource } from '../../src/ledger/query.js';
+import { createLedgerQuery, type Row, type SqlSource } from '../../src/ledger/query.js';
 import type { UsageRecord } from '../../src/ledger/record.js';
 import type { LedgerStore } from '../../src/ledger/writer.js';
 import { uuidv7 } from '../../src/ledger/ids.js';
@@ -75,6 +76,61 @@ export function ledgerStoreContract(name: string, open: () => Promise<TestStore>
         const models = await q.spend({ from: at(31, 0), to: at(34, 0), groupBy: ['model'], subjects: ['acme'] });
         expect(models.map((r) => [r.model, r.requests])).toEqual([['gpt-4o', 1], ['gpt-4o-mini-2024-07-18', 3]]);
         expect(await q.spend({ from: at(1, 0), to: at(2, 0), groupBy: ['subject'] })).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('monthly roll-ups: equal to the raw rows across month boundaries, retried batches and late records; whole months read them', async () => {
+      const store = await open();
+      try {
+        const at = (month: number, day: number, h = 0, ms = 0): number => Date.UTC(2026, month, day, h) + ms;
+        const lastMs = 3_600_000 - 1;
+        const first = [
+          usageRecord({ ts: at(0, 31, 23, lastMs), subject: 'acme', costUsd: 1, inputTokens: 1 }), // January's last millisecond
+          usageRecord({ ts: at(1, 1), subject: 'acme', costUsd: 2, inputTokens: 2 }), // February's first
+          usageRecord({ ts: at(1, 28, 23, lastMs), subject: 'beta', costUsd: 4, inputTokens: 4, rejected: true, decision: 'limited' }),
+          usageRecord({ ts: at(2, 1), subject: null, policy: null, costUsd: 8, inputTokens: 8, decision: 'none' }),
+        ];
+        expect(await store.write(first)).toEqual({ written: 4, duplicates: 0 });
+        // The same batch again (a lost reply, a replayed spill) with a late record for January in it: only that one counts.
+        const late = usageRecord({ ts: at(0, 2, 3), subject: 'acme', costUsd: 16, inputTokens: 16, responseModel: 'gpt-4o' });
+        expect(await store.write([...first, late])).toEqual({ written: 1, duplicates: 4 });
+        expect(await store.write([late])).toEqual({ written: 0, duplicates: 1 });
+        const norm = (rows: Row[]): unknown[][] => rows.map((r) => [r.month, r.policy, r.subject, r.model, Number(r.requests), Number(r.rejected), Number(r.input_tokens), Number(r.cost_usd)]);
+        const fromRaw = await store.all(`SELECT substr(day, 1, 7) AS month, coalesce(policy, '') AS policy, coalesce(subject, '') AS subject, model,
+          count(*) AS requests, sum(rejected) AS rejected, sum(input_tokens) AS input_tokens, sum(cost_usd) AS cost_usd
+          FROM usage_records GROUP BY substr(day, 1, 7), coalesce(policy, ''), coalesce(subject, ''), model ORDER BY 1, 2, 3, 4`);
+        const monthly = await store.all('SELECT month, policy, subject, model, requests, rejected, input_tokens, cost_usd FROM usage_monthly ORDER BY 1, 2, 3, 4');
+        expect(norm(monthly)).toEqual(norm(fromRaw));
+        expect(norm(monthly).map((r) => r.slice(0, 3).concat(r.slice(4, 5)))).toEqual([
+          ['2026-01', 'team', 'acme', 1], ['2026-01', 'team', 'acme', 1], ['2026-02', 'team', 'acme', 1], ['2026-02', 'team', 'beta', 1], ['2026-03', '', '', 1],
+        ]);
+
+        // Whole months are read from usage_monthly, and agree with the daily roll-ups and the raw rows.
+        const sql: string[] = [];
+        const spy: SqlSource = { dialect: store.dialect, all: (text, params) => (sql.push(text), store.all(text, params)) };
+        const q = createLedgerQuery(spy);
+        const byMonth = await q.spend({ from: at(0, 1), to: at(3, 1), groupBy: ['month', 'subject'] });
+        expect(byMonth.map((r) => [r.month, r.subject, r.requests, r.rejected_requests, r.cost_usd])).toEqual([
+          ['2026-01', 'acme', 2, 0, 17], ['2026-02', 'acme', 1, 0, 2], ['2026-02', 'beta', 1, 1, 4], ['2026-03', null, 1, 0, 8],
+        ]);
+        expect(sql.every((s) => /FROM usage_monthly/.test(s))).toBe(true);
+        sql.length = 0;
+        const byDay = await q.spend({ from: at(0, 1), to: at(3, 1), groupBy: ['day'] });
+        expect(sql.some((s) => /usage_monthly/.test(s))).toBe(false);
+        expect(byDay.reduce((t, r) => t + r.cost_usd, 0)).toBe(31);
+        // February alone, by subject; then month to date (the clock inside March): March's roll-up, no raw rows.
+        expect((await q.spend({ from: at(1, 1), to: at(2, 1), groupBy: ['subject'] })).map((r) => [r.subject, r.cost_usd])).toEqual([['beta', 4], ['acme', 2]]);
+        sql.length = 0;
+        const mtd = await q.spend({ from: at(2, 1), to: at(2, 1, 12), now: at(2, 1, 12), groupBy: [] });
+        expect(mtd).toEqual([expect.objectContaining({ requests: 1, cost_usd: 8 })]);
+        expect(sql).toEqual([expect.stringMatching(/FROM usage_monthly/)]);
+        // Partial days at both ends, February whole in between: raw rows + monthly roll-up + raw rows.
+        sql.length = 0;
+        const span = await q.spend({ from: at(0, 31, 12), to: at(2, 1, 0, 1), groupBy: [] });
+        expect(span).toEqual([expect.objectContaining({ requests: 4, cost_usd: 15, input_tokens: 15 })]);
+        expect(sql.map((s) => /FROM (\w+)/.exec(s)?.[1])).toEqual(['usage_records', 'usage_monthly', 'usage_records']);
       } finally {
         await store.close();
       }

@@ -44,7 +44,7 @@ describe.skipIf(skip)('PostgreSQL ledger store', () => {
     const url = await freshDatabase();
     const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(url)));
     try {
-      expect(await (stores[0] as PostgresLedger).versions()).toEqual([1]);
+      expect(await (stores[0] as PostgresLedger).versions()).toEqual([1, 2]);
       const parts = await (stores[0] as PostgresLedger).all(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'usage_records' ORDER BY 1`);
       expect(parts.map((p) => p.name)).toEqual(['usage_records_2025_12', 'usage_records_2026_01', 'usage_records_2026_02', 'usage_records_2026_03', 'usage_records_default']);
@@ -53,6 +53,33 @@ describe.skipIf(skip)('PostgreSQL ledger store', () => {
       expect(where).toEqual([{ t: 'usage_records_2026_02' }]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('migration 2 fills the monthly roll-ups from the daily ones a version-1 database already has', async () => {
+    const url = await freshDatabase();
+    const first = await openStore(url);
+    try {
+      await first.write([usageRecord({ ts: Date.UTC(2025, 11, 31, 23), costUsd: 1 }), usageRecord({ ts: Date.UTC(2026, 0, 1, 1), costUsd: 2 })]);
+      // Back to version 1, with a daily roll-up whose raw rows retention has pruned.
+      await first.all('DROP TABLE usage_monthly');
+      await first.all('DELETE FROM tokenmeter_schema_migrations WHERE version = 2');
+      await first.all("INSERT INTO usage_daily VALUES ('2026-01-02', 'team', 'acme', 'gpt-4o', 5, 1, 50, 0, 0, 0, 0, 8)");
+    } finally {
+      await first.close();
+    }
+    const store = await openStore(url);
+    try {
+      expect(await store.versions()).toEqual([1, 2]);
+      const rows = await store.all('SELECT month, model, requests, rejected, cost_usd FROM usage_monthly ORDER BY month, model');
+      expect(rows.map((r) => [r.month, r.model, Number(r.requests), Number(r.rejected), Number(r.cost_usd)])).toEqual([
+        ['2025-12', 'gpt-4o-mini-2024-07-18', 1, 0, 1], ['2026-01', 'gpt-4o', 5, 1, 8], ['2026-01', 'gpt-4o-mini-2024-07-18', 1, 0, 2],
+      ]);
+      expect(await store.write([usageRecord({ ts: Date.UTC(2026, 0, 3), costUsd: 4 })])).toEqual({ written: 1, duplicates: 0 });
+      const jan = await store.all("SELECT sum(requests) AS n, sum(cost_usd) AS c FROM usage_monthly WHERE month = '2026-01'");
+      expect([Number(jan[0]?.n), Number(jan[0]?.c)]).toEqual([7, 14]);
+    } finally {
+      await store.close();
     }
   });
 
@@ -77,7 +104,7 @@ describe.skipIf(skip)('PostgreSQL ledger store', () => {
       await expect(store.write([usageRecord()])).rejects.toMatchObject({ code: 'TM_LEDGER_UNAVAILABLE' });
       await server.start();
       expect(await store.write([usageRecord()])).toEqual({ written: 1, duplicates: 0 });
-      expect(await store.versions()).toEqual([1]);
+      expect(await store.versions()).toEqual([1, 2]);
     } finally {
       if (!server.running) await server.start();
       await store.close();
