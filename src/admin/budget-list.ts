@@ -39,7 +39,8 @@ export interface BudgetList {
 }
 
 export interface BudgetListSource {
-  store: CounterStore;
+  /** Absent (`tokenmeter console` without Redis): the listing comes from the ledger. */
+  store?: CounterStore;
   ledger?: LedgerQuery;
   now(): number;
 }
@@ -85,17 +86,24 @@ async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit
   return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, w.end));
 }
 
-/** The listing (all rows sorted, one page returned). */
-export async function listBudgets(src: BudgetListSource, policy: TokenPolicy, opts: { limit?: string; offset: number; pageSize: number }): Promise<BudgetList> {
+/** Every row of the policy's limits (or of one limit), unsorted, and where they came from. */
+export async function budgetRows(src: BudgetListSource, policy: TokenPolicy, limitName?: string): Promise<{ rows: BudgetRow[]; source: BudgetList['source']; now: number }> {
   const now = src.now();
-  const limits = policy.limits.filter((l) => opts.limit === undefined || l.name === opts.limit);
-  const useCounters = src.store.list !== undefined || !src.ledger;
+  const limits = policy.limits.filter((l) => limitName === undefined || l.name === limitName);
+  const useCounters = (src.store !== undefined && src.store.list !== undefined) || !src.ledger;
   const rows: BudgetRow[] = [];
   for (const limit of limits) {
-    rows.push(...(useCounters ? await fromCounters(src.store, policy, limit, now) : await fromLedger(src.ledger as LedgerQuery, policy, limit, now)));
+    if (useCounters) rows.push(...(src.store ? await fromCounters(src.store, policy, limit, now) : []));
+    else rows.push(...await fromLedger(src.ledger as LedgerQuery, policy, limit, now));
   }
+  return { rows, source: useCounters ? 'counters' : 'ledger', now };
+}
+
+/** The listing (all rows sorted, one page returned). */
+export async function listBudgets(src: BudgetListSource, policy: TokenPolicy, opts: { limit?: string; offset: number; pageSize: number }): Promise<BudgetList> {
+  const { rows, source, now } = await budgetRows(src, policy, opts.limit);
   rows.sort((a, b) => b.share - a.share || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0) || (a.limit < b.limit ? -1 : a.limit > b.limit ? 1 : 0));
   const page = rows.slice(opts.offset, opts.offset + opts.pageSize);
   const next = opts.offset + opts.pageSize < rows.length ? opts.offset + opts.pageSize : null;
-  return { policy: policyKey(policy), source: useCounters ? 'counters' : 'ledger', as_of: new Date(now).toISOString(), total: rows.length, offset: opts.offset, next_offset: next, rows: page };
+  return { policy: policyKey(policy), source, as_of: new Date(now).toISOString(), total: rows.length, offset: opts.offset, next_offset: next, rows: page };
 }

@@ -8,12 +8,13 @@ import { ErrorCodes, TokenmeterError } from '../errors/catalogue.js';
 import { fail, parseBool, parseBytes, parseHostPort, parseLevel, parseSeconds, LOG_LEVELS, type HostPort, type LogLevel } from './parsers.js';
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, operatorUsage, type OperatorConfig } from './operator.js';
 import { LEDGER_OPTIONS, SPEND_FLAGS, type LedgerConfig, type SpendArgs } from './ledger.js';
+import { CONSOLE_OPTIONS, type ConsoleConfig } from './console.js';
 
 export { parseHostPort, type HostPort, type LogLevel } from './parsers.js';
 export type { OperatorConfig } from './operator.js';
 export type { LedgerConfig, SpendArgs } from './ledger.js';
 
-export interface ExtprocConfig extends LedgerConfig {
+export interface ExtprocConfig extends LedgerConfig, ConsoleConfig {
   grpc: HostPort;
   admin: HostPort;
   logLevel: LogLevel;
@@ -107,6 +108,7 @@ const OPTIONS = [
   { key: 'policiesConfigMap', flag: 'policies-configmap', env: 'TOKENMETER_POLICIES_CONFIGMAP', fallback: '', parse: parseNamespacedName, help: 'NAMESPACE/NAME of the limits ConfigMap the operator publishes, watched through the API and hot-reloaded (instead of --policies)' },
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
   ...LEDGER_OPTIONS,
+  ...CONSOLE_OPTIONS,
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 /** Options of `tokenmeter count` (rejected with other commands). */
@@ -139,7 +141,8 @@ export function usage(): string {
   return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc       run the Envoy ext_proc server',
     '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)',
     '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)',
-    '  spend         print spend from the ledger (--ledger-url / --data-dir) by subject, model, policy, day or month', '',
+    '  spend         print spend from the ledger (--ledger-url / --data-dir) by subject, model, policy, day or month',
+    '  console       serve the budget console and its read-only API (ledger, policies, Redis counters) on --admin-address', '',
     'Options for extproc:', ...lines, '  --help                   show this help', '',
     'Options for count (it also reads --encoding-overrides):', ...countLines, '',
     'Options for spend (it also reads --ledger-url, --data-dir):', ...SPEND_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`), '',
