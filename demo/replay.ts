@@ -25,8 +25,8 @@ export function statusOf(r: ExchangeResult, upstream: number | undefined): numbe
   return typeof immediate === 'number' ? immediate : CODES[immediate] ?? 500;
 }
 
-async function send(client: ExternalProcessorClient, d: DemoRequest, stats: ReplayStats): Promise<number> {
-  const r = await runExchange(client, d.exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
+async function send(client: ExternalProcessorClient, d: DemoRequest, stats: ReplayStats, timeoutMs: number): Promise<number> {
+  const r = await runExchange(client, d.exchange, { messageTimeoutMs: timeoutMs });
   const status = statusOf(r, d.exchange.status);
   const s = (stats.subjects[d.subject] ??= { sent: 0, refused: 0 });
   s.sent++;
@@ -38,18 +38,32 @@ async function send(client: ExternalProcessorClient, d: DemoRequest, stats: Repl
   return status;
 }
 
-export async function replayDemo(client: ExternalProcessorClient, opts: { run: string; paceMs?: number; maxHeavy?: number; afterRefusal?: number; onProgress?: (line: string) => void }): Promise<ReplayStats> {
+export interface ReplayOptions {
+  /** Makes request ids unique per run. */
+  run: string;
+  /** Pause between requests (ms). */
+  paceMs?: number;
+  maxHeavy?: number;
+  /** Refused requests the heavy tenant still sends after its first. */
+  afterRefusal?: number;
+  /** The emulated Envoy's message timeout (default: the functional tests' 2 s). */
+  messageTimeoutMs?: number;
+  onProgress?: (line: string) => void;
+}
+
+export async function replayDemo(client: ExternalProcessorClient, opts: ReplayOptions): Promise<ReplayStats> {
+  const timeout = opts.messageTimeoutMs ?? FUNCTIONAL_TIMEOUT_MS;
   const stats: ReplayStats = { sent: 0, refused: 0, subjects: {}, heavyRefusedAt: null };
   const pause = (): Promise<void> => new Promise((r) => setTimeout(r, opts.paceMs ?? 0));
   for (const d of demoTraffic(opts.run)) {
-    const status = await send(client, d, stats);
+    const status = await send(client, d, stats, timeout);
     opts.onProgress?.(`${d.policy} ${d.subject.padEnd(9)} ${d.fixture} → ${status}`);
     await pause();
   }
   let extra = opts.afterRefusal ?? 2;
   for (let i = 0; i < (opts.maxHeavy ?? 80); i++) {
     const d = heavyRequest(opts.run, i);
-    const status = await send(client, d, stats);
+    const status = await send(client, d, stats, timeout);
     opts.onProgress?.(`${d.policy} ${HEAVY_TENANT.padEnd(9)} ${d.fixture} → ${status}${status === 429 ? ' (refused: over its budget)' : ''}`);
     if (status === 429) {
       stats.heavyRefusedAt ??= i;

@@ -1,0 +1,246 @@
+/**
+ * The budget console in a real browser (headless Chromium, Debian's package, driven by playwright-core) against the
+ * built `tokenmeter extproc` with an admin token, the demo policies and traffic replayed through the emulated Envoy:
+ * sign-in (a wrong token refused), the numbers on the pages equal to the spend API's, a subject turning red live
+ * (no reload) when it runs over its budget, sorting, search, paging and the CSV download on the policy page, keyboard
+ * use, light and dark themes, 1280 px and a phone's width, no console errors (a CSP violation is one), and axe-core
+ * with no serious or critical violations. It takes the screenshots in docs/console when the UI changed.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTIONAL_TIMEOUT_MS, runExchange } from '../envoy/emulator.js';
+import { startExtproc, type ExtprocProcess } from '../helpers/extproc-process.js';
+import { launchChromium, skipWithoutChromium, type Browser } from '../helpers/chromium.js';
+import { RECORD, ROOT, SHOTS_DIR, shotsStale, uiHash } from '../helpers/screenshots.js';
+import { plannedRequest } from '../helpers/budget-traffic.js';
+import { replayDemo } from '../../demo/replay.js';
+import { heavyRequest, DEMO_POLICIES, HEAVY_TENANT } from '../../demo/traffic.js';
+import { usd } from '../../src/console/web/format.js';
+
+const TOKEN = 'browser-test-token';
+const skip = skipWithoutChromium();
+const dir = mkdtempSync(join(tmpdir(), 'tm-console-browser-'));
+let tm: ExtprocProcess;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function api<T>(path: string): Promise<T> {
+  const res = await fetch(`${tm.admin}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as T;
+}
+
+async function axe(p: Page): Promise<{ id: string; impact: string; nodes: number }[]> {
+  await p.evaluate(AXE); // through DevTools, not a <script>: the page's CSP stays as it is
+  const result = await p.evaluate(async () => {
+    const r = await (window as unknown as { axe: { run(o: unknown): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe.run({ resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+function watch(p: Page): void {
+  p.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${p.url()}: console ${m.type()}: ${m.text()}`);
+  });
+  p.on('pageerror', (e) => problems.push(`${p.url()}: ${e.message}`));
+}
+
+/** Text of the cells of `table[data-table=NAME]` body rows. */
+function cells(p: Page, name: string): Promise<string[][]> {
+  return p.$$eval(`table[data-table="${name}"] tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim())));
+}
+
+describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
+  beforeAll(async () => {
+    mkdirSync(join(dir, 'policies'));
+    copyFileSync(join(ROOT, 'examples/policies/console-demo.yaml'), join(dir, 'policies/console-demo.yaml'));
+    tm = await startExtproc(['--policies', join(dir, 'policies'), '--data-dir', join(dir, 'data'), '--admin-token', TOKEN, '--ledger-flush-interval', '0.05', '--log-level', 'warn']);
+    // Warm up (the first request loads the tokenizer's encodings, which on a busy machine takes longer than Envoy waits).
+    await runExchange(tm.client, plannedRequest(0, 'warm-up', 256).exchange, { messageTimeoutMs: 20_000 });
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    watch(page);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await tm?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('asks for the admin token and refuses a wrong one; the right one opens the console for this browser session', async () => {
+    await page.goto(`${tm.admin}/console/policy?name=demo/team-budgets`);
+    expect(new URL(page.url()).pathname).toBe('/console/sign-in');
+    await page.fill('#token', 'not-the-token');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.message');
+    expect(await page.textContent('.message')).toBe('That is not the admin token. Try again.');
+    expect(await page.$('main h1:text("Overview")')).toBeNull();
+    // The refused sign-in is a 401 page, which Chromium logs: that one is expected.
+    const refused = problems.findIndex((p) => /\/console\/sign-in: console error: Failed to load resource: the server responded with a status of 401/.test(p));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    problems.splice(refused, 1);
+    await page.fill('#token', TOKEN);
+    await Promise.all([page.waitForURL(/\/console\/policy\?name=demo\/team-budgets$/), page.click('button[type=submit]')]);
+    await page.waitForSelector('h1:text("demo/team-budgets")');
+    // A new page of the same browser session needs no sign-in.
+    const other = await browser.context.newPage();
+    watch(other);
+    await other.goto(`${tm.admin}/console/`);
+    await other.waitForSelector('h1:text("Overview")');
+    await other.close();
+  });
+
+  it('shows the replayed traffic with the spend API\'s numbers, on the overview, the policy and the subject pages', async () => {
+    await page.goto(`${tm.admin}/console/`);
+    await page.waitForSelector('h1:text("Overview")');
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    const stats = await replayDemo(tm.client, { run: 'browser', messageTimeoutMs: 10_000 });
+    expect(stats.heavyRefusedAt).not.toBeNull();
+    // Every request is in the ledger (the warm-up request too, charged to no policy); then the live feed redraws the
+    // open overview with the same totals, without a reload.
+    type SpendBody = { rows: { policy: string | null; requests: number; rejected_requests: number; cost_usd: number }[]; totals: { requests: number; cost_usd: number } };
+    let spend = await api<SpendBody>('/v1/spend?group_by=policy');
+    for (let i = 0; i < 100 && spend.totals.requests < stats.sent + 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      spend = await api<SpendBody>('/v1/spend?group_by=policy');
+    }
+    expect(spend.totals.requests).toBe(stats.sent + 1);
+    await page.waitForFunction((n) => document.querySelector('.kpi:nth-child(3) .kpi-value')?.textContent === String(n), spend.totals.requests, { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    expect(await page.textContent('.kpi:nth-child(1) .kpi-value')).toBe(usd(spend.totals.cost_usd));
+    const byPolicy = await cells(page, 'policy');
+    expect(byPolicy.map((r) => [r[0], r[1], r[2], r[4]])).toEqual(spend.rows.map((r) => [r.policy ?? '(none)', String(r.requests), String(r.rejected_requests), usd(r.cost_usd)]));
+    const refusals = await cells(page, 'refusals');
+    expect(refusals).toEqual([[DEMO_POLICIES.teams, 'daily-tokens', 'over budget', '429', String(stats.refused), '1']]);
+
+    await page.click(`a:text("${DEMO_POLICIES.teams}")`);
+    await page.waitForSelector('table[data-table="subjects"]');
+    const subjects = await api<{ rows: { subject: string; max_share: number; limits: Record<string, { used: number }> }[] }>(`/v1/subjects?policy=${DEMO_POLICIES.teams}`);
+    const shown = await cells(page, 'subjects');
+    expect(shown.map((r) => r[0])).toEqual(subjects.rows.map((r) => r.subject));
+    expect(shown[0]?.[0]).toBe(HEAVY_TENANT);
+    expect(await page.getAttribute(`tr[data-subject="${HEAVY_TENANT}"]`, 'class')).toBe('over');
+
+    await page.click(`a:text("${HEAVY_TENANT}")`);
+    await page.waitForSelector('#next-refusal');
+    expect(await page.textContent('#next-refusal')).toContain('Refused now by daily-tokens');
+    const models = await api<{ rows: { model: string; requests: number; cost_usd: number }[] }>(`/v1/spend?policy=${DEMO_POLICIES.teams}&subject=${HEAVY_TENANT}&group_by=model`);
+    expect((await cells(page, 'models')).map((r) => [r[0], r[1], r[5]])).toEqual(models.rows.map((r) => [r.model, String(r.requests), usd(r.cost_usd)]));
+    expect((await cells(page, 'requests')).length).toBe(Math.min(25, stats.subjects[HEAVY_TENANT]?.sent ?? 0));
+  });
+
+  it('turns a subject red live, without a reload, when it runs over its budget', async () => {
+    await page.goto(`${tm.admin}/console/policy?name=${DEMO_POLICIES.teams}`);
+    await page.waitForSelector('tr[data-subject="acme"]');
+    expect(await page.getAttribute('tr[data-subject="acme"]', 'class')).not.toBe('over');
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 2));
+    // Big requests until one is refused, then small ones (charged their output after the fact) until acme is over.
+    let refused = false;
+    for (let i = 0; i < 200; i++) {
+      const ex = refused ? plannedRequest(i, 'acme', 256).exchange : heavyRequest('red', i, 'acme').exchange;
+      const r = await runExchange(tm.client, { ...ex, path: ex.path.startsWith('/demo') ? ex.path : `/demo/teams${ex.path}` }, { messageTimeoutMs: 10_000 });
+      refused ||= r.immediate !== undefined && r.immediate !== null;
+      const acme = (await api<{ rows: { max_share: number }[] }>(`/v1/subjects?policy=${DEMO_POLICIES.teams}&q=acme`)).rows[0];
+      if ((acme?.max_share ?? 0) >= 1) break;
+    }
+    await page.waitForSelector('tr[data-subject="acme"].over', { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(2);
+    expect(await page.textContent('tr[data-subject="acme"] .share')).toMatch(/over budget/);
+    expect(await page.getAttribute('tr[data-subject="acme"] .bar', 'class')).toBe('bar over');
+  });
+
+  it('sorts, searches and pages on the server, from the keyboard too, and downloads the view as CSV', async () => {
+    // 120 teams of the research policy, one small request each.
+    for (let i = 0; i < 120; i++) {
+      const ex = plannedRequest(i, 'x', 256).exchange;
+      const team = `team-${String(i).padStart(3, '0')}`;
+      await runExchange(tm.client, { ...ex, path: `/demo/research${ex.path}`, authority: 'api.openai.com', requestHeaders: { ...ex.requestHeaders, 'x-team': team } }, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
+    }
+    await page.goto(`${tm.admin}/console/policy?name=${DEMO_POLICIES.research}`);
+    await page.waitForSelector('table[data-table="subjects"] tbody tr');
+    const total = (await api<{ total: number }>(`/v1/subjects?policy=${DEMO_POLICIES.research}`)).total;
+    expect(total).toBeGreaterThanOrEqual(120);
+    expect(await page.textContent('#subjects-summary')).toContain(`Subjects 1–50 of ${total}`);
+    expect((await cells(page, 'subjects')).length).toBe(50);
+
+    // Sort by subject with the keyboard: Tab from the search field (past the table's scroll box) to the first column's
+    // button, Enter.
+    await page.focus('#search');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Subjects and their budgets');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-focus-key'))).toBe('sort-subject');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/sort=subject/);
+    await page.waitForFunction(() => document.querySelector('th[aria-sort="ascending"]') !== null);
+    const firstPage = (await cells(page, 'subjects')).map((r) => r[0]);
+    expect(firstPage).toEqual([...firstPage].sort());
+    await page.click('button[data-focus-key="sort-subject"]');
+    await page.waitForFunction(() => document.querySelector('th[aria-sort="descending"]') !== null);
+    expect((await cells(page, 'subjects'))[0]?.[0]).toBe('vision');
+
+    await page.click('button[data-focus-key="next"]');
+    await page.waitForFunction(() => document.querySelector('#subjects-summary')?.textContent?.startsWith('Subjects 51–100'));
+    expect(page.url()).toContain('page=2');
+
+    await page.fill('#search', 'team-01');
+    await page.waitForFunction(() => document.querySelector('#subjects-summary')?.textContent?.includes('matching "team-01"'));
+    const found = (await cells(page, 'subjects')).map((r) => r[0]);
+    expect(found).toEqual(['team-019', 'team-018', 'team-017', 'team-016', 'team-015', 'team-014', 'team-013', 'team-012', 'team-011', 'team-010']);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:text("Download CSV")')]);
+    const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+    expect(csv[0]).toMatch(/^subject,max_share,weekly-spend_used,weekly-spend_budget,/);
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(found);
+  });
+
+  it('is readable in light and dark themes, at 1280 px and on a phone, and axe finds no serious violation', async () => {
+    const paths = [`/console/`, `/console/policy?name=${DEMO_POLICIES.teams}`, `/console/subject?policy=${DEMO_POLICIES.teams}&subject=${HEAVY_TENANT}`];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        for (const path of paths) {
+          await page.goto(`${tm.admin}${path}`);
+          await page.waitForSelector('main h1');
+          await page.waitForFunction(() => document.getElementById('live')?.dataset.state === 'live');
+          const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+          expect(bg, `${scheme} ${path}`).toBe(scheme === 'dark' ? 'rgb(15, 19, 23)' : 'rgb(255, 255, 255)');
+          // Nothing wider than the screen: wide tables scroll inside their own box.
+          expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), `${scheme} ${width} ${path}`).toBe(true);
+          expect(await axe(page), `${scheme} ${width} ${path}`).toEqual([]);
+        }
+      }
+    }
+    // The check can fail: an unlabelled field is a critical violation.
+    await page.evaluate(() => document.querySelector('main')?.append(document.createElement('input')));
+    expect((await axe(page)).map((v) => v.id)).toContain('label');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('takes the README screenshots when the UI changed (docs/console)', async () => {
+    if (!shotsStale()) return;
+    if (process.env.CI === 'true') throw new Error('docs/console screenshots are stale: run npm test locally and commit docs/console');
+    const shots = { overview: '/console/', policy: `/console/policy?name=${DEMO_POLICIES.teams}`, subject: `/console/subject?policy=${DEMO_POLICIES.teams}&subject=${HEAVY_TENANT}` };
+    for (const [name, path] of Object.entries(shots)) {
+      await page.goto(`${tm.admin}${path}`);
+      await page.waitForFunction(() => document.getElementById('live')?.dataset.state === 'live');
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
+    }
+    writeFileSync(RECORD, `${JSON.stringify({ ui_hash: uiHash(), taken_at: new Date().toISOString(), width: 1280 }, null, 2)}\n`);
+    expect(shotsStale()).toBe(false);
+  });
+
+  it('logged no console error or warning (a CSP violation would be one) and no page error', () => {
+    expect(problems).toEqual([]);
+  });
+});

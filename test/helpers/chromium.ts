@@ -1,0 +1,46 @@
+/**
+ * Headless Chromium for the console's browser tests and bench: Debian's `chromium` driven by playwright-core (no
+ * browser download), with the flags this machine needs and a fresh profile directory each launch. `.ci/run` installs
+ * the package when it is missing; without it the browser tests say so and skip (they fail with CI=true).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+/** Why the browser tests cannot run here, or undefined when they can. */
+export function chromiumMissing(): string | undefined {
+  return existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`;
+}
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(opts: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {}): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'tm-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, acceptDownloads: true,
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, colorScheme: opts.colorScheme ?? 'light', timezoneId: 'UTC', locale: 'en-US',
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** true (with a loud message) when Chromium is missing; throws with CI=true. */
+export function skipWithoutChromium(): boolean {
+  const why = chromiumMissing();
+  if (why === undefined) return false;
+  if (process.env.CI === 'true') throw new Error(`the console's browser tests cannot be skipped in CI: ${why}`);
+  console.warn(`\n*** SKIPPING the console's browser tests: ${why} ***\n`);
+  return true;
+}
