@@ -15,6 +15,7 @@ import { startRedisServer, type RedisServer } from '../test/helpers/redis-server
 import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
 import type { ServerProcess } from './extproc-load.js';
+import { benchConsole } from './console.js';
 
 const quick = process.argv.includes('--quick');
 const f1 = (n: number): string => n.toFixed(1);
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--operator-only')) return operator();
   if (process.argv.includes('--memory-only')) return atRest();
   if (process.argv.includes('--ledger-only')) return ledger();
+  if (process.argv.includes('--console-only')) return benchConsole(table, quick);
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
   await smallWhileLarge();
   await budgets();
   await ledger();
+  await benchConsole(table, quick);
   await operator();
 }
 

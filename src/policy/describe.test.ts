@@ -59,7 +59,7 @@ describe('policies in words', () => {
       tiers: { selector: { from: 'Header', header: 'x-plan' }, default: 'free', plans: [
         { name: 'free', limits: [withBudget(limit('daily'), 100_000)] },
         { name: 'pro', limits: [] },
-        { name: 'enterprise', limits: [withBudget(limit('daily'), 20_000_000), { ...limit('spend'), name: 'monthly-spend', costUSD: 2000 }] },
+        { name: 'enterprise', limits: [withBudget(limit('daily'), 20_000_000), withBudget({ ...limit('spend'), name: 'monthly-spend' }, 2000)] },
       ] },
       overrides: [
         { subject: 'acme', name: 'acme-premium', exempt: false, limits: [withBudget(limit('daily'), 5_000_000)] },

@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONAL_TIMEOUT_MS, runExchange } from '../envoy/emulator.js';
 import { startExtproc, type ExtprocProcess } from '../helpers/extproc-process.js';
-import { launchChromium, skipWithoutChromium, type Browser } from '../helpers/chromium.js';
+import { LIVE, launchChromium, skipWithoutChromium, waitForText, type Browser } from '../helpers/chromium.js';
 import { RECORD, ROOT, SHOTS_DIR, shotsStale, uiHash } from '../helpers/screenshots.js';
 import { plannedRequest } from '../helpers/budget-traffic.js';
 import { replayDemo } from '../../demo/replay.js';
@@ -38,10 +38,9 @@ async function api<T>(path: string): Promise<T> {
 
 async function axe(p: Page): Promise<{ id: string; impact: string; nodes: number }[]> {
   await p.evaluate(AXE); // through DevTools, not a <script>: the page's CSP stays as it is
-  const result = await p.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(o: unknown): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe.run({ resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-  });
+  // Strings are evaluated in the page (this project compiles without the DOM library).
+  const result = await p.evaluate<{ id: string; impact: string; nodes: number }[]>(
+    "axe.run({ resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })))");
   return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
@@ -54,7 +53,7 @@ function watch(p: Page): void {
 
 /** Text of the cells of `table[data-table=NAME]` body rows. */
 function cells(p: Page, name: string): Promise<string[][]> {
-  return p.$$eval(`table[data-table="${name}"] tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim())));
+  return p.evaluate<string[][]>(`[...document.querySelectorAll('table[data-table="${name}"] tbody tr')].map((r) => [...r.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim()))`);
 }
 
 describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
@@ -100,7 +99,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
   it('shows the replayed traffic with the spend API\'s numbers, on the overview, the policy and the subject pages', async () => {
     await page.goto(`${tm.admin}/console/`);
     await page.waitForSelector('h1:text("Overview")');
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    await page.evaluate('window.marker = 1');
     const stats = await replayDemo(tm.client, { run: 'browser', messageTimeoutMs: 10_000 });
     expect(stats.heavyRefusedAt).not.toBeNull();
     // Every request is in the ledger (the warm-up request too, charged to no policy); then the live feed redraws the
@@ -112,8 +111,8 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
       spend = await api<SpendBody>('/v1/spend?group_by=policy');
     }
     expect(spend.totals.requests).toBe(stats.sent + 1);
-    await page.waitForFunction((n) => document.querySelector('.kpi:nth-child(3) .kpi-value')?.textContent === String(n), spend.totals.requests, { timeout: 15_000 });
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    await waitForText(page, '.kpi:nth-child(3) .kpi-value', (t) => t === String(spend.totals.requests));
+    expect(await page.evaluate('window.marker')).toBe(1);
     expect(await page.textContent('.kpi:nth-child(1) .kpi-value')).toBe(usd(spend.totals.cost_usd));
     const byPolicy = await cells(page, 'policy');
     expect(byPolicy.map((r) => [r[0], r[1], r[2], r[4]])).toEqual(spend.rows.map((r) => [r.policy ?? '(none)', String(r.requests), String(r.rejected_requests), usd(r.cost_usd)]));
@@ -140,7 +139,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     await page.goto(`${tm.admin}/console/policy?name=${DEMO_POLICIES.teams}`);
     await page.waitForSelector('tr[data-subject="acme"]');
     expect(await page.getAttribute('tr[data-subject="acme"]', 'class')).not.toBe('over');
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 2));
+    await page.evaluate('window.marker = 2');
     // Big requests until one is refused, then small ones (charged their output after the fact) until acme is over.
     let refused = false;
     for (let i = 0; i < 200; i++) {
@@ -151,7 +150,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
       if ((acme?.max_share ?? 0) >= 1) break;
     }
     await page.waitForSelector('tr[data-subject="acme"].over', { timeout: 15_000 });
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(2);
+    expect(await page.evaluate('window.marker')).toBe(2);
     expect(await page.textContent('tr[data-subject="acme"] .share')).toMatch(/over budget/);
     expect(await page.getAttribute('tr[data-subject="acme"] .bar', 'class')).toBe('bar over');
   });
@@ -174,24 +173,24 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     // button, Enter.
     await page.focus('#search');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Subjects and their budgets');
+    expect(await page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe('Subjects and their budgets');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-focus-key'))).toBe('sort-subject');
+    expect(await page.evaluate("document.activeElement?.getAttribute('data-focus-key')")).toBe('sort-subject');
     await page.keyboard.press('Enter');
     await page.waitForURL(/sort=subject/);
-    await page.waitForFunction(() => document.querySelector('th[aria-sort="ascending"]') !== null);
+    await page.waitForSelector('th[aria-sort="ascending"]');
     const firstPage = (await cells(page, 'subjects')).map((r) => r[0]);
     expect(firstPage).toEqual([...firstPage].sort());
     await page.click('button[data-focus-key="sort-subject"]');
-    await page.waitForFunction(() => document.querySelector('th[aria-sort="descending"]') !== null);
+    await page.waitForSelector('th[aria-sort="descending"]');
     expect((await cells(page, 'subjects'))[0]?.[0]).toBe('vision');
 
     await page.click('button[data-focus-key="next"]');
-    await page.waitForFunction(() => document.querySelector('#subjects-summary')?.textContent?.startsWith('Subjects 51–100'));
+    await waitForText(page, '#subjects-summary', (t) => t?.startsWith('Subjects 51–100') === true);
     expect(page.url()).toContain('page=2');
 
     await page.fill('#search', 'team-01');
-    await page.waitForFunction(() => document.querySelector('#subjects-summary')?.textContent?.includes('matching "team-01"'));
+    await waitForText(page, '#subjects-summary', (t) => t?.includes('matching "team-01"') === true);
     const found = (await cells(page, 'subjects')).map((r) => r[0]);
     expect(found).toEqual(['team-019', 'team-018', 'team-017', 'team-016', 'team-015', 'team-014', 'team-013', 'team-012', 'team-011', 'team-010']);
 
@@ -210,17 +209,17 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
         for (const path of paths) {
           await page.goto(`${tm.admin}${path}`);
           await page.waitForSelector('main h1');
-          await page.waitForFunction(() => document.getElementById('live')?.dataset.state === 'live');
-          const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+          await page.waitForSelector(LIVE);
+          const bg = await page.evaluate('getComputedStyle(document.documentElement).backgroundColor');
           expect(bg, `${scheme} ${path}`).toBe(scheme === 'dark' ? 'rgb(15, 19, 23)' : 'rgb(255, 255, 255)');
           // Nothing wider than the screen: wide tables scroll inside their own box.
-          expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), `${scheme} ${width} ${path}`).toBe(true);
+          expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1'), `${scheme} ${width} ${path}`).toBe(true);
           expect(await axe(page), `${scheme} ${width} ${path}`).toEqual([]);
         }
       }
     }
     // The check can fail: an unlabelled field is a critical violation.
-    await page.evaluate(() => document.querySelector('main')?.append(document.createElement('input')));
+    await page.evaluate("document.querySelector('main').append(document.createElement('input'))");
     expect((await axe(page)).map((v) => v.id)).toContain('label');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -232,7 +231,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     const shots = { overview: '/console/', policy: `/console/policy?name=${DEMO_POLICIES.teams}`, subject: `/console/subject?policy=${DEMO_POLICIES.teams}&subject=${HEAVY_TENANT}` };
     for (const [name, path] of Object.entries(shots)) {
       await page.goto(`${tm.admin}${path}`);
-      await page.waitForFunction(() => document.getElementById('live')?.dataset.state === 'live');
+      await page.waitForSelector(LIVE);
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
     }

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
@@ -44,3 +44,21 @@ export function skipWithoutChromium(): boolean {
   console.warn(`\n*** SKIPPING the console's browser tests: ${why} ***\n`);
   return true;
 }
+
+/**
+ * Waits until the text of `selector` passes `test`, polling from here: the console's CSP forbids eval, which
+ * page.waitForFunction with a string would need.
+ */
+export async function waitForText(page: Page, selector: string, test: (text: string | null) => boolean, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last: string | null = null;
+  while (Date.now() < until) {
+    last = await page.textContent(selector, { timeout: 1000 }).catch(() => null);
+    if (test(last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${selector}: the text never passed the test (last: ${String(last)})`);
+}
+
+/** The live indicator of a console page says live. */
+export const LIVE = '#live[data-state="live"]';
