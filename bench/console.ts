@@ -7,10 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { startConsoleServer, type ConsoleServer } from '../src/console/serve.js';
+import { startAdminServer } from '../src/admin/server.js';
 import { counterKey } from '../src/limits/keys.js';
 import { createMemoryStore } from '../src/limits/memory-store.js';
 import { SqliteLedger } from '../src/ledger/sqlite.js';
@@ -21,7 +22,7 @@ import { parsePolicies } from '../src/policy/parse.js';
 import { windowAt } from '../src/policy/windows.js';
 import type { TokenPolicy } from '../src/policy/types.js';
 import { createEnvoyClient, runExchange } from '../test/envoy/emulator.js';
-import { chromiumMissing, launchChromium, LIVE } from '../test/helpers/chromium.js';
+import { chromiumMissing, launchChromium, launchChromiumBrowser, LIVE } from '../test/helpers/chromium.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { demoTraffic } from '../demo/traffic.js';
 
@@ -40,6 +41,10 @@ const BIN = new URL('../src/cli/main.js', import.meta.url).pathname;
 
 type Table = (header: string[], rows: string[][]) => void;
 const f1 = (n: number): string => n.toFixed(1);
+const cpuMsPer = (since: NodeJS.CpuUsage, n: number): number => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000 / n;
+};
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -53,9 +58,10 @@ function views(i: number): string {
   return `/v1/subjects?policy=bench/tenants&page_size=50&${v[i % v.length] ?? ''}`;
 }
 
-async function latencies(base: string, path: (i: number) => string, n: number): Promise<number[]> {
+async function latencies(base: string, path: (i: number) => string, n: number, gapMs = 0): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
     const t0 = performance.now();
     const res = await fetch(`${base}${path(i)}`);
     await res.arrayBuffer();
@@ -129,15 +135,24 @@ async function serverTime(table: Table, quick: boolean): Promise<ConsoleServer> 
   const policy = parsePolicies(POLICY_YAML).policies[0] as TokenPolicy;
   const now = Date.now();
   const store = await countersFor(policy, now);
-  const server = await startConsoleServer({ registry: new Registry(), ready: () => true, usage: { policies: () => [policy], store, now: Date.now } }, { userHeader: '' }, '127.0.0.1', 0);
+  const deps = { registry: new Registry(), ready: () => true, usage: { policies: () => [policy], store, now: Date.now } };
+  const server = await startConsoleServer(deps, { userHeader: '' }, '127.0.0.1', 0);
+  const plain = await startAdminServer(deps, '127.0.0.1', 0);
   const base = `http://127.0.0.1:${server.port}`;
   const n = quick ? 50 : 300;
   await latencies(base, views, 20); // warm-up
+  // The admin API alone builds the listing for every request; the console's server shares one per change (≤ 1 s old).
+  const c0 = process.cpuUsage();
+  const cold = await latencies(`http://127.0.0.1:${plain.port}`, views, quick ? 20 : 100);
+  const coldCpu = cpuMsPer(c0, cold.length);
+  await plain.close();
+  const c1 = process.cpuUsage();
   const subjects = await latencies(base, views, n);
+  const warmCpu = cpuMsPer(c1, n);
   const health = await latencies(base, () => '/healthz', n);
 
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-console-'));
-  let ledgerRow: string[] = ['/v1/subjects, SQLite ledger (`tokenmeter console`, no Redis)', 'skipped', '', '', ''];
+  let ledgerRows: string[][] = [];
   try {
     mkdirSync(join(dir, 'data'));
     writeFileSync(join(dir, 'policy.yaml'), POLICY_YAML);
@@ -146,7 +161,11 @@ async function serverTime(table: Table, quick: boolean): Promise<ConsoleServer> 
     try {
       await latencies(child.base, views, 5);
       const fromLedger = await latencies(child.base, views, quick ? 20 : 100);
-      ledgerRow = ['/v1/subjects, SQLite ledger (`tokenmeter console`, no Redis)', f1(pct(fromLedger, 50)), f1(pct(fromLedger, 95)), f1(pct(fromLedger, 99)), String(fromLedger.length)];
+      const ledgerCold = await latencies(child.base, views, quick ? 5 : 15, 1100); // > 1 s apart: every one rebuilds
+      ledgerRows = [
+        ['/v1/subjects, SQLite ledger (`tokenmeter console`, no Redis), each a rebuild', f1(pct(ledgerCold, 50)), f1(pct(ledgerCold, 95)), f1(pct(ledgerCold, 99)), String(ledgerCold.length)],
+        ['/v1/subjects, SQLite ledger (`tokenmeter console`, no Redis), back to back', f1(pct(fromLedger, 50)), f1(pct(fromLedger, 95)), f1(pct(fromLedger, 99)), String(fromLedger.length)],
+      ];
     } finally {
       await child.stop();
     }
@@ -155,10 +174,12 @@ async function serverTime(table: Table, quick: boolean): Promise<ConsoleServer> 
   }
   console.log(`## Console: a policy with ${SUBJECTS.toLocaleString('en-US')} subjects × 2 limits (one page of 50 rows; sorts, later pages, a search)\n`);
   console.log('Request time on loopback (ms; the server time plus a loopback HTTP round trip — /healthz on the same server shows that floor):\n');
-  table(['request', 'p50 ms', 'p95 ms', 'p99 ms', 'requests'], [
-    ['/v1/subjects, memory counters (local mode)', f1(pct(subjects, 50)), f1(pct(subjects, 95)), f1(pct(subjects, 99)), String(n)],
-    ledgerRow,
-    ['/healthz (floor)', f1(pct(health, 50)), f1(pct(health, 95)), f1(pct(health, 99)), String(n)],
+  console.log(`(load average while measuring: ${loadavg().map((l) => l.toFixed(1)).join(', ')}; CPU: this process, server and client together)\n`);
+  table(['request', 'p50 ms', 'p95 ms', 'p99 ms', 'requests', 'CPU ms/request'], [
+    ['/v1/subjects, memory counters, each a rebuild (admin API alone)', f1(pct(cold, 50)), f1(pct(cold, 95)), f1(pct(cold, 99)), String(cold.length), f1(coldCpu)],
+    ['/v1/subjects, memory counters, console server (local mode), back to back', f1(pct(subjects, 50)), f1(pct(subjects, 95)), f1(pct(subjects, 99)), String(n), f1(warmCpu)],
+    ...ledgerRows.map((r) => [...r, '']),
+    ['/healthz (floor)', f1(pct(health, 50)), f1(pct(health, 95)), f1(pct(health, 99)), String(n), ''],
   ]);
   return server;
 }
@@ -168,8 +189,8 @@ async function firstRender(table: Table, base: string, quick: boolean): Promise<
   try {
     const rows: string[][] = [];
     for (const [name, path, ready] of [
-      ['policy page', '/console/policy?name=bench/tenants', 'table[data-table="subjects"] tbody tr'],
-      ['overview', '/console/', 'table[data-table="closest"] tbody tr'],
+      ['policy page (10,000 subjects)', '/console/policy?name=bench/tenants', 'table[data-table="subjects"] tbody tr'],
+      ['policy page, sorted by subject, page 101', '/console/policy?name=bench/tenants&sort=subject&order=asc&page=101', 'table[data-table="subjects"] tbody tr'],
     ] as const) {
       const times: number[] = [];
       for (let i = 0; i < (quick ? 3 : 7); i++) {
@@ -198,9 +219,21 @@ async function liveCpu(table: Table, quick: boolean): Promise<void> {
   const traffic = demoTraffic('bench');
   const seconds = quick ? 8 : 20;
   let sent = 0;
-  /** The server's CPU over `seconds` while a request arrives every 200 ms (the live feed sees a change every second). */
-  const measure = async (withTraffic: boolean): Promise<number> => {
+  // One stream of our own counts the changes the pages were told about.
+  let changes = 0;
+  const ctrl = new AbortController();
+  void fetch(`${server.base}/v1/events`, { signal: ctrl.signal }).then(async (res) => {
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      changes += (new TextDecoder().decode(value).match(/event: change/g) ?? []).length;
+    }
+  }).catch(() => undefined);
+  /** The server's CPU, the requests sent and the changes seen over `seconds`, a request every 200 ms (or none). */
+  const measure = async (withTraffic: boolean): Promise<{ cpu: number; requests: number; changes: number; seconds: number }> => {
     const c0 = cpuSeconds(server.pid);
+    const [s0, ch0] = [sent, changes];
     const t0 = Date.now();
     while (Date.now() - t0 < seconds * 1000) {
       if (withTraffic) {
@@ -209,27 +242,33 @@ async function liveCpu(table: Table, quick: boolean): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    return (cpuSeconds(server.pid) - c0) / ((Date.now() - t0) / 1000);
+    await new Promise((r) => setTimeout(r, 1500)); // the last change and the refetches it causes
+    const elapsed = (Date.now() - t0) / 1000;
+    return { cpu: cpuSeconds(server.pid) - c0, requests: sent - s0, changes: changes - ch0, seconds: elapsed };
   };
-  const browser = await launchChromium();
+  const browser = await launchChromiumBrowser();
   try {
     const none = await measure(true);
     const pages = [];
     for (let i = 0; i < 50; i++) {
-      const page = await browser.context.newPage();
-      await page.goto(`${server.base}/console/policy?name=demo/team-budgets`);
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+      await page.goto(`${server.base}/console/policy?name=demo/team-budgets`, { timeout: 120_000 });
       pages.push(page);
     }
     await Promise.all(pages.map((p) => p.waitForSelector(LIVE, { timeout: 120_000 })));
     const idle = await measure(false);
     const busy = await measure(true);
-    console.log(`Live updates: the ext_proc's CPU (share of one core; /proc) with 50 Chromium pages on a policy page, each following /v1/events and refetching its view on every change, over ${seconds} s:\n`);
-    table(['pages', 'traffic', 'CPU (cores)', 'per page (cores)'], [
-      ['0', '5 requests/s (a change every second)', f1(none * 100) + ' %', ''],
-      ['50', 'none (the streams only: pings every 10 s)', f1(idle * 100) + ' %', f1((idle * 100) / 50) + ' %'],
-      ['50', '5 requests/s (a change every second)', f1(busy * 100) + ' %', f1(((busy - none) * 100) / 50) + ' % above 0 pages'],
+    const perRequest = none.cpu / Math.max(1, none.requests);
+    const pageCpu = busy.cpu - busy.requests * perRequest;
+    console.log(`Live updates: the ext_proc's CPU (/proc) with 50 browser sessions (Chromium contexts) on a policy page, each following /v1/events and refetching its view on every change, ${seconds} s per row (load average ${loadavg().map((l) => l.toFixed(1)).join(', ')}; the 50 Chromium sessions load the machine, so fewer requests go out in the same time):\n`);
+    const ms = (x: number): string => f1(x * 1000);
+    table(['pages', 'traffic', 'requests', 'changes', 'server CPU s', 'CPU % of a core', 'CPU ms per change for the pages'], [
+      ['0', 'a request every 200 ms', String(none.requests), String(none.changes), f1(none.cpu), f1((none.cpu / none.seconds) * 100), ''],
+      ['50', 'none (the streams only: a ping every 10 s)', '0', String(idle.changes), f1(idle.cpu), f1((idle.cpu / idle.seconds) * 100), ''],
+      ['50', 'a request every 200 ms', String(busy.requests), String(busy.changes), f1(busy.cpu), f1((busy.cpu / busy.seconds) * 100), `${ms(pageCpu / Math.max(1, busy.changes))} (${ms(pageCpu / Math.max(1, busy.changes) / 50)} per page)`],
     ]);
   } finally {
+    ctrl.abort();
     client.close();
     await browser.close();
     await server.stop();

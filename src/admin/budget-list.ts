@@ -47,12 +47,13 @@ export interface BudgetListSource {
 
 const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
 
-function row(limit: Limit, subject: string, model: string | undefined, usedUnits: number, end: number): BudgetRow {
+/** `resetAt`: the window's end as ISO 8601 (the same for every row of a limit: formatted once). */
+function row(limit: Limit, subject: string, model: string | undefined, usedUnits: number, resetAt: string): BudgetRow {
   const budget = counterBudget(limit);
   const r: BudgetRow = {
     limit: limit.name, window: limit.window.text, unit: limit.kind === 'cost' ? 'usd' : 'tokens', subject,
     used: display(limit, usedUnits), budget: display(limit, budget), remaining: display(limit, Math.max(0, budget - usedUnits)),
-    share: budget > 0 ? Math.round((usedUnits / budget) * 1e6) / 1e6 : 1, reset_at: new Date(end).toISOString(),
+    share: budget > 0 ? Math.round((usedUnits / budget) * 1e6) / 1e6 : 1, reset_at: resetAt,
   };
   if (model !== undefined) r.model = model;
   return r;
@@ -63,9 +64,10 @@ async function fromCounters(store: CounterStore, policy: TokenPolicy, limit: Lim
   const prefix = `${policyKey(policy)}|${limit.name}|`;
   const suffix = `|${w.id}`;
   const counters = await (store.list?.(prefix, w.end, now) ?? Promise.resolve([]));
+  const resetAt = new Date(w.end).toISOString();
   return counters.filter((c) => c.used > 0 && c.key.endsWith(suffix)).map((c) => {
     const parts = c.key.slice(prefix.length, c.key.length - suffix.length).split('|');
-    return row(limit, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, w.end);
+    return row(limit, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, resetAt);
   });
 }
 
@@ -83,7 +85,8 @@ async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit
     const prev = used.get(key);
     used.set(key, { subject: s.subject ?? '', model, units: (prev?.units ?? 0) + units });
   }
-  return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, w.end));
+  const resetAt = new Date(w.end).toISOString();
+  return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, resetAt));
 }
 
 /** Every row of the policy's limits (or of one limit), unsorted, and where they came from. */

@@ -54,6 +54,11 @@ export class ChangeFeed {
     return this.streams.size;
   }
 
+  /** Bumped by every change seen (only while a stream is open: without one, nothing polls the mark). */
+  get current(): number {
+    return this.version;
+  }
+
   /** Starts an event stream on `res`; it ends when the client goes away. */
   subscribe(req: IncomingMessage, res: ServerResponse): void {
     if (this.streams.size >= (this.opts.maxStreams ?? 1000)) {

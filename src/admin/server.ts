@@ -21,7 +21,8 @@ import { handleEvents, type ChangeFeed } from './events-api.js';
 import { handleLimits } from './limits-api.js';
 import { handleRefusals } from './refusals-api.js';
 import { handleSubject } from './subject-api.js';
-import { handleSubjects, type PolicyBudgets } from './subjects-api.js';
+import { handleSubjects, type PolicyBudgets, type SubjectSnapshot } from './subjects-api.js';
+import type { SnapshotCache } from './snapshot-cache.js';
 
 export type { AdminServer, Route } from './probes.js';
 
@@ -44,6 +45,8 @@ export interface AdminDeps extends ProbeDeps {
   budgets?: PolicyBudgets;
   /** Live updates for GET /v1/events; absent: 404. */
   feed?: ChangeFeed;
+  /** Shared subject listings (/v1/subjects, /v1/subject) until the data changes; absent: built per request. */
+  snapshots?: SnapshotCache<SubjectSnapshot>;
   /** Leave out POST /v1/count and GET /v1/models (`tokenmeter console` loads no tokenizer). */
   noCounting?: boolean;
 }
@@ -53,7 +56,9 @@ const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 /** Every route of the admin API (the console adds its pages to these). */
 export function adminRoutes(deps: AdminDeps): Map<string, Route> {
   const budgets = deps.budgets ?? deps.usage;
-  const listing = { adminToken: deps.adminToken ?? '', ...(budgets ? { source: budgets } : {}), ...(deps.ledger ? { ledger: deps.ledger } : {}) };
+  const listing = {
+    adminToken: deps.adminToken ?? '', ...(budgets ? { source: budgets } : {}), ...(deps.ledger ? { ledger: deps.ledger } : {}), ...(deps.snapshots ? { snapshots: deps.snapshots } : {}),
+  };
   const counting: [string, Route][] = deps.noCounting ? [] : [
     ['/v1/count', {
       methods: ['POST'],

@@ -26,7 +26,7 @@ export async function handleSubject(req: IncomingMessage, res: ServerResponse, u
   const source = deps.source;
   const ledger = deps.ledger;
   const result = await ledgerRead(res, async () => {
-    const current = await subjectRows(source, ledger, policy);
+    const current = await subjectRows({ ...deps, source }, policy);
     const row = current.rows.find((r) => forms.includes(r.subject));
     const subject = row?.subject ?? raw;
     const now = current.now;

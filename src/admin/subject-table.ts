@@ -84,10 +84,19 @@ export interface TablePage {
   rows: SubjectRow[];
 }
 
-/** Search, sort and one page (or every matching row with pageSize Infinity, for CSV). */
-export function tablePage(all: readonly SubjectRow[], q: TableQuery): TablePage {
+/**
+ * Search, sort and one page (or every matching row with pageSize Infinity, for CSV). With `sorted` (a memo kept with
+ * the rows), each order is sorted once and later requests only filter and slice it.
+ */
+export function tablePage(all: readonly SubjectRow[], q: TableQuery, sorted?: Map<string, readonly SubjectRow[]>): TablePage {
   const keep = matcher(q.search);
-  const rows = all.filter((r) => keep(r.subject)).sort(comparator(q.sort, q.order));
+  const key = `${q.sort.by === 'limit' ? `limit:${q.sort.limit}` : q.sort.by}:${q.order}`;
+  let ordered = sorted?.get(key);
+  if (!ordered) {
+    ordered = [...all].sort(comparator(q.sort, q.order));
+    sorted?.set(key, ordered);
+  }
+  const rows = q.search?.trim() ? ordered.filter((r) => keep(r.subject)) : ordered;
   const end = q.offset + q.pageSize;
   return { total: rows.length, offset: q.offset, next_offset: end < rows.length ? end : null, rows: rows.slice(q.offset, end) };
 }

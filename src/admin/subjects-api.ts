@@ -13,7 +13,8 @@ import { budgetRows } from './budget-list.js';
 import { sendError, sendJson } from './http.js';
 import { parseCount, parseFormat, parseOffset, sendCsv, toCsv, type Checked } from './ledger-params.js';
 import { allValid, ledgerRead } from './spend-api.js';
-import { groupBySubject, tableCsvColumns, tableCsvRecord, tablePage, type SortKey } from './subject-table.js';
+import type { SnapshotCache } from './snapshot-cache.js';
+import { groupBySubject, tableCsvColumns, tableCsvRecord, tablePage, type SortKey, type SubjectRow } from './subject-table.js';
 import { authorizedPolicy } from './usage-api.js';
 
 /** The policies in force, the counter store when this process can read it, and the clock. */
@@ -28,6 +29,16 @@ export interface SubjectsApiDeps {
   source?: PolicyBudgets;
   ledger?: LedgerQuery;
   adminToken: string;
+  /** Shares one listing per policy between requests until the data changes (the console's server sets it). */
+  snapshots?: SnapshotCache<SubjectSnapshot>;
+}
+
+/** A policy's subject rows, where they came from, when, and the sorted orders asked for so far. */
+export interface SubjectSnapshot {
+  rows: SubjectRow[];
+  source: 'counters' | 'ledger';
+  now: number;
+  sorted: Map<string, readonly SubjectRow[]>;
 }
 
 function parseSort(raw: string | null, policy: TokenPolicy): Checked<SortKey> {
@@ -43,10 +54,14 @@ function parseOrder(raw: string | null, sort: SortKey): Checked<'asc' | 'desc'> 
   return { ok: false, message: `order=${raw}: use asc or desc` };
 }
 
-/** The policy's subject rows (all of them), read from the counters or the ledger. */
-export async function subjectRows(source: PolicyBudgets, ledger: LedgerQuery | undefined, policy: TokenPolicy): Promise<{ rows: ReturnType<typeof groupBySubject>; source: 'counters' | 'ledger'; now: number }> {
-  const read = await budgetRows({ now: () => source.now(), ...(source.store ? { store: source.store } : {}), ...(ledger ? { ledger } : {}) }, policy);
-  return { rows: groupBySubject(policy, read.rows), source: read.source, now: read.now };
+/** The policy's subject rows (all of them), read from the counters or the ledger (or the shared snapshot). */
+export function subjectRows(deps: SubjectsApiDeps & { source: PolicyBudgets }, policy: TokenPolicy): Promise<SubjectSnapshot> {
+  const { source, ledger } = deps;
+  const build = async (): Promise<SubjectSnapshot> => {
+    const read = await budgetRows({ now: () => source.now(), ...(source.store ? { store: source.store } : {}), ...(ledger ? { ledger } : {}) }, policy);
+    return { rows: groupBySubject(policy, read.rows), source: read.source, now: read.now, sorted: new Map() };
+  };
+  return deps.snapshots ? deps.snapshots.get(policyKey(policy), build) : build();
 }
 
 export async function handleSubjects(req: IncomingMessage, res: ServerResponse, url: URL, deps: SubjectsApiDeps): Promise<void> {
@@ -60,12 +75,12 @@ export async function handleSubjects(req: IncomingMessage, res: ServerResponse, 
   });
   if (!p) return;
   const source = deps.source;
-  const read = await ledgerRead(res, () => subjectRows(source, deps.ledger, policy));
+  const read = await ledgerRead(res, () => subjectRows({ ...deps, source }, policy));
   if (!read) return;
   const search = q.get('q') ?? undefined;
   const limits = policy.limits.map(describeLimit);
   const csv = p.format === 'csv';
-  const page = tablePage(read.rows, { sort: sort.value, order: p.order, offset: csv ? 0 : p.offset, pageSize: csv ? Infinity : p.pageSize, ...(search ? { search } : {}) });
+  const page = tablePage(read.rows, { sort: sort.value, order: p.order, offset: csv ? 0 : p.offset, pageSize: csv ? Infinity : p.pageSize, ...(search ? { search } : {}) }, read.sorted);
   if (csv) return sendCsv(res, `subjects-${policy.name}`, toCsv(tableCsvColumns(limits), page.rows.map(tableCsvRecord)));
   sendJson(res, 200, {
     policy: policyKey(policy), source: read.source, as_of: new Date(read.now).toISOString(), limits, sort: q.get('sort') ?? 'share', order: p.order,

@@ -5,6 +5,8 @@
  */
 import { adminRoutes, type AdminDeps } from '../admin/server.js';
 import { ChangeFeed, consoleMark } from '../admin/events-api.js';
+import { SnapshotCache } from '../admin/snapshot-cache.js';
+import type { SubjectSnapshot } from '../admin/subjects-api.js';
 import { serveAdmin, type AdminServer } from '../admin/probes.js';
 import { ConsoleAccess } from './access.js';
 import { withConsole } from './server.js';
@@ -17,7 +19,10 @@ export async function startConsoleServer(deps: AdminDeps, opts: { userHeader: st
   const budgets = deps.budgets ?? deps.usage;
   const feed = new ChangeFeed({ mark: consoleMark({ ...(deps.ledger ? { ledger: deps.ledger } : {}), ...(budgets ? { budgets } : {}), ...(deps.now ? { now: deps.now } : {}) }) });
   const access = new ConsoleAccess({ adminToken: deps.adminToken ?? '', userHeader: opts.userHeader });
-  const routes = withConsole(adminRoutes({ ...deps, feed }), { access, ...(opts.assetsDir ? { assetsDir: opts.assetsDir } : {}), ...(opts.title ? { title: opts.title } : {}) });
+  // One listing of a policy's subjects per change (the feed's version), at most 1 s old: the pages of many open
+  // browsers refetching after one change share it. Without open streams the version does not move: age decides.
+  const snapshots = new SnapshotCache<SubjectSnapshot>({ maxAgeMs: 1000, version: () => feed.current, ...(deps.now ? { now: deps.now } : {}) });
+  const routes = withConsole(adminRoutes({ ...deps, feed, snapshots }), { access, ...(opts.assetsDir ? { assetsDir: opts.assetsDir } : {}), ...(opts.title ? { title: opts.title } : {}) });
   const server = await serveAdmin(routes, host, port);
   return {
     port: server.port, feed,

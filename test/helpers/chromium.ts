@@ -62,3 +62,11 @@ export async function waitForText(page: Page, selector: string, test: (text: str
 
 /** The live indicator of a console page says live. */
 export const LIVE = '#live[data-state="live"]';
+
+/**
+ * A browser for several independent sessions (`browser.newContext()` each: own cookies and own connections — one
+ * profile allows 6 connections per host over HTTP/1.1, so 50 users need 50 contexts, not 50 tabs of one).
+ */
+export function launchChromiumBrowser(): Promise<import('playwright-core').Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}

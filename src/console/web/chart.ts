@@ -1,10 +1,14 @@
 /**
- * Charts with uPlot (a small canvas time-series library: no framework, no CDN — bundled by npm run build). Colours
- * come from the page's CSS variables, so charts follow the light or dark theme. Each chart sits in a figure whose
- * caption and aria-label say what it shows; the same numbers are in a table next to it.
+ * Charts with uPlot (a small canvas time-series library: no framework, no CDN — bundled by npm run build, in a chunk
+ * of its own that only pages with charts load; the figure is drawn into once it has arrived). Colours come from the
+ * page's CSS variables, so charts follow the light or dark theme. Each chart sits in a figure whose caption and
+ * aria-label say what it shows; the same numbers are in a table next to it.
  */
-import uPlot from 'uplot';
+import type uPlot from 'uplot';
 import { h } from './dom.js';
+
+let library: Promise<typeof uPlot> | undefined;
+const loadUPlot = (): Promise<typeof uPlot> => (library ??= import('uplot').then((m) => m.default));
 
 export interface SeriesSpec {
   label: string;
@@ -32,12 +36,27 @@ function timeLabels(splits: number[], step: number): string[] {
  * Bars (stacked when `stacked`: the legend still shows each series' own value) with an optional dashed line (a
  * budget), over UTC time.
  */
-export function timeChart(o: { label: string; times: number[]; series: SeriesSpec[]; format: (v: number) => string; height?: number; stacked?: boolean }): HTMLElement {
+export interface ChartSpec {
+  label: string;
+  /** Seconds since the epoch. */
+  times: number[];
+  series: SeriesSpec[];
+  format: (v: number) => string;
+  height?: number;
+  stacked?: boolean;
+}
+
+export function timeChart(o: ChartSpec): HTMLElement {
   const box = h('div', { class: 'chart', role: 'img', 'aria-label': o.label });
   const fig = h('figure', { class: 'chart-figure' }, box, h('figcaption', {}, o.label));
+  void loadUPlot().then((UPlot) => draw(UPlot, box, o));
+  return fig;
+}
+
+function draw(UPlot: typeof uPlot, box: HTMLElement, o: ChartSpec): void {
   const fg = css('--fg-muted');
   const grid = css('--grid');
-  const bars = uPlot.paths.bars?.({ size: [0.7, 40], gap: 1 });
+  const bars = UPlot.paths.bars?.({ size: [0.7, 40], gap: 1 });
   const n = o.series.length;
   const step = o.times.length > 1 ? (o.times[1] as number) - (o.times[0] as number) : 86_400;
   // Stacked: each bar series holds the running sum, drawn from the top of the stack down so each stays visible.
@@ -74,14 +93,13 @@ export function timeChart(o: { label: string; times: number[]; series: SeriesSpe
       }),
     ],
   };
-  const plot = new uPlot(opts, data, box);
+  const plot = new UPlot(opts, data, box);
   const fit = (): void => {
     const w = Math.max(260, Math.floor(box.clientWidth));
     if (w !== plot.width) plot.setSize({ width: w, height: o.height ?? 220 });
   };
   new ResizeObserver(fit).observe(box);
   requestAnimationFrame(fit);
-  return fig;
 }
 
 /** Daily values per key (policy, model) for a time chart: one series per key, days as times. */

@@ -2,9 +2,11 @@
  * Live updates: one EventSource on /v1/events per page. A `change` makes the page refetch its view (one refetch at a
  * time; changes during a refetch are merged into one more). The status line in the header says whether the data is
  * live, stale (no event for longer than the server's heartbeat allows) or the server is unreachable (EventSource
- * retries by itself), and when the page last updated.
+ * retries by itself), and when the page last updated. A hidden tab closes its stream and reopens it (and refetches)
+ * when shown again: over HTTP/1.1 a browser opens at most 6 connections to one host, and background tabs holding
+ * streams would starve the one in front.
  */
-type State = 'connecting' | 'live' | 'stale' | 'unreachable' | 'degraded';
+type State = 'connecting' | 'live' | 'stale' | 'unreachable' | 'degraded' | 'paused';
 
 export class Live {
   private source: EventSource | undefined;
@@ -21,11 +23,26 @@ export class Live {
   constructor(private readonly el: HTMLElement, private readonly refresh: () => Promise<void>) {}
 
   start(): void {
+    this.open();
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden') {
+        this.source?.close();
+        this.source = undefined;
+        this.set('paused');
+      } else if (!this.source) this.open();
+    });
+    this.watchdog = window.setInterval(() => {
+      if (this.state === 'live' && Date.now() - this.lastEvent > this.heartbeatMs * 2.5) this.set('stale');
+      this.render();
+    }, 1000);
+  }
+
+  private open(): void {
     const es = new EventSource('/v1/events');
     this.source = es;
     const seen = (): void => {
       this.lastEvent = Date.now();
-      if (this.state === 'stale' || this.state === 'unreachable' || this.state === 'connecting') this.set('live');
+      if (this.state === 'stale' || this.state === 'unreachable' || this.state === 'connecting' || this.state === 'paused') this.set('live');
     };
     es.addEventListener('hello', (e) => {
       const data = JSON.parse((e as MessageEvent<string>).data) as { heartbeat_ms: number; ok: boolean };
@@ -50,12 +67,8 @@ export class Live {
       } else this.set('degraded', data.message ?? '');
     });
     es.addEventListener('error', () => {
-      if (es.readyState !== EventSource.OPEN) this.set('unreachable');
+      if (es.readyState !== EventSource.OPEN && this.source === es) this.set('unreachable');
     });
-    this.watchdog = window.setInterval(() => {
-      if (this.state === 'live' && Date.now() - this.lastEvent > this.heartbeatMs * 2.5) this.set('stale');
-      this.render();
-    }, 1000);
   }
 
   stop(): void {
@@ -100,6 +113,7 @@ export class Live {
       stale: `Stale · nothing from the server since ${heard} UTC · data from ${at} UTC`,
       unreachable: `Server unreachable · retrying · data from ${at} UTC`,
       degraded: `Data source unavailable · ${this.message} · data from ${at} UTC`,
+      paused: `Paused while this tab is hidden · data from ${at} UTC`,
     };
     this.el.dataset.state = this.state;
     if (this.el.textContent !== text[this.state]) this.el.textContent = text[this.state];

@@ -36,11 +36,16 @@ export class PolicyPage {
 
   async render(): Promise<void> {
     const v = readView();
-    if (!this.words) {
-      this.words = (await getJson<{ policies: PolicyWords[] }>('/v1/limits', { policy: v.name })).policies[0];
-      this.layout(v);
-    }
-    await this.refresh();
+    if (this.words) return this.refresh();
+    // First load: the policy's words and the first page of subjects at once.
+    const [limits, subjects] = await Promise.all([getJson<{ policies: PolicyWords[] }>('/v1/limits', { policy: v.name }), this.fetch(v)]);
+    this.words = limits.policies[0];
+    this.layout(v);
+    this.draw(subjects, v);
+  }
+
+  private fetch(v: View): Promise<Subjects> {
+    return getJson<Subjects>('/v1/subjects', { policy: v.name, q: v.q, sort: v.sort, order: v.order, offset: (v.page - 1) * PAGE, page_size: PAGE });
   }
 
   private layout(v: View): void {
@@ -70,7 +75,10 @@ export class PolicyPage {
 
   async refresh(): Promise<void> {
     const v = readView();
-    const data = await getJson<Subjects>('/v1/subjects', { policy: v.name, q: v.q, sort: v.sort, order: v.order, offset: (v.page - 1) * PAGE, page_size: PAGE });
+    this.draw(await this.fetch(v), v);
+  }
+
+  private draw(data: Subjects, v: View): void {
     const focused = document.activeElement?.getAttribute('data-focus-key');
     fill(this.tableBox, this.summary(data, v), this.table(data, v), this.pager(data, v),
       h('p', { class: 'export' }, link(withQuery('/v1/subjects', { policy: v.name, q: v.q, sort: v.sort, order: v.order, format: 'csv' }), `Download CSV (the ${data.total.toLocaleString('en-US')} subjects of this view)`, { download: '' })));
