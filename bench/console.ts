@@ -248,6 +248,8 @@ async function liveCpu(table: Table, quick: boolean): Promise<void> {
   };
   const browser = await launchChromiumBrowser();
   try {
+    // Warm-up: the first requests load the tokenizer's encodings and JIT the paths; the rows compare warm servers.
+    for (const d of traffic) await runExchange(client, { ...d.exchange, requestHeaders: { ...d.exchange.requestHeaders, 'x-request-id': `warm-${sent++}` } }, { messageTimeoutMs: 20_000 });
     const none = await measure(true);
     const pages = [];
     for (let i = 0; i < 50; i++) {
