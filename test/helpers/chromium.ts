@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser as PlaywrightBrowser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
@@ -67,6 +67,6 @@ export const LIVE = '#live[data-state="live"]';
  * A browser for several independent sessions (`browser.newContext()` each: own cookies and own connections — one
  * profile allows 6 connections per host over HTTP/1.1, so 50 users need 50 contexts, not 50 tabs of one).
  */
-export function launchChromiumBrowser(): Promise<import('playwright-core').Browser> {
+export function launchChromiumBrowser(): Promise<PlaywrightBrowser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 }
