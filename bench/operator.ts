@@ -54,6 +54,9 @@ export interface OperatorBench {
   /** Peak resident set of the operator process (VmHWM). */
   peakRssMiB: number;
   editEnforcedSeconds: number;
+  /** The limits ConfigMaps published (the named one and its shards) and the bytes of policies they hold. */
+  limitsConfigMaps: number;
+  limitsBytes: number;
 }
 
 function procKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -96,7 +99,33 @@ function requestSummary(fake: FakeApiServer): string {
   return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${String(v).padStart(6)} ${k}`).join('\n');
 }
 
-export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()): Promise<OperatorBench> {
+/** A policy of `overrides` overrides (tenant-0000… with their own daily budget); `edited` changes tenant-0500's. */
+function bigSpec(overrides: number, edited = false): Record<string, unknown> {
+  return {
+    targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'llm' }],
+    subject: { from: 'Header', name: 'x-tenant-id' },
+    limits: [{ name: 'per-minute', tokens: 100_000, window: '1m' }, { name: 'daily', tokens: 1_000_000, window: 'Day' }],
+    overrides: Array.from({ length: overrides }, (_, i) => ({
+      subject: `tenant-${String(i).padStart(4, '0')}`, limits: [{ name: 'daily', tokens: edited && i === 500 ? 7 : 2_000_000 + i }],
+    })),
+  };
+}
+
+/** Every limits ConfigMap the operator published, joined in order (the named one, then its shards). */
+function publishedLimits(fake: FakeApiServer): { version?: string; text: string; maps: number } {
+  const cm = fake.get('v1', 'ConfigMap', NS, 'tokenmeter-policies') as (KubeObject & { data: Record<string, string> }) | undefined;
+  if (!cm) return { text: '', maps: 0 };
+  const shards = (cm.data.shards ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')[0] ?? '');
+  const chunks = shards.map((name) => (fake.get('v1', 'ConfigMap', NS, name) as (KubeObject & { data: Record<string, string> }) | undefined)?.data['policies.yaml'] ?? '');
+  return { version: cm.data.version, text: (cm.data['policies.yaml'] ?? '') + chunks.join(''), maps: 1 + shards.length };
+}
+
+export interface OperatorBenchOptions {
+  /** Further policies of `overrides` overrides each (their edit is one override's budget). */
+  big?: { policies: number; overrides: number };
+}
+
+export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions(), options: OperatorBenchOptions = {}): Promise<OperatorBench> {
   const fake = await FakeApiServer.start({ resources: RESOURCES });
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-op-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -112,6 +141,10 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
   const ns = (i: number): string => `team-${i % 50}`;
   for (let t = 0; t < 50; t++) fake.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'llm', namespace: `team-${t}` }, spec: { parentRefs: [{ name: 'gw' }] } });
   for (let i = 0; i < n; i++) fake.put({ ...TP, metadata: { name: `p${i}`, namespace: ns(i) }, spec: spec(i, 100_000) });
+  const big = options.big?.policies ?? 0;
+  for (let i = 0; i < big; i++) fake.put({ ...TP, metadata: { name: `big${i}`, namespace: ns(i) }, spec: bigSpec(options.big?.overrides ?? 0) });
+  const total = n + big;
+  const objectName = (i: number): string => (i < n ? `p${i}` : `big${i - n}`);
   const loaded = async (): Promise<string | null> => ((await (await fetch(`http://127.0.0.1:${extproc.admin.port}/v1/policies`)).json()) as { version: string | null }).version;
 
   const t0 = performance.now();
@@ -123,11 +156,11 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
       .some((c) => c.type === 'Ready' && c.status === 'True');
     // Only the policies not yet Ready are read again, every 100 ms: the poll must not compete with the fake API server
     // and the ext_proc (this process) for the two cores.
-    const waiting = new Set(Array.from({ length: n }, (_, i) => i));
-    await until('1,000 policies Ready', 120_000, async () => {
+    const waiting = new Set(Array.from({ length: total }, (_, i) => i));
+    await until('every policy Ready', 180_000, async () => {
       if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}`);
-      for (const i of waiting) if (isReady(fake.get(TP.apiVersion, TP.kind, ns(i), `p${i}`))) waiting.delete(i);
-      if (process.env.BENCH_TRACE) console.error(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${n - waiting.size} Ready`);
+      for (const i of waiting) if (isReady(fake.get(TP.apiVersion, TP.kind, ns(i < n ? i : i - n), objectName(i)))) waiting.delete(i);
+      if (process.env.BENCH_TRACE) console.error(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${total - waiting.size} Ready`);
       if (waiting.size === 0) return true;
       await new Promise((r) => setTimeout(r, 100));
       return undefined;
@@ -140,20 +173,28 @@ export async function benchOperator(n = 1000, nodeOptions = chartNodeOptions()):
       console.error(`bench process (fake API + ext_proc) CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
     }
 
+    // The edit: one small policy's limit, or (with big policies) one override's budget in one of them.
     const edited = Math.floor(n / 2);
+    const editedName = big > 0 ? 'big0' : `p${edited}`;
     const before = await loaded();
     const t1 = performance.now();
-    fake.put({ ...TP, metadata: { name: `p${edited}`, namespace: ns(edited) }, spec: spec(edited, 7) });
+    if (big > 0) fake.put({ ...TP, metadata: { name: 'big0', namespace: ns(0) }, spec: bigSpec(options.big?.overrides ?? 0, true) });
+    else fake.put({ ...TP, metadata: { name: `p${edited}`, namespace: ns(edited) }, spec: spec(edited, 7) });
+    let published = publishedLimits(fake);
     await until('the edit loaded by the ext_proc', 30_000, async () => {
       const v = await loaded();
       if (v === before) return undefined;
-      const cm = fake.get('v1', 'ConfigMap', NS, 'tokenmeter-policies') as KubeObject & { data: Record<string, string> };
-      if (cm.data.version !== v) return undefined;
-      const limit = parsePolicies(cm.data['policies.yaml'] ?? '').policies.find((p) => p.name === `p${edited}`)?.limits[0];
+      published = publishedLimits(fake);
+      if (published.version !== v) return undefined;
+      const p = parsePolicies(published.text).policies.find((q) => q.name === editedName);
+      const limit = big > 0 ? p?.overrides?.find((o) => o.subject === 'tenant-0500')?.limits[0] : p?.limits[0];
       return limit?.kind === 'tokens' && limit.tokens === 7 ? true : undefined;
     });
     const editEnforcedSeconds = (performance.now() - t1) / 1000;
-    return { policies: n, convergeSeconds, operatorCpuSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds };
+    return {
+      policies: total, convergeSeconds, operatorCpuSeconds, peakRssMiB: procKiB(pid, 'VmHWM') / 1024, editEnforcedSeconds,
+      limitsConfigMaps: published.maps, limitsBytes: Buffer.byteLength(published.text),
+    };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

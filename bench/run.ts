@@ -10,6 +10,8 @@ import { memoryAtRest, vocabularyCosts } from './memory-at-rest.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
+import { benchDecisions } from './decisions.js';
+import { benchLimits } from './limits.js';
 import { benchOperator, chartNodeOptions } from './operator.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
 import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
@@ -135,6 +137,25 @@ async function budgets(): Promise<void> {
   }
 }
 
+/** The published limits at the stated sizes: ConfigMaps, render and load times. */
+function limitsSize(): void {
+  const r = benchLimits();
+  console.log('## Limits ConfigMaps: 1,000 policies plus 20 policies of 1,000 overrides each (render in the operator, load in the ext_proc)\n');
+  table(['policies', 'overrides', 'bytes', 'ConfigMaps', 'largest ConfigMap bytes', 'render ms', 'first load ms', 'reload after one edit ms'],
+    [[String(r.policies), String(r.overrides), String(r.bytes), String(r.configMaps), String(r.largestConfigMapBytes), f1(r.renderMs), f1(r.firstLoadMs), f1(r.reloadAfterEditMs)]]);
+}
+
+/** Budget decisions with tiers and overrides against a policy without, each in its own processes. */
+async function decisions(): Promise<void> {
+  const rows = await benchDecisions(quick);
+  const base = rows[0]?.cpuUsPerDecision ?? 1;
+  const baseMin = rows[0]?.minCpuUsPerDecision ?? 1;
+  console.log('## Budget decision (admit + settle, memory store): a policy with 10 tiers and 1,000 overrides vs one without\n');
+  table(['policy', 'CPU µs/decision (median)', 'vs none', 'CPU µs/decision (min)', 'vs none'], rows.map((r) => [
+    r.policy, f2(r.cpuUsPerDecision), `${f2(r.cpuUsPerDecision / base)}x`, f2(r.minCpuUsPerDecision), `${f2(r.minCpuUsPerDecision / baseMin)}x`,
+  ]));
+}
+
 /** The spend ledger: CPU it adds per request, write rate, the month report, queue memory, the budgets listing. */
 async function ledger(): Promise<void> {
   const missing = postgresUnavailable();
@@ -189,9 +210,12 @@ async function ledger(): Promise<void> {
 
 async function operator(): Promise<void> {
   const r = await benchOperator(1000);
-  console.log(`## Operator: 1,000 TokenPolicies (operator process with NODE_OPTIONS "${chartNodeOptions()}" vs fake kube-apiserver over HTTP, one ext_proc)\n`);
-  table(['policies', 'converge to Ready s', 'operator CPU s', 'operator peak RSS MiB', 'edit enforced s'],
-    [[String(r.policies), f2(r.convergeSeconds), f1(r.operatorCpuSeconds), f1(r.peakRssMiB), f2(r.editEnforcedSeconds)]]);
+  const o = await benchOperator(1000, chartNodeOptions(), { big: { policies: 20, overrides: 1000 } });
+  console.log(`## Operator: 1,000 TokenPolicies, then 1,000 plus 20 of 1,000 overrides each (operator process with NODE_OPTIONS "${chartNodeOptions()}" vs fake kube-apiserver over HTTP, one ext_proc)\n`);
+  table(['policies', 'limits ConfigMaps', 'limits bytes', 'converge to Ready s', 'operator CPU s', 'operator peak RSS MiB', 'edit enforced s'], [r, o].map((x, i) => [
+    i === 0 ? String(x.policies) : '1000 + 20 × 1,000 overrides', String(x.limitsConfigMaps), String(x.limitsBytes), f2(x.convergeSeconds), f1(x.operatorCpuSeconds),
+    f1(x.peakRssMiB), `${f2(x.editEnforcedSeconds)}${i === 0 ? '' : ' (one override)'}`,
+  ]));
 }
 
 async function atRest(): Promise<void> {
@@ -210,6 +234,10 @@ async function main(): Promise<void> {
   console.log(`# tokenmeter bench — ${new Date().toISOString()}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (process.argv.includes('--budgets-only')) return budgets();
+  if (process.argv.includes('--decisions-only')) {
+    limitsSize();
+    return decisions();
+  }
   if (process.argv.includes('--operator-only')) return operator();
   if (process.argv.includes('--memory-only')) return atRest();
   if (process.argv.includes('--ledger-only')) return ledger();
@@ -221,6 +249,8 @@ async function main(): Promise<void> {
   await extprocVsEcho();
   await smallWhileLarge();
   await budgets();
+  limitsSize();
+  await decisions();
   await ledger();
   await benchConsole(table, quick);
   await operator();

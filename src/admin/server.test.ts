@@ -34,6 +34,25 @@ spec:
   limits:
   - {name: hourly, tokens: 100000, window: 1h}
   reservation: {output: None}
+---
+apiVersion: tokenmeter.dev/v1alpha1
+kind: TokenPolicy
+metadata: {name: plans}
+spec:
+  match: {paths: [/v1/responses]}
+  subject: {from: Header, name: x-tenant-id}
+  limits:
+  - {name: daily, tokens: 1000, window: Day}
+  tiers:
+    selector: {from: Header, name: x-plan}
+    default: free
+    plans:
+    - {name: free}
+    - {name: pro, limits: [{name: daily, tokens: 50000}]}
+  overrides:
+  - {subject: acme, name: acme-contract, limits: [{name: daily, tokens: 9000}]}
+  - {subject: eval, exempt: true}
+  reservation: {output: None}
 `;
 
 const T0 = Date.UTC(2026, 0, 31, 23, 59, 30);
@@ -95,7 +114,7 @@ describe('GET /v1/policies', () => {
   it('reports the source, the limits version loaded and the policies; none when budgets are off', async () => {
     const res = await call('/v1/policies');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ source: 'configmap', version: 'v-abc', policies: ['team', 'llm/keys'] });
+    expect(res.body).toEqual({ source: 'configmap', version: 'v-abc', policies: ['team', 'llm/keys', 'plans'] });
     expect((await call('/v1/policies', {}, `http://127.0.0.1:${bare.port}`)).body).toEqual({ source: 'none', version: null, policies: [] });
     expect((await call('/v1/policies', { method: 'POST' })).status).toBe(405);
   });
@@ -230,6 +249,26 @@ describe('GET /v1/usage', () => {
     }
     const byNs = await call('/v1/usage?policy=keys&namespace=llm&subject=sk-other', { headers: auth });
     expect(byNs.body).toMatchObject({ limits: [{ used: 0 }] });
+  });
+
+  it('says which tier and override apply: the tier asked for, else the default', async () => {
+    const get = async (q: string): Promise<Json> => (await call(`/v1/usage?policy=plans&${q}`, { headers: auth })).body;
+    expect(await get('subject=globex')).toMatchObject({ tier: 'free', tier_source: 'default', override: null, exempt: false, limits: [{ name: 'daily', limit: 1000, used: 0 }] });
+    const a = await limiter.admit(admit({ headers: { 'x-tenant-id': 'globex', 'x-plan': 'Pro' }, path: '/v1/responses', endpoint: 'openai.responses', inputTokens: 70 }));
+    expect(a.log).toMatchObject({ tiers: { plans: 'pro' }, decision: 'allowed' });
+    expect(await get('subject=globex&tier=PRO')).toMatchObject({ tier: 'pro', tier_source: 'query', limits: [{ name: 'daily', limit: 50000, used: 70 }] });
+    // Same counter under either tier: the usage does not reset when the tier changes.
+    expect(await get('subject=globex&tier=free')).toMatchObject({ tier: 'free', tier_source: 'query', limits: [{ limit: 1000, used: 70, remaining: 930 }] });
+    expect(await get('subject=acme')).toMatchObject({ override: 'acme-contract', exempt: false, limits: [{ limit: 9000 }] });
+    const eval_ = await get('subject=eval');
+    expect(eval_).toMatchObject({ override: eval_['subject'] as string, exempt: true, limits: [{ limit: 1000 }] });
+    const bad = await call('/v1/usage?policy=plans&subject=acme&tier=gold', { headers: auth });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.message).toBe('policy plans has no tier "gold": its tiers are free, pro');
+    expect(await get('subject=acme')).not.toHaveProperty('tier_unknown');
+    const tierless = (await call('/v1/usage?policy=team&subject=acme', { headers: auth })).body;
+    expect(tierless).not.toHaveProperty('tier');
+    expect(tierless).toMatchObject({ override: null, exempt: false });
   });
 
   it('404 for an unknown policy or when no policies are loaded; 400 without a subject', async () => {

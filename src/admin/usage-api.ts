@@ -1,6 +1,9 @@
 /**
- * `GET /v1/usage?policy=NAME[&namespace=NS]&subject=VALUE[&model=M]`: current usage, remaining budget and reset time
- * of every limit of one policy for one subject — what the limiter would see for a request from that subject now.
+ * `GET /v1/usage?policy=NAME[&namespace=NS]&subject=VALUE[&model=M][&tier=T]`: current usage, remaining budget and
+ * reset time of every limit that applies to one subject under one policy — what the limiter would see for a request
+ * from that subject now: spec.limits changed by its tier and override. Requests name their tier, the subject does
+ * not: `tier=` asks for one (else the default tier; `tier_source` says which). It says which override applied
+ * (`override`, `exempt`); the subject itself only as its log id.
  *
  * `subject` is the value a request would carry for the policy's subject (it may also be sent in the
  * `x-tokenmeter-subject` header, to keep it out of URLs): the header value (Header), the client address (ClientIP),
@@ -15,6 +18,7 @@ import { isTokenmeterError } from '../errors/catalogue.js';
 import { counterKey } from '../limits/keys.js';
 import type { CounterStore } from '../limits/store.js';
 import { counterBudget } from '../policy/charge.js';
+import { limitsFor, tierNames } from '../policy/resolve.js';
 import { GLOBAL_KEY, SHARED_KEY, hashKey, logIdOf, modelKey, normaliseIp, valueKey } from '../policy/subject.js';
 import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
 import { windowAt } from '../policy/windows.js';
@@ -52,6 +56,13 @@ export interface UsageReport {
   /** The subject's log id (as in the request log lines), never the value. */
   subject: string;
   mode: 'Enforce' | 'DryRun';
+  /** Policies with tiers: the tier whose limits are reported, and why that one. */
+  tier?: string;
+  tier_source?: 'query' | 'default';
+  /** The override that applies to the subject (its name, else the subject's log id), or null. */
+  override: string | null;
+  /** The override exempts the subject: its usage is counted, its limits not enforced. */
+  exempt: boolean;
   limits: LimitUsage[];
 }
 
@@ -92,10 +103,20 @@ export function subjectKeyOf(policy: TokenPolicy, value: string | undefined, sha
 
 const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
 
-/** Usage of every limit of `policy` for `subjectKey` now. Throws what the store throws. */
-export async function usageReport(source: UsageSource, policy: TokenPolicy, subjectKey: string, model: string | undefined): Promise<UsageReport> {
+/** Which tier's limits to report: the one asked for (tier=), else the default tier. */
+function tierFor(policy: TokenPolicy, asked: string | undefined): { tier?: string; from?: UsageReport['tier_source'] } {
+  if (!policy.tiers) return {};
+  return asked !== undefined ? { tier: asked, from: 'query' } : { tier: policy.tiers.default, from: 'default' };
+}
+
+/** Usage of every limit that applies to `subjectKey` under `policy` now (its tier's and override's). Throws what the store throws. */
+export async function usageReport(source: UsageSource, policy: TokenPolicy, subject: { key: string; shared: boolean; tier?: string }, model: string | undefined): Promise<UsageReport> {
   const now = source.now();
-  const counters = policy.limits.map((limit) => {
+  const subjectKey = subject.key;
+  const logId = logIdOf(subjectKey);
+  const which = tierFor(policy, subject.tier);
+  const set = limitsFor(policy, { key: subjectKey, logId, shared: subject.shared }, which.tier);
+  const counters = set.limits.map((limit) => {
     const w = windowAt(limit.window, now);
     return { limit, end: w.end, ref: { key: counterKey(policy, limit, subjectKey, model, w.id), windowEndMs: w.end, hashTag: subjectKey } };
   });
@@ -111,7 +132,11 @@ export async function usageReport(source: UsageSource, policy: TokenPolicy, subj
     if (limit.perModel) entry.model = modelKey(model);
     return entry;
   });
-  return { policy: policyKey(policy), subject: logIdOf(subjectKey), mode: policy.enforcement.mode, limits };
+  return {
+    policy: policyKey(policy), subject: logId, mode: policy.enforcement.mode,
+    ...(set.tier === undefined ? {} : { tier: set.tier, tier_source: which.from ?? 'default' }),
+    override: set.override ?? null, exempt: set.exempt, limits,
+  };
 }
 
 /**
@@ -136,10 +161,18 @@ export async function handleUsage(req: IncomingMessage, res: ServerResponse, url
   const q = url.searchParams;
   const headerValue = req.headers['x-tokenmeter-subject'];
   const value = q.get('subject') ?? (typeof headerValue === 'string' ? headerValue : undefined);
-  const key = subjectKeyOf(policy, value, /^(1|true|yes)$/i.test(q.get('shared') ?? ''));
+  const shared = /^(1|true|yes)$/i.test(q.get('shared') ?? '');
+  const key = subjectKeyOf(policy, value, shared);
   if (!key.ok) return sendError(res, key.status, 'TM_REQUEST_INVALID', key.message);
+  const tier = q.get('tier')?.trim().toLowerCase() || undefined;
+  const tiers = tierNames(policy);
+  if (tier !== undefined && !tiers.includes(tier)) {
+    const known = tiers.length === 0 ? 'it has no tiers' : `its tiers are ${tiers.join(', ')}`;
+    return sendError(res, 400, 'TM_REQUEST_INVALID', `policy ${policyKey(policy)} has no tier "${tier}": ${known}`);
+  }
+  const subject = { key: key.value, shared: shared || policy.subject === undefined, ...(tier === undefined ? {} : { tier }) };
   try {
-    sendJson(res, 200, await usageReport(deps.source, policy, key.value, q.get('model') ?? undefined));
+    sendJson(res, 200, await usageReport(deps.source, policy, subject, q.get('model') ?? undefined));
   } catch (err) {
     if (!isTokenmeterError(err)) throw err;
     sendError(res, 503, err.code, `the counter store cannot answer: ${err.message}`);

@@ -26,6 +26,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['extproc', '--encoding-overrides', 'x=p50k'], {})).toThrow(/--encoding-overrides: expected MODEL=o200k_base/);
   });
 
+  it('reads the per-connection stream-reset limit (default 10000)', () => {
+    expect(loadConfig(['extproc'], {}).config.maxStreamResetsPerSecond).toBe(10_000);
+    expect(loadConfig(['extproc'], { TOKENMETER_MAX_STREAM_RESETS_PER_SECOND: '2000' }).config.maxStreamResetsPerSecond).toBe(2000);
+    expect(() => loadConfig(['extproc', '--max-stream-resets-per-second', '0'], {})).toThrow(/--max-stream-resets-per-second: expected an integer from 1 to 1000000/);
+    expect(() => loadConfig(['extproc', '--max-stream-resets-per-second', '2.5'], {})).toThrow(/--max-stream-resets-per-second/);
+  });
+
   it('parses encoding overrides and IPv6 addresses', () => {
     const { config } = loadConfig(['extproc', '--encoding-overrides', 'my-model=cl100k_base, ft:*=o200k_base'], {});
     expect(config.encodingOverrides).toEqual({ 'my-model': 'cl100k_base', 'ft:*': 'o200k_base' });

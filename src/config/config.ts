@@ -46,6 +46,8 @@ export interface ExtprocConfig extends LedgerConfig, ConsoleConfig {
   policiesConfigMap: { namespace: string; name: string } | undefined;
   /** Kubeconfig file for --policies-configmap; empty = in-cluster service account. */
   kubeconfig: string;
+  /** RST_STREAM frames one HTTP/2 connection may send per second (and at once) before it gets GOAWAY. */
+  maxStreamResetsPerSecond: number;
 }
 
 /** One option: its flag, environment variable, default and parser. */
@@ -89,6 +91,12 @@ function parseCount(raw: string, name: string): number {
   return n;
 }
 
+function parseResetRate(raw: string, name: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) fail(`${name}: expected an integer from 1 to 1000000, got "${raw}"`);
+  return n;
+}
+
 const OPTIONS = [
   { key: 'grpc', flag: 'grpc-address', env: 'TOKENMETER_GRPC_ADDRESS', fallback: '0.0.0.0:50051', parse: parseHostPort, help: 'ext_proc gRPC listen address' },
   { key: 'admin', flag: 'admin-address', env: 'TOKENMETER_ADMIN_ADDRESS', fallback: '0.0.0.0:9464', parse: parseHostPort, help: 'HTTP address for /metrics, /healthz, /readyz, /v1/count, /v1/usage, /v1/models' },
@@ -109,6 +117,7 @@ const OPTIONS = [
   { key: 'kubeconfig', flag: 'kubeconfig', env: 'TOKENMETER_KUBECONFIG', fallback: '', parse: parseText, help: 'kubeconfig file for --policies-configmap and the operator (empty: in-cluster service account)' },
   ...LEDGER_OPTIONS,
   ...CONSOLE_OPTIONS,
+  { key: 'maxStreamResetsPerSecond', flag: 'max-stream-resets-per-second', env: 'TOKENMETER_MAX_STREAM_RESETS_PER_SECOND', fallback: '10000', parse: parseResetRate, help: 'RST_STREAM frames per second (and at once) one HTTP/2 connection may send before GOAWAY; Envoy sends one per request (Node >= 22.10)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
 /** Options of `tokenmeter count` (rejected with other commands). */

@@ -11,6 +11,7 @@ import { compileRule } from '../../test/helpers/crd-apiserver.js';
 import { crdErrors, multiValueColumns } from '../../test/helpers/crd-structural.js';
 import { CRD_FILE, GROUP, VERSION, crdYaml, tokenPolicyCrd, type JSONSchemaProps } from './index.js';
 import { celString, toOpenApi } from './openapi.js';
+import { SPEC_EXTRAS } from './rules.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const crd = tokenPolicyCrd();
@@ -145,6 +146,6 @@ describe('schema conversion', () => {
   it('refuses unbounded strings and lists, and rules for paths the schema lacks', () => {
     expect(() => toOpenApi({ type: 'string', description: 'd' }, {})).toThrow(/maxLength/);
     expect(() => toOpenApi({ type: 'array', items: { type: 'boolean', description: 'd' }, description: 'd' }, {})).toThrow(/maxItems/);
-    expect(() => toOpenApi(SPEC_SCHEMA, { 'limits[].window': { maxLength: 7 }, 'limits[].windows': { maxLength: 3 } })).toThrow(/limits\[\]\.windows/);
+    expect(() => toOpenApi(SPEC_SCHEMA, { ...SPEC_EXTRAS, 'limits[].windows': { maxLength: 3 } })).toThrow(/limits\[\]\.windows/);
   });
 });

@@ -8,6 +8,7 @@
  * unique by `x-kubernetes-list-type: map` instead (exact match, no CEL cost): a case-insensitive CEL check over 256
  * entries of 256 characters would exceed the per-rule cost limit.
  */
+import { LOG_ID, MESSAGES } from '../policy/plan-spec.js';
 import type { PathExtras, ValidationRule } from './openapi.js';
 
 /** Longest fixed window the data plane accepts (`MAX_FIXED_WINDOW_MS` in src/policy/windows.ts), in seconds. */
@@ -87,6 +88,55 @@ const TARGET_GROUP: ValidationRule[] = [{
   message: `must be ${GATEWAY_API_GROUP}: Gateway, HTTPRoute and GRPCRoute are Gateway API kinds`,
 }];
 
+/** A tier's or an override's limit: the rules of a limit, and no counter definition on a budget change. */
+const CHANGE: ValidationRule[] = [...LIMIT, {
+  rule: 'has(self.window) || (!has(self.count) && !has(self.weights) && !has(self.perModel))',
+  message: MESSAGES.changeOnly,
+}];
+
+const TIERS: ValidationRule[] = [{
+  rule: 'self.plans.exists(p, p.name == self.default)',
+  message: MESSAGES.defaultTier,
+  messageExpression: `'${MESSAGES.defaultTier}, got "' + self.default + '"'`,
+  fieldPath: '.default',
+}];
+
+/** The subject's header-name and claim-path rules, for the tier selector. */
+const SELECTOR = SUBJECT.filter((r) => r.rule.includes('.matches(')).map((r) => ({ ...r, rule: r.rule.replace(' || !has(self.name)', '') }));
+
+const OVERRIDE: ValidationRule[] = [
+  {
+    rule: '!(has(self.exempt) && self.exempt) || !has(self.limits) || size(self.limits) == 0',
+    message: MESSAGES.exemptWithLimits, fieldPath: '.limits', reason: 'FieldValueForbidden',
+  },
+  { rule: '(has(self.exempt) && self.exempt) || (has(self.limits) && size(self.limits) > 0)', message: MESSAGES.limitsOrExempt },
+];
+
+/**
+ * Entries of tiers and overrides against spec.limits: without a window an entry changes the budget of the limit of
+ * its name (which must exist, in the same unit); with one it adds a limit under a new name. Estimated cost of the
+ * overrides rule: 1,000 overrides × 4 entries × 32 limits × a 63-character name comparison, about 4M of the 10M
+ * an expression may cost. That added limits agree wherever the same name is added is left to the data plane (an
+ * overrides × tiers comparison would exceed the budget).
+ */
+const ENTRY = (l: string): string =>
+  `has(${l}.window) ? !self.limits.exists(b, b.name == ${l}.name) : self.limits.exists(b, b.name == ${l}.name && has(b.tokens) == has(${l}.tokens))`;
+const ENTRY_MESSAGE = 'a limit without window changes the budget of the spec.limits limit of its name (which must exist; same unit), ' +
+  'a limit with a window adds one under a new name';
+
+const SPEC: ValidationRule[] = [
+  {
+    rule: '!has(self.overrides) || size(self.overrides) == 0 || has(self.subject)',
+    message: MESSAGES.overridesNeedSubject, fieldPath: '.overrides', reason: 'FieldValueForbidden',
+  },
+  {
+    rule: `!has(self.subject) || self.subject.from != 'APIKey' || !has(self.overrides) || self.overrides.all(o, o.subject.matches('${LOG_ID.source}'))`,
+    message: MESSAGES.apiKeySubject, fieldPath: '.overrides',
+  },
+  { rule: `!has(self.overrides) || self.overrides.all(o, !has(o.limits) || o.limits.all(l, ${ENTRY('l')}))`, message: ENTRY_MESSAGE, fieldPath: '.overrides' },
+  { rule: `!has(self.tiers) || self.tiers.plans.all(p, !has(p.limits) || p.limits.all(l, ${ENTRY('l')}))`, message: ENTRY_MESSAGE, fieldPath: '.tiers' },
+];
+
 /** Everything the CRD adds to the spec schema, by path relative to `spec`. */
 export const SPEC_EXTRAS: Readonly<Record<string, PathExtras>> = {
   'limits': { rules: LIMITS },
@@ -96,4 +146,16 @@ export const SPEC_EXTRAS: Readonly<Record<string, PathExtras>> = {
   'subject': { rules: SUBJECT },
   'targetRefs[].group': { rules: TARGET_GROUP },
   'pricing': { listMapKeys: ['model'] },
+  '': { rules: SPEC },
+  'tiers': { rules: TIERS },
+  'tiers.selector': { rules: SELECTOR },
+  'tiers.plans': { listMapKeys: ['name'] },
+  'tiers.plans[].limits': { rules: LIMITS },
+  'tiers.plans[].limits[]': { rules: CHANGE },
+  'tiers.plans[].limits[].window': { rules: WINDOW, maxLength: 7 },
+  'overrides': { listMapKeys: ['subject'] },
+  'overrides[]': { rules: OVERRIDE },
+  'overrides[].limits': { rules: LIMITS },
+  'overrides[].limits[]': { rules: CHANGE },
+  'overrides[].limits[].window': { rules: WINDOW, maxLength: 7 },
 };

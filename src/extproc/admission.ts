@@ -30,7 +30,8 @@ export function headerOptions(headers: Readonly<Record<string, string>> | undefi
 export function limiterEvents(metrics: Metrics, logger: Logger, storeKind: string, logEveryMs = 30_000): LimiterEvents {
   let lastLog = -Infinity;
   return {
-    decision: (policy, limit, outcome) => metrics.limitDecisions.inc({ policy, limit, outcome }),
+    // No tier label for policies without tiers: their series stay what they were.
+    decision: (policy, limit, tier, outcome) => metrics.limitDecisions.inc(tier === '' ? { policy, limit, outcome } : { policy, limit, tier, outcome }),
     storeLatency: (op, seconds) => metrics.storeDuration.observe({ store: storeKind, op }, seconds),
     settled: (policy, limit, reserved, actual, seconds) => {
       metrics.settleDuration.observe(seconds);

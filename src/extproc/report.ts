@@ -94,6 +94,9 @@ export function logRecord(logger: Logger, r: RequestRecord, admission?: Admissio
     subject: admission?.subject, policies: admission && admission.policies.length > 0 ? admission.policies : undefined,
     limits: admission && admission.limits.length > 0 ? admission.limits : undefined, decision: admission?.decision,
     reserved: admission?.reserved, charged, dry_run_limited: admission?.dry_run_limited,
+    // Per policy: the tier and the override that applied (names or log ids, never a subject value or credential).
+    tiers: admission?.tiers, tier_unknown: admission?.tier_unknown, overrides: admission?.overrides, exempt: admission?.exempt,
+    output_clamped: admission?.output_clamped,
   }, 'request metered');
 }
 

@@ -10,6 +10,7 @@ import type { SessionDeps } from './deps.js';
 import { HealthState } from './health.js';
 import { loadProtos } from './protos.js';
 import { Session, type Reply } from './session.js';
+import { applyStreamResetLimit, streamResetLimit } from './stream-resets.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
 
@@ -107,9 +108,26 @@ function serveStream(call: ProcessCall, deps: SessionDeps, timers: MessageTimers
   });
 }
 
+/**
+ * Envoy resets every ext_proc stream it is done with (see stream-resets.ts): nghttp2's default rapid-reset limit would
+ * close a busy gateway's connection after ~1,000 requests. Raise it to the configured bound, or say loudly why not.
+ */
+function limitStreamResets(server: grpc.Server, deps: SessionDeps): void {
+  const perSecond = deps.config.maxStreamResetsPerSecond;
+  const outcome = applyStreamResetLimit(server, streamResetLimit(perSecond));
+  if (outcome === 'applied') return;
+  const effect = 'an Envoy sending more than 33 ext_proc requests/s on one connection has it closed (GOAWAY) after about 1,000';
+  if (outcome === 'node-ignores') {
+    deps.logger.warn({ node: process.versions.node }, `Node < 22.10 cannot raise HTTP/2's stream-reset limit: ${effect}; run Node >= 22.10, turn on Envoy's ext_proc_graceful_grpc_close, or set max_requests_per_connection below 1000 on its tokenmeter cluster`);
+  } else {
+    deps.logger.error({ node: process.versions.node }, `@grpc/grpc-js no longer takes http2 server options from commonServerOptions: the stream-reset limit stays nghttp2's default, and ${effect}`);
+  }
+}
+
 export async function startExtprocServer(deps: SessionDeps, host: string, port: number): Promise<ExtprocServer> {
   const protos = loadProtos();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.keepalive_permit_without_calls': 1 });
+  limitStreamResets(server, deps);
   const health = new HealthState();
   const calls = new Set<ProcessCall>();
   const timers = new MessageTimers(deps.metrics);

@@ -10,7 +10,7 @@ import type { HttpBody__Output } from '../gen/envoy/service/ext_proc/v3/HttpBody
 import type { HttpHeaders__Output } from '../gen/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import { matchRoute, type Route } from '../llm/routes.js';
-import { withStreamUsage } from '../llm/request-facts.js';
+import { rewrittenBody, withStreamUsage } from '../llm/request-facts.js';
 import { readRequestBody } from '../llm/request-body.js';
 import type { InputCount, RequestFacts } from '../llm/types.js';
 import type { Admission } from '../limits/limiter.js';
@@ -59,6 +59,8 @@ export class Session {
   private reqDone = false;
   private reqUnreadable: string | undefined;
   private injected = false;
+  /** The parsed request body, kept while the budget decision may still rewrite it. */
+  private parsedBody: unknown;
   private reqHeaders: HeaderLookup = new Map();
   private sourceAddress: string | undefined;
   private admission: Promise<Admission | undefined> | undefined;
@@ -126,10 +128,14 @@ export class Session {
     return this.gate({ request_headers: { response: {} } });
   }
 
-  /** The reply to the message that completed the request: held until the budget decision, replaced when rejected. */
-  private gate(reply: ProcessingResponse): Reply | Promise<Reply> {
+  /**
+   * The reply to the message that completed the request: held until the budget decision, replaced when rejected, and
+   * built by `clamped` instead when the decision lowered the output cap (the body is rewritten).
+   */
+  private gate(reply: ProcessingResponse, clamped?: (cap: number) => ProcessingResponse): Reply | Promise<Reply> {
     if (!this.admission || this.admitted) return reply;
     return this.admission.then((a) => {
+      if (a?.outputCap !== undefined && clamped) return clamped(a.outputCap);
       if (!a?.rejection) return reply;
       this.status = a.rejection.status;
       return immediateReply(a.rejection);
@@ -148,7 +154,13 @@ export class Session {
     if (b?.end_of_stream || single) {
       if (this.requestBodyMode === 'BUFFERED_PARTIAL' && !b?.end_of_stream) this.reqUnreadable ??= 'truncated';
       const mutated = this.completeRequestBody(single && !echo && this.reqChunks.length <= 1);
-      return this.gate(mutated ? { request_body: { response: { ...this.contentLengthFor(mutated), body_mutation: { body: mutated } } } } : reply);
+      const withBody = (body: Buffer): ProcessingResponse => ({ request_body: { response: { ...this.contentLengthFor(body), body_mutation: { body } } } });
+      return this.gate(mutated ? withBody(mutated) : reply, (cap) => {
+        const body = this.parsedBody === undefined || !this.route ? undefined
+          : rewrittenBody(this.route, this.parsedBody, this.facts, { includeUsage: this.deps.config.injectStreamUsage, outputCap: cap });
+        this.parsedBody = undefined;
+        return body ? withBody(body) : mutated ? withBody(mutated) : reply;
+      });
     }
     return reply;
   }
@@ -188,7 +200,9 @@ export class Session {
     for (const p of problem ? [problem] : reading?.problems ?? []) this.requestProblem(p);
     if (reading) this.facts = reading.facts;
     if (reading?.body !== undefined) this.startCount(reading.body, raw.length);
-    this.startAdmission(bytes);
+    // The body may be rewritten (a clamped output cap) only when this reply can carry it; kept until the decision.
+    if (canMutate && reading?.body !== undefined && this.deps.limiter?.active()) this.parsedBody = reading.body;
+    this.startAdmission(bytes, this.parsedBody !== undefined);
     if (!canMutate || !this.deps.config.injectStreamUsage || reading?.body === undefined) return undefined;
     const replaced = withStreamUsage(route, reading.body, this.facts);
     this.injected = replaced !== undefined;
@@ -196,7 +210,7 @@ export class Session {
   }
 
   /** Asks the limiter, once the input is counted. A body we could not count reserves bytes/4 tokens (documented). */
-  private startAdmission(bytes: number): void {
+  private startAdmission(bytes: number, clampable: boolean): void {
     const limiter = this.deps.limiter;
     const route = this.route;
     if (!limiter?.active() || !route) return;
@@ -204,8 +218,12 @@ export class Session {
     this.admission = (this.precount ?? Promise.resolve(undefined)).then((count) => limiter.admit({
       requestId: this.requestId, provider: route.provider, endpoint: route.endpoint, host: h.get(':authority') ?? h.get('host') ?? '',
       path: h.get(':path') ?? '', method: h.get(':method') ?? '', headers: Object.fromEntries(h), sourceAddress: this.sourceAddress,
-      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes),
-    })).then((a) => (this.admitted = a), (err: unknown) => {
+      model: this.facts.model, maxOutputTokens: this.facts.maxOutputTokens, inputTokens: reservedInput(count, bytes), clampable,
+    })).then((a) => {
+      if (a?.outputCap === undefined) this.parsedBody = undefined;
+      return (this.admitted = a);
+    }, (err: unknown) => {
+      this.parsedBody = undefined;
       this.deps.metrics.streamErrors.inc({ reason: 'admission_failed' });
       this.deps.logger.error({ err, request_id: this.requestId }, 'budget check failed; request allowed');
       return undefined;

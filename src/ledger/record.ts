@@ -11,7 +11,7 @@ import { lookupPrice } from '../policy/prices.js';
 import type { PriceOverride } from '../policy/types.js';
 import { priceVersion } from './price-version.js';
 
-export type Decision = 'allowed' | 'limited' | 'dry-run-limited' | 'store-error' | 'subject-missing' | 'none';
+export type Decision = 'allowed' | 'limited' | 'dry-run-limited' | 'store-error' | 'subject-missing' | 'never-fits' | 'tier-unknown' | 'none';
 
 export interface UsageRecord {
   /** Unique id, assigned once when the record is built: the idempotency key of every write, retry and replay. */

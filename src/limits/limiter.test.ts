@@ -30,7 +30,7 @@ function setup(yaml = BASE, store: CounterStore = createMemoryStore()) {
   const decisions: [string, string, DecisionOutcome][] = [];
   const limiter = new Limiter({
     store, matcher: () => policies(yaml), observed: new ObservedOutput(), reservationTtlMs: 60_000, now: () => now,
-    events: { decision: (p, l, o) => decisions.push([p, l, o]) },
+    events: { decision: (p, l, _t, o) => decisions.push([p, l, o]) },
   });
   return { limiter, decisions, store, advance: (ms: number) => (now += ms), at: (t: number) => (now = t) };
 }

@@ -107,7 +107,7 @@ export class MemoryCounterStore implements CounterStore {
       const spec = req.counters[i];
       if (spec && spec.windowEndMs > now && !fitsLimit(usage(found[i]), spec.amount, spec.limit)) exceeded = i;
     }
-    if (exceeded >= 0 && req.force !== true) return { ok: false, blocked: exceeded, used: found.map(usage) };
+    if (exceeded >= 0 && req.force !== true) return { ok: false, blocked: exceeded, used: found.map(usage), settled: found.map((c) => c?.settled ?? 0) };
     const res: Reservation = {
       counters: [], amounts: [], expiresAtMs: now + req.reservationTtlMs, windowEndMs: -Infinity, live: true,
       ttlMs: req.reservationTtlMs,

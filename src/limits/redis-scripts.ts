@@ -50,27 +50,30 @@ end
 
 /**
  * reserve. KEYS: c1, e1, …, cn, en, x. ARGV: id, now, expiresAt, force (0|1), slackMs, then per counter amount,
- * limit, windowEndMs. Returns { ok (1|0), index (1-based: blocked, or exceeded when forced; 0 = none), used… }.
+ * limit, windowEndMs. Returns { ok (1|0), index (1-based: blocked, or exceeded when forced; 0 = none), used…, settled… }
+ * (settled: the counter's settled amount, without live reservations).
  */
 export const RESERVE_LUA = `${COMMON}
 local id, now, expiresAt, force, slack = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])
 local n = (#KEYS - 1) / 2
 local x = KEYS[#KEYS]
-local used, out = {}, {}
+local used, settled, out = {}, {}, {}
 local first = 0
 for i = 1, n do
   local c, e = KEYS[2 * i - 1], KEYS[2 * i]
   local amount, limit, wend = tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i]), tonumber(ARGV[5 + 3 * i])
-  used[i] = 0
+  used[i], settled[i] = 0, 0
   if now < wend then
     release(c, e, ARGV[2], fmt(wend + slack))
     used[i] = usage(c)
+    settled[i] = num(redis.call('HGET', c, 'u'))
     if first == 0 and not fits(used[i], amount, limit) then first = i end
   end
 end
 local function reply(ok, index)
   out[1], out[2] = ok, tostring(index)
   for i = 1, n do out[i + 2] = fmt(used[i]) end
+  for i = 1, n do out[n + i + 2] = fmt(settled[i]) end
   return out
 end
 if redis.call('EXISTS', x) == 1 then return reply('1', 0) end

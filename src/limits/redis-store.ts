@@ -150,9 +150,10 @@ export class RedisCounterStore implements CounterStore {
     const calls = groups.map((g) => this.run(SCRIPTS.reserve, g.keys, [
       req.id, req.nowMs, req.nowMs + req.reservationTtlMs, req.force === true ? 1 : 0, this.slack,
       ...g.indices.flatMap((i) => { const c = req.counters[i]; return c ? [c.amount, c.limit, c.windowEndMs] : []; }),
-    ]).then((r) => strings(r, 'reserve', 2 + g.indices.length)));
+    ]).then((r) => strings(r, 'reserve', 2 + 2 * g.indices.length)));
     const settled = await Promise.allSettled(calls);
     const used: number[] = new Array<number>(req.counters.length).fill(0);
+    const settledUsage: number[] = new Array<number>(req.counters.length).fill(0);
     let blocked = Infinity;
     let exceeded = Infinity;
     let failure: unknown;
@@ -160,7 +161,10 @@ export class RedisCounterStore implements CounterStore {
       const g = groups[gi] as Group;
       if (s.status === 'rejected') return void (failure ??= s.reason);
       const [ok, index = '0', ...u] = s.value;
-      g.indices.forEach((ci, k) => (used[ci] = Number(u[k])));
+      g.indices.forEach((ci, k) => {
+        used[ci] = Number(u[k]);
+        settledUsage[ci] = Number(u[g.indices.length + k]);
+      });
       const at = Number(index) > 0 ? (g.indices[Number(index) - 1] ?? Infinity) : Infinity;
       if (ok === '1') exceeded = Math.min(exceeded, at);
       else blocked = Math.min(blocked, at);
@@ -179,7 +183,7 @@ export class RedisCounterStore implements CounterStore {
     });
     await Promise.all(cancels);
     if (failure !== undefined) throw unavailable('reserve', failure);
-    return { ok: false, blocked, used: used.map((u) => Math.max(0, u)) };
+    return { ok: false, blocked, used: used.map((u) => Math.max(0, u)), settled: settledUsage };
   }
 
   async settle(id: string, actual: number[], nowMs: number): Promise<void> {

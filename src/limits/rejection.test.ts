@@ -18,14 +18,14 @@ function shape(v: unknown, prefix = ''): string[] {
 
 describe('tokenLimitRejection', () => {
   it('uses OpenAI headers and a retry-after in whole seconds', () => {
-    const r = tokenLimitRejection('openai', 'team', 'per-minute', state, 'tokens');
+    const r = tokenLimitRejection('openai', 'team', 'per-minute', state, { unit: 'tokens' });
     expect(r.status).toBe(429);
     expect(r.headers).toMatchObject({ 'retry-after': '62', 'x-ratelimit-limit-tokens': '1000', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '1m2s' });
     expect(r.details).toBe('tokenmeter_rate_limited{team/per-minute}');
   });
 
   it('answers in OpenAI\'s official error shape', () => {
-    const body = JSON.parse(tokenLimitRejection('openai', 'p', 'l', state, 'tokens').body) as { error: Record<string, unknown> };
+    const body = JSON.parse(tokenLimitRejection('openai', 'p', 'l', state, { unit: 'tokens' }).body) as { error: Record<string, unknown> };
     expect(body.error).toMatchObject({ type: 'tokens', code: 'rate_limit_exceeded', param: null });
     // Same fields as a recorded OpenAI error body.
     const recorded = JSON.parse(fixtureFile('errors/openai_chat_400_invalid-image-url_oll.response.json').toString()) as unknown;
@@ -35,13 +35,13 @@ describe('tokenLimitRejection', () => {
   it('answers in Gemini\'s shape, identical in structure to the recorded 429', () => {
     const recordedEntry = loadManifest().find((e) => e.name === 'gemini_generate_429_resource-exhausted_crew');
     const recorded = JSON.parse(fixtureFile(recordedEntry?.resp ?? '').toString()) as unknown;
-    const ours = JSON.parse(tokenLimitRejection('gemini', 'p', 'l', state, 'tokens').body) as unknown;
+    const ours = JSON.parse(tokenLimitRejection('gemini', 'p', 'l', state, { unit: 'tokens' }).body) as unknown;
     expect(shape(ours)).toEqual(shape(recorded));
     expect((ours as { error: { status: string } }).error.status).toBe('RESOURCE_EXHAUSTED');
   });
 
   it('answers in Anthropic\'s shape: {type: "error", error: {type, message}}', () => {
-    const ours = JSON.parse(tokenLimitRejection('anthropic', 'p', 'l', state, 'tokens').body) as unknown;
+    const ours = JSON.parse(tokenLimitRejection('anthropic', 'p', 'l', state, { unit: 'tokens' }).body) as unknown;
     const recorded = JSON.parse(fixtureFile('errors/anthropic_messages_400_invalid-request_pyd.response.json').toString()) as Record<string, unknown>;
     delete recorded.request_id;
     expect(shape(ours).sort()).toEqual(shape(recorded).sort());
@@ -49,7 +49,7 @@ describe('tokenLimitRejection', () => {
   });
 
   it('formats USD budgets', () => {
-    const r = tokenLimitRejection('openai', 'p', 'monthly', { limit: 500, remaining: 0.1234567, resetMs: 5000 }, 'USD');
+    const r = tokenLimitRejection('openai', 'p', 'monthly', { limit: 500, remaining: 0.1234567, resetMs: 5000 }, { unit: 'USD' });
     expect(r.headers['x-ratelimit-remaining-tokens']).toBe('0.123457');
     expect(JSON.parse(r.body)).toMatchObject({ error: { message: expect.stringContaining('500 USD') as unknown } });
   });

@@ -35,17 +35,18 @@ function contract(name: string, open: () => Promise<CounterStore>, close: () => 
 
     it('reserves all or nothing across counters', async () => {
       const [a, b] = [fresh(), fresh()];
-      expect(await reserve([spec(a, 30, 100), spec(b, 60, 50)])).toEqual({ ok: false, blocked: 1, used: [0, 0] });
+      expect(await reserve([spec(a, 30, 100), spec(b, 60, 50)])).toEqual({ ok: false, blocked: 1, used: [0, 0], settled: [0, 0] });
       expect(await store.peek([ref(a), ref(b)], t0)).toEqual([0, 0]);
       expect(await reserve([spec(a, 30, 100), spec(b, 50, 50)])).toEqual({ ok: true, used: [30, 50] });
-      expect(await reserve([spec(a, 1, 100), spec(b, 1, 50)])).toEqual({ ok: false, blocked: 1, used: [30, 50] });
+      // Both held by a live reservation: nothing settled yet (it frees once that request settles).
+      expect(await reserve([spec(a, 1, 100), spec(b, 1, 50)])).toEqual({ ok: false, blocked: 1, used: [30, 50], settled: [0, 0] });
     });
 
     it('allows exactly reaching the limit, not one more', async () => {
       const k = fresh();
       expect(await reserve([spec(k, 60, 100)])).toEqual({ ok: true, used: [60] });
       expect(await reserve([spec(k, 40, 100)])).toEqual({ ok: true, used: [100] });
-      expect(await reserve([spec(k, 1, 100)])).toEqual({ ok: false, blocked: 0, used: [100] });
+      expect(await reserve([spec(k, 1, 100)])).toEqual({ ok: false, blocked: 0, used: [100], settled: [0] });
       expect(await reserve([spec(k, 0, 100)])).toEqual({ ok: true, used: [100] });
     });
 
@@ -64,7 +65,7 @@ function contract(name: string, open: () => Promise<CounterStore>, close: () => 
       const [k, id] = [fresh(), rid()];
       await reserve([spec(k, 10, 100)], { id });
       await store.settle(id, [150], t0 + 1);
-      expect(await reserve([spec(k, 0, 100)], { nowMs: t0 + 2 })).toEqual({ ok: false, blocked: 0, used: [150] });
+      expect(await reserve([spec(k, 0, 100)], { nowMs: t0 + 2 })).toEqual({ ok: false, blocked: 0, used: [150], settled: [150] });
     });
 
     it('reserving the same id twice counts once', async () => {

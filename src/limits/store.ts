@@ -42,8 +42,11 @@ export interface ReserveRequest {
 export type ReserveResult =
   /** Reserved; `used` per counter after reserving. `exceeded` (force only): first counter that did not fit. */
   | { ok: true; used: number[]; exceeded?: number }
-  /** Nothing changed; `blocked` = index of the first counter that would exceed; `used` = current usage. */
-  | { ok: false; blocked: number; used: number[] };
+  /**
+   * Nothing changed; `blocked` = index of the first counter that would exceed; `used` = current usage; `settled` =
+   * the settled part of it (without live reservations: what is left once the requests in flight settle).
+   */
+  | { ok: false; blocked: number; used: number[]; settled: number[] };
 
 export interface CounterRef {
   key: string;

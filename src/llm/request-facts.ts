@@ -2,6 +2,7 @@
  * What a parsed request body says before it goes upstream: model, stream flag, output cap. Never throws: a body of
  * the wrong shape yields what could be read.
  */
+import { withOutputCap } from './output-cap.js';
 import type { Route } from './routes.js';
 import type { RequestFacts } from './types.js';
 
@@ -44,7 +45,25 @@ export function readRequestFacts(route: Route, body: unknown): RequestFacts {
  * nothing needs to change.
  */
 export function withStreamUsage(route: Route, body: unknown, facts: RequestFacts): Buffer | undefined {
-  if (route.endpoint !== 'openai.chat' || !facts.stream || facts.includeUsage !== false || !isObject(body)) return undefined;
-  const opts = isObject(body.stream_options) ? body.stream_options : {};
-  return Buffer.from(JSON.stringify({ ...body, stream_options: { ...opts, include_usage: true } }));
+  return rewrittenBody(route, body, facts, { includeUsage: true });
+}
+
+/**
+ * The body to forward after what tokenmeter changes: include_usage for OpenAI streaming chat (when `includeUsage`
+ * and the request did not ask), and the output cap lowered to `outputCap` (budget clamping). Undefined when nothing
+ * changes.
+ */
+export function rewrittenBody(route: Route, body: unknown, facts: RequestFacts, opts: { includeUsage: boolean; outputCap?: number }): Buffer | undefined {
+  if (!isObject(body)) return undefined;
+  let out: Json = body;
+  let changed = false;
+  if (opts.includeUsage && route.endpoint === 'openai.chat' && facts.stream && facts.includeUsage === false) {
+    out = { ...out, stream_options: { ...(isObject(out.stream_options) ? out.stream_options : {}), include_usage: true } };
+    changed = true;
+  }
+  if (opts.outputCap !== undefined) {
+    const capped = withOutputCap(route.endpoint, out, opts.outputCap);
+    if (capped) [out, changed] = [capped, true];
+  }
+  return changed ? Buffer.from(JSON.stringify(out)) : undefined;
 }

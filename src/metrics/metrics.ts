@@ -26,7 +26,7 @@ export interface Metrics {
   parseFailures: Counter<'phase' | 'reason'>;
   streamErrors: Counter<'reason'>;
   costUSD: Counter<'provider' | 'model'>;
-  limitDecisions: Counter<'policy' | 'limit' | 'outcome'>;
+  limitDecisions: Counter<'policy' | 'limit' | 'tier' | 'outcome'>;
   reservationError: Histogram<'policy' | 'limit'>;
   settleDuration: Histogram;
   storeDuration: Histogram<'store' | 'op'>;
@@ -95,8 +95,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       labelNames: ['provider', 'model'], registers,
     }),
     limitDecisions: new Counter({
-      name: 'tokenmeter_limit_decisions_total', help: 'Budget decisions by policy, limit and outcome (allowed, limited, dry-run-limited, store-error, subject-missing).',
-      labelNames: ['policy', 'limit', 'outcome'], registers,
+      name: 'tokenmeter_limit_decisions_total',
+      help: 'Budget decisions by policy, limit, tier (a declared tier name, empty without tiers) and outcome (allowed, clamped, limited, never-fits, dry-run-limited, exempt, store-error, subject-missing, tier-unknown).',
+      labelNames: ['policy', 'limit', 'tier', 'outcome'], registers,
     }),
     reservationError: new Histogram({
       name: 'tokenmeter_reservation_error_ratio', help: '(settled - reserved) / reserved per limit: negative = reserved too much (released at settle), positive = overshoot.',

@@ -11,6 +11,7 @@
 import { NO_KIND_MATCH, isKubeApiError, objectKey, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { AcceptedPolicy } from '../render/meta.js';
 import { buildPolicy } from '../policy/spec.js';
+import { policyBytes, SHARD_MAX_BYTES } from '../render/limits.js';
 import type { TargetRef, TokenPolicy } from '../policy/types.js';
 import type { FieldError } from '../policy/validate.js';
 import { ConditionTypes, Reasons, conditionsOf, findCondition } from './conditions.js';
@@ -37,6 +38,19 @@ function generationOf(obj: KubeObject): number {
   return obj.metadata.generation ?? 0;
 }
 
+/** A valid policy must also fit one limits ConfigMap (its document is never split across shards). */
+function publishable(v: Validation): Validation {
+  if (!v.policy) return v;
+  const bytes = policyBytes(v.policy);
+  if (bytes <= SHARD_MAX_BYTES) return v;
+  return {
+    errors: [{
+      path: 'spec', message: `rendered for the data plane it takes ${bytes} bytes, more than the ${SHARD_MAX_BYTES} one limits ConfigMap ` +
+        'holds: use fewer or shorter overrides (or split the policy)',
+    }],
+  };
+}
+
 export class PolicyBook {
   private readonly validations = new Map<string, { generation: number; result: Validation }>();
   private readonly targets = new Map<string, { generation: number; resolved: boolean }>();
@@ -49,7 +63,7 @@ export class PolicyBook {
     const hit = uid === undefined ? undefined : this.validations.get(uid);
     if (hit && hit.generation === generation) return hit.result;
     const meta = { name: obj.metadata.name, ...(obj.metadata.namespace === undefined ? {} : { namespace: obj.metadata.namespace }) };
-    const result = buildPolicy(meta, obj.spec);
+    const result = publishable(buildPolicy(meta, obj.spec));
     if (uid !== undefined) this.validations.set(uid, { generation, result });
     return result;
   }

@@ -14,7 +14,8 @@ import { isNotFound, type KubeClient, type KubeObject } from '../k8s/client.js';
 import type { Logger } from '../log/logger.js';
 import { API_VERSION, KIND } from '../policy/parse.js';
 import { renderAll, renderOwned, type RenderResult } from '../render/index.js';
-import { policyLabelValue, shortHash } from '../render/meta.js';
+import { SHARD_OF_LABEL } from '../render/limits.js';
+import { fitName, policyLabelValue, shortHash } from '../render/meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, POLICY_LABEL, type OperatorSettings } from '../render/settings.js';
 import { APPLY_OPTIONS, converge, type ApplyReport, type DesiredObject, type PruneScope } from './apply.js';
 import {
@@ -246,7 +247,9 @@ export class Reconciler {
   /**
    * Where shared objects the operator no longer renders can be, by label: those of EVERY flavour, not just the current
    * one, so switching the flavour removes what the previous one made (an Istio EnvoyFilter left behind would still
-   * send traffic to the ext_proc). A kind the server does not serve (Istio not installed) has nothing to prune.
+   * send traffic to the ext_proc). A kind the server does not serve (Istio not installed) has nothing to prune. And the
+   * limits shards: listed after the ConfigMap that names the new shards is applied, so old shards go only once nothing
+   * lists them.
    */
   private sharedScopes(): PruneScope[] {
     const s = this.deps.settings;
@@ -254,6 +257,7 @@ export class Reconciler {
       { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: s.istio.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.istio.name },
       { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.envoy.namespace, labelSelector: MANAGED, filter: (o) => o.metadata.name === s.envoy.configMapName },
       { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespace: s.extProc.namespace, labelSelector: MANAGED },
+      { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.limitsConfigMap.namespace, labelSelector: `${MANAGED},${SHARD_OF_LABEL}=${fitName(s.limitsConfigMap.name, 63)}` },
     ];
   }
 

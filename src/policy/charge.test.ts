@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  FALLBACK_PRICE, chargeFor, costUSD, counterBudget, counterUnits, reservationFor, reservedOutputTokens, tokenUsage, type TokenUsage,
+  FALLBACK_PRICE, chargeFor, costUSD, counterBudget, counterUnits, reservationFor, reservationParts, reservedOutputTokens, tokenUsage, type TokenUsage,
 } from './charge.js';
 import { overridePrice } from './prices.js';
 import type { CostLimit, CountMode, Reservation, TokenLimit, Weights } from './types.js';
@@ -65,16 +65,24 @@ describe('chargeFor: cost limits', () => {
 });
 
 describe('reservations', () => {
-  const res = (output: Reservation['output'], defaultMaxTokens = 4096): Reservation => ({ output, defaultMaxTokens });
+  const res = (output: Reservation['output'], defaultMaxTokens = 4096, minOutputTokens = 1): Reservation => ({ output, defaultMaxTokens, minOutputTokens });
 
-  it.each<[Reservation, { maxOutputTokens?: number; observedP95?: number }, number]>([
+  it.each<[Reservation, { maxOutputTokens?: number; observedP95?: number; modelMaxOutput?: number }, number]>([
     [res('MaxTokens'), { maxOutputTokens: 500 }, 500],
     [res('MaxTokens'), {}, 4096],
+    [res('MaxTokens'), { modelMaxOutput: 16_384 }, 16_384],
     [res('MaxTokens', 100), { observedP95: 50 }, 100],
+    [res('Clamp'), { maxOutputTokens: 500, modelMaxOutput: 16_384 }, 500],
+    [res('Clamp'), { modelMaxOutput: 16_384 }, 16_384],
+    [res('Clamp', 300), {}, 300],
     [res('Observed'), { observedP95: 250.2 }, 251],
     [res('Observed'), { observedP95: 900, maxOutputTokens: 300 }, 300],
     [res('Observed'), { maxOutputTokens: 300 }, 300],
     [res('Observed', 64), {}, 64],
+    // the floor raises a small p95, but never above the request's own cap or the model's limit
+    [res('Observed', 4096, 256), { observedP95: 20 }, 256],
+    [res('Observed', 4096, 256), { observedP95: 20, maxOutputTokens: 100 }, 100],
+    [res('Observed', 4096, 256), { modelMaxOutput: 1000 }, 1000],
     [res('None'), { maxOutputTokens: 500 }, 0],
     // endpoints without output (embeddings): the caller passes a cap of 0
     [res('MaxTokens'), { maxOutputTokens: 0 }, 0],
@@ -92,22 +100,31 @@ describe('reservations', () => {
     [tokenLimit('Weighted', { input: 2, cacheWrite: 1, cachedInput: 0.1, output: 3, reasoning: 0 }), 2000 + 1500],
   ])('token limit %#', (limit, want) => {
     expect(reservationFor(limit, res('MaxTokens'), { inputTokens: 1000, maxOutputTokens: 500 }, ctx)).toEqual(
-      { amount: want, unit: 'tokens', unpriced: false, clamped: false });
+      { amount: want, unit: 'tokens', unpriced: false });
   });
 
   it('prices cost reservations at the highest input price (Anthropic cache writes) plus output', () => {
     const r = reservationFor(costLimit(), res('MaxTokens'), { inputTokens: 1000, maxOutputTokens: 500 }, { model: 'gpt-4o', pricing: [] });
-    expect(r).toEqual({ amount: expect.closeTo((1000 * 2.5 + 500 * 10) / 1e6, 12) as number, unit: 'usd', unpriced: false, clamped: false });
+    expect(r).toEqual({ amount: expect.closeTo((1000 * 2.5 + 500 * 10) / 1e6, 12) as number, unit: 'usd', unpriced: false });
     const c = reservationFor(costLimit(), res('MaxTokens'), { inputTokens: 1000, maxOutputTokens: 500 }, { model: 'claude-sonnet-4-5', pricing: [] });
     expect(c.amount).toBeCloseTo((1000 * 3.75 + 500 * 15) / 1e6, 12);
     expect(reservationFor(costLimit(), res('None'), { inputTokens: 1000 }, { model: 'llama', pricing: [] })).toMatchObject({ unpriced: true });
   });
 
-  it('clamps to the budget, never below the input part', () => {
+  it('is never reduced to fit a budget: larger than the whole budget is for src/limits to refuse', () => {
     const small = tokenLimit('Total', ONES, 2000);
-    expect(reservationFor(small, res('MaxTokens'), { inputTokens: 1000, maxOutputTokens: 100_000 }, ctx)).toMatchObject({ amount: 2000, clamped: true });
-    expect(reservationFor(small, res('MaxTokens'), { inputTokens: 5000, maxOutputTokens: 10 }, ctx)).toMatchObject({ amount: 5000, clamped: true });
-    expect(reservationFor(small, res('None'), { inputTokens: 5000 }, ctx)).toMatchObject({ amount: 5000, clamped: false });
+    expect(reservationFor(small, res('MaxTokens'), { inputTokens: 1000, maxOutputTokens: 100_000 }, ctx)).toMatchObject({ amount: 101_000 });
+    expect(reservationFor(small, res('None'), { inputTokens: 5000 }, ctx)).toMatchObject({ amount: 5000 });
+  });
+
+  it('is linear in the output: input part + per-output-token rate', () => {
+    expect(reservationParts(tokenLimit('Weighted', { input: 2, cacheWrite: 9, cachedInput: 0.1, output: 3, reasoning: 5 }), 1000, ctx))
+      .toEqual({ input: 9000, perOutputToken: 5, unit: 'tokens', unpriced: false });
+    expect(reservationParts(tokenLimit('Input'), 1000, ctx)).toMatchObject({ input: 1000, perOutputToken: 0 });
+    expect(reservationParts(tokenLimit('Output'), 1000, ctx)).toMatchObject({ input: 0, perOutputToken: 1 });
+    const usd = reservationParts(costLimit(), 1000, { model: 'gpt-4o', pricing: [] });
+    expect(usd.input).toBeCloseTo(2500 / 1e6, 12);
+    expect(usd.perOutputToken).toBeCloseTo(10 / 1e6, 12);
   });
 
   it('a reservation bounds the real charge when real use stays within it (property)', () => {

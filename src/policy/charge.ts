@@ -11,14 +11,14 @@
  *   FALLBACK_PRICE (a current flagship price, so an unknown model is neither free nor wildly overcharged) and the
  *   charge is flagged `unpriced` for the log line and metrics; a policy can set its own with `model: "*"`.
  *
- * Reservation (before the request goes upstream): the input pre-count plus the output reservation (MaxTokens: the
- * request's cap, else reservation.defaultMaxTokens; Observed: the caller's p95 for the model, at most the cap, else
- * as MaxTokens; None: 0). Which input will be cached and which output will be reasoning is unknown then, so each is
- * charged at the highest weight (or price) its kinds can have: input at max(input, cachedInput, cacheWrite), output at
- * max(output, reasoning). A reservation is therefore an upper bound of the real charge whenever the real input and
- * output stay within the pre-count and the reserved output. It is clamped to the limit's budget (never below its
- * input part), so a large max_tokens cannot make a request impossible in an empty window; the overshoot stays
- * bounded by that one request's real charge minus its reservation.
+ * Reservation (before the request goes upstream): the input pre-count plus the output reservation (MaxTokens and
+ * Clamp: the request's cap, else the model's output limit, else reservation.defaultMaxTokens; Observed: the caller's
+ * p95, at least minOutputTokens, at most the cap; None: 0). Which input will be cached and which output will be
+ * reasoning is unknown then, so each is charged at the highest weight (or price) its kinds can have: input at
+ * max(input, cachedInput, cacheWrite), output at max(output, reasoning). A reservation is therefore an upper bound of
+ * the real charge whenever the real input and output stay within the pre-count and the reserved output. It is never
+ * reduced to fit: a reservation larger than a limit's whole budget can never be admitted, and src/limits answers it
+ * with a non-retryable error saying what would make it fit (src/limits/fit.ts).
  */
 import type { Usage } from '../llm/types.js';
 import { lookupPrice, priceSourceVersion, type PriceLookup } from './prices.js';
@@ -39,11 +39,6 @@ export interface Charge {
   unit: 'tokens' | 'usd';
   /** Cost limits: the model had no price and FALLBACK_PRICE was used. */
   unpriced: boolean;
-}
-
-export interface ReservationCharge extends Charge {
-  /** The reservation was reduced to the limit's budget. */
-  clamped: boolean;
 }
 
 /** Price used for models neither the policy nor the built-in table prices (USD per million tokens). */
@@ -127,47 +122,67 @@ export interface ReservationRequest {
   inputTokens: number;
   /** The request's output cap (max_tokens…), when it has one. */
   maxOutputTokens?: number;
-  /** Observed p95 of output tokens for this model, when the caller tracks it. */
+  /** Observed p95 of output tokens (this subject's for the model, else the model's), when the caller tracks it. */
   observedP95?: number;
   /** The model's own output limit (src/policy/output-limits.ts), for requests without a cap. */
   modelMaxOutput?: number;
 }
 
-/** Output tokens a request reserves under `reservation`. */
+/** The request's own output cap, when it has one. */
+function requestCap(req: ReservationRequest): number | undefined {
+  return req.maxOutputTokens !== undefined && req.maxOutputTokens >= 0 ? Math.ceil(req.maxOutputTokens) : undefined;
+}
+
+/**
+ * Output tokens a request reserves under `reservation` (Clamp: before any clamping, which src/limits does against
+ * the counters' usage). Without a cap the model's own output limit is the true upper bound; defaultMaxTokens for
+ * unknown models (and for Observed before any history).
+ */
 export function reservedOutputTokens(reservation: Reservation, req: ReservationRequest): number {
-  const cap = req.maxOutputTokens !== undefined && req.maxOutputTokens >= 0 ? Math.ceil(req.maxOutputTokens) : undefined;
+  const cap = requestCap(req);
   switch (reservation.output) {
     case 'None': return 0;
-    case 'Observed':
-      if (req.observedP95 !== undefined && req.observedP95 >= 0) return Math.min(Math.ceil(req.observedP95), cap ?? Infinity);
-      return cap ?? reservation.defaultMaxTokens;
-    // Without a cap the model's own output limit is the true upper bound; defaultMaxTokens for unknown models.
-    case 'MaxTokens': return cap ?? req.modelMaxOutput ?? reservation.defaultMaxTokens;
+    case 'Observed': {
+      const seen = req.observedP95 !== undefined && req.observedP95 >= 0 ? Math.ceil(req.observedP95) : reservation.defaultMaxTokens;
+      return Math.min(Math.max(seen, reservation.minOutputTokens), cap ?? Infinity, req.modelMaxOutput ?? Infinity);
+    }
+    case 'MaxTokens':
+    case 'Clamp': return cap ?? req.modelMaxOutput ?? reservation.defaultMaxTokens;
   }
 }
 
-/** What `limit` reserves for a request before it goes upstream (see the module comment). */
-export function reservationFor(limit: Limit, reservation: Reservation, req: ReservationRequest, ctx: ChargeContext): ReservationCharge {
-  const input = Math.max(0, req.inputTokens);
-  const output = reservedOutputTokens(reservation, req);
-  let inputPart: number;
-  let outputPart: number;
-  let unpriced = false;
+/**
+ * A reservation as a linear function of the output tokens reserved: `input + perOutputToken × output`, in the limit's
+ * unit. Input is charged at the highest weight (or price) its kinds can have, output at max(output, reasoning).
+ */
+export interface ReservationParts {
+  input: number;
+  perOutputToken: number;
+  unit: 'tokens' | 'usd';
+  unpriced: boolean;
+}
+
+export function reservationParts(limit: Limit, inputTokens: number, ctx: ChargeContext): ReservationParts {
+  const input = Math.max(0, inputTokens);
   if (limit.kind === 'cost') {
     const p = priceFor(ctx.model, ctx.pricing);
-    unpriced = p.unpriced;
-    inputPart = (input * Math.max(p.price.input, p.price.cachedInput, p.price.cacheWrite)) / 1e6;
-    outputPart = (output * p.price.output) / 1e6;
-  } else {
-    const w = limit.weights;
-    const counted = (count: CountMode): boolean => count === limit.count || limit.count === 'Total' || limit.count === 'Weighted';
-    inputPart = counted('Input') ? input * (limit.count === 'Weighted' ? Math.max(w.input, w.cachedInput, w.cacheWrite) : 1) : 0;
-    outputPart = counted('Output') ? output * (limit.count === 'Weighted' ? Math.max(w.output, w.reasoning) : 1) : 0;
+    const inputPrice = Math.max(p.price.input, p.price.cachedInput, p.price.cacheWrite);
+    return { input: (input * inputPrice) / 1e6, perOutputToken: p.price.output / 1e6, unit: 'usd', unpriced: p.unpriced };
   }
-  const unit = limit.kind === 'cost' ? 'usd' : 'tokens';
-  const cap = Math.max(inputPart, limit.kind === 'cost' ? limit.costUSD : limit.tokens);
-  const amount = inputPart + outputPart;
-  return amount > cap ? { amount: cap, unit, unpriced, clamped: true } : { amount, unit, unpriced, clamped: false };
+  const w = limit.weights;
+  const weighted = limit.count === 'Weighted';
+  const counts = (kind: CountMode): boolean => kind === limit.count || limit.count === 'Total' || weighted;
+  return {
+    input: counts('Input') ? input * (weighted ? Math.max(w.input, w.cachedInput, w.cacheWrite) : 1) : 0,
+    perOutputToken: counts('Output') ? (weighted ? Math.max(w.output, w.reasoning) : 1) : 0,
+    unit: 'tokens', unpriced: false,
+  };
+}
+
+/** What `limit` reserves for a request before it goes upstream (see the module comment). Never clamped. */
+export function reservationFor(limit: Limit, reservation: Reservation, req: ReservationRequest, ctx: ChargeContext): Charge {
+  const p = reservationParts(limit, req.inputTokens, ctx);
+  return { amount: p.input + p.perOutputToken * reservedOutputTokens(reservation, req), unit: p.unit, unpriced: p.unpriced };
 }
 
 function roundUp(n: number): number {

@@ -56,7 +56,7 @@ describe('policies in words', () => {
   it('tiers and overrides, when the policy has them: what changes against the default, what is added, who is exempt', () => {
     const plans: PolicyWithPlans = {
       ...team,
-      tiers: { selector: { from: 'Header', header: 'x-plan' }, default: 'free', plans: [
+      tiers: { selector: { from: 'Header', header: 'x-plan' }, default: 'free', onUnknown: 'Default', plans: [
         { name: 'free', limits: [withBudget(limit('daily'), 100_000)] },
         { name: 'pro', limits: [] },
         { name: 'enterprise', limits: [withBudget(limit('daily'), 20_000_000), withBudget({ ...limit('spend'), name: 'monthly-spend' }, 2000)] },
@@ -81,5 +81,27 @@ describe('policies in words', () => {
     expect(overrideBudget(plans, 'daily', 'acme')).toBe(5_000_000);
     expect(overrideBudget(plans, 'spend', 'acme')).toBeUndefined();
     expect(overrideBudget(team, 'daily', 'acme')).toBeUndefined();
+  });
+});
+
+describe('policies in words, from the policy model as parsed', () => {
+  it('the plans example: tiers (with the default) and overrides (changed, added, exempt) read from the parsed spec', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../../manifests/examples/tokenpolicy-plans.yaml', import.meta.url), 'utf8');
+    const { policies, errors } = parsePolicies(text);
+    expect(errors).toEqual([]);
+    const w = describePolicy(policies[0] as TokenPolicy, 'llm-gateway/plans');
+    expect(w.tiers?.selector).toBe('the x-plan header');
+    expect(w.tiers?.plans.map((p) => p.words)).toEqual([
+      'free (default): daily 200 k tokens (input + output) a day (UTC), overrides default 1 M; per-minute 20 k tokens (input + output) a minute, overrides default 100 k',
+      "pro: the policy's own limits",
+      'enterprise: daily 20 M tokens (input + output) a day (UTC), overrides default 1 M; per-minute 1 M tokens (input + output) a minute, overrides default 100 k',
+    ]);
+    expect(w.overrides?.map((o) => o.words)).toEqual([
+      'acme (acme-contract): daily 50 M tokens (input + output) a day (UTC), overrides default 1 M',
+      'globex: adds burst: 20 k tokens (input + output) per 10 seconds',
+      'nightly-eval (eval-job): exempt (usage counted, never refused)',
+    ]);
+    expect(overrideBudget(policies[0] as TokenPolicy, 'daily', 'acme')).toBe(50_000_000);
   });
 });

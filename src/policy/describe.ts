@@ -4,31 +4,13 @@
  * says what changes against the policy's own limits ("acme (acme-premium): daily 5 M tokens a day, overrides default
  * 1 M").
  *
- * Tiers and overrides are read from the policy when it has them (the policy model grows `tiers` and `overrides`;
- * `PolicyWithPlans` names the shape this module relies on) and simply absent otherwise: a policy without them is
- * described by its limits alone. Pure: no I/O.
+ * Tiers and overrides are read from the policy when it has them (src/policy/plan-spec.ts) and simply absent
+ * otherwise: a policy without them is described by its limits alone. Pure: no I/O.
  */
 import type { Limit, Subject, TokenPolicy } from './types.js';
 
-/** A tier as the policy model states it: the limits it changes or adds (full limits). */
-export interface TierLike {
-  name: string;
-  limits: readonly Limit[];
-}
-
-/** An override as the policy model states it. */
-export interface OverrideLike {
-  subject: string;
-  name?: string;
-  exempt: boolean;
-  limits: readonly Limit[];
-}
-
-/** A policy that may carry plan tiers and per-subject overrides. */
-export type PolicyWithPlans = TokenPolicy & {
-  tiers?: { selector: { from: 'Header'; header: string } | { from: 'JWTClaim'; claim: string }; default: string; onUnknown?: string; plans: readonly TierLike[] };
-  overrides?: readonly OverrideLike[];
-};
+/** A policy with its plan tiers and per-subject overrides (both optional in the policy model). */
+export type PolicyWithPlans = TokenPolicy;
 
 export interface LimitWords {
   name: string;

@@ -34,7 +34,7 @@ describe('parsePolicies: the design document example', () => {
           perModel: true, weights: { input: 1, cachedInput: 0.1, cacheWrite: 1, output: 4, reasoning: 4 } },
         { name: 'monthly-spend', kind: 'cost', costUSD: 500, window: { kind: 'calendar', unit: 'Month', text: 'Month' }, perModel: false },
       ],
-      reservation: { output: 'MaxTokens', defaultMaxTokens: 4096 },
+      reservation: { output: 'MaxTokens', defaultMaxTokens: 4096, minOutputTokens: 256 },
       enforcement: { mode: 'Enforce', failureMode: 'Open' },
       pricing: [{ model: 'gpt-4o', input: 2.5, cachedInput: 1.25, cacheWrite: 2.5, output: 10 }],
     }]);
@@ -130,7 +130,7 @@ describe('parsePolicies: field errors', () => {
 
   it('reports an unknown field with a suggestion, and the field it probably meant as missing', () => {
     expect(messages(doc('p', '  limit: []'))).toEqual([
-      'p: spec.limit: unknown field (did you mean limits?); known fields: targetRefs, hosts, match, subject, limits, reservation, enforcement, pricing',
+      'p: spec.limit: unknown field (did you mean limits?); known fields: targetRefs, hosts, match, subject, limits, reservation, enforcement, pricing, tiers, overrides',
       'p: spec.limits: required',
     ]);
   });

@@ -34,9 +34,10 @@ describe('validate', () => {
     expect(value).toEqual({
       targetRefs: [], hosts: [], match: { paths: [], models: [] },
       limits: [{ name: 'a', tokens: 1, window: '1m', perModel: false }],
-      reservation: { output: 'MaxTokens', defaultMaxTokens: 4096 },
+      reservation: { output: 'MaxTokens', defaultMaxTokens: 4096, minOutputTokens: 256 },
       enforcement: { mode: 'Enforce', failureMode: 'Open' },
       pricing: [],
+      overrides: [],
     });
   });
 

@@ -2,8 +2,8 @@
  * TokenPolicy `spec` (tokenmeter.dev/v1alpha1): types, enums, bounds, defaults and descriptions, in one object. The
  * validator (`validate.ts`) works from it, `spec.ts` reads its result with types inferred from it, and the CRD
  * generator will emit it as the openAPIV3Schema. Rules that span fields (exactly one of tokens/costUSD, weights
- * only with Weighted, unique names…) live in `spec.ts` and are listed in the descriptions so the CRD can carry them
- * as x-kubernetes-validations later.
+ * only with Weighted, unique names…) live in `spec.ts`, `limit-spec.ts` and (tiers, overrides) `plan-spec.ts`, and
+ * the CRD carries them as x-kubernetes-validations (src/crd/rules.ts).
  */
 import type { ObjectSchema } from './schema-dialect.js';
 
@@ -49,6 +49,106 @@ export const LIMIT_SCHEMA = {
       },
     },
     perModel: { type: 'boolean', default: false, description: 'A separate counter per model.' },
+  },
+} as const satisfies ObjectSchema;
+
+/**
+ * A limit as a tier or an override states it. Without `window` it changes the budget of the spec.limits limit of the
+ * same name (the counter, window and counting stay that limit's, so a subject keeps its usage when its tier or
+ * override changes); with `window` it adds a limit under a new name. No defaults here: the apiserver must not fill in
+ * fields an entry that changes a budget may not have.
+ */
+export const LIMIT_CHANGE_SCHEMA = {
+  type: 'object',
+  description:
+    'A limit of a tier or an override. Without window: the new budget (tokens or costUSD, in its unit) of the ' +
+    'spec.limits limit of that name. With window: a limit added under a new name.',
+  required: ['name'],
+  properties: {
+    name: {
+      ...LIMIT_SCHEMA.properties.name,
+      description: 'A limit of spec.limits (its budget changes), or the name of a limit this entry adds.',
+    },
+    tokens: { ...LIMIT_SCHEMA.properties.tokens, description: 'Budget in tokens.' },
+    costUSD: { ...LIMIT_SCHEMA.properties.costUSD, description: 'Budget in US dollars.' },
+    window: { ...LIMIT_SCHEMA.properties.window, description: 'Only for an added limit (required there): its window, as in spec.limits.' },
+    count: { ...LIMIT_SCHEMA.properties.count, description: 'Only for an added token limit: what is counted. Default Total.' },
+    weights: { ...LIMIT_SCHEMA.properties.weights, description: 'Only for an added limit with count: Weighted.' },
+    perModel: { type: 'boolean', description: 'Only for an added limit: a separate counter per model. Default false.' },
+  },
+} as const satisfies ObjectSchema;
+
+const TIER_NAME = {
+  type: 'string', pattern: DNS_LABEL, maxLength: 63, 'x-tokenmeter-expected': 'a DNS label (a-z, 0-9, -)',
+  description: 'A tier name.',
+} as const;
+
+export const TIERS_SCHEMA = {
+  type: 'object',
+  description:
+    'Plan tiers: named limit sets, one picked per request from a header or JWT claim that the auth layer sets. A tier ' +
+    'changes and adds limits like an override; an override applies on top of the tier. A subject keeps its counters ' +
+    'when its tier changes.',
+  required: ['selector', 'default', 'plans'],
+  properties: {
+    selector: {
+      type: 'object', required: ['from', 'name'], description: 'Where a request names its tier.',
+      properties: {
+        from: {
+          type: 'string', enum: ['Header', 'JWTClaim'],
+          description:
+            'Header: a request header set by the auth layer (ext_authz, or jwt_authn claim_to_headers), which must ' +
+            'overwrite a client-sent value. JWTClaim: a claim of the Bearer JWT, read without verifying it.',
+        },
+        name: { type: 'string', minLength: 1, maxLength: 256, description: 'The header name, or the claim path (dot-separated, e.g. plan or org.plan).' },
+      },
+    },
+    default: {
+      ...TIER_NAME,
+      description: 'The tier of requests that name none (and, with onUnknown: Default, of requests naming an undeclared one).',
+    },
+    onUnknown: {
+      type: 'string', enum: ['Default', 'Reject'], default: 'Default',
+      description: 'A tier value that names no tier: Default (the default tier; the log line says tier_unknown) or Reject (400 in the provider\'s shape).',
+    },
+    plans: {
+      type: 'array', minItems: 1, maxItems: 16, description: 'The tiers, each a name and its limits.',
+      items: {
+        type: 'object', required: ['name'], description: 'One tier.',
+        properties: {
+          name: {
+            ...TIER_NAME,
+            description: 'The value that selects the tier (compared case-insensitively); the tier label of metrics and the log line.',
+          },
+          limits: {
+            type: 'array', maxItems: 32, default: [], items: LIMIT_CHANGE_SCHEMA,
+            description: 'Changes to and additions to spec.limits for this tier; empty: spec.limits as they are.',
+          },
+        },
+      },
+    },
+  },
+} as const satisfies ObjectSchema;
+
+export const OVERRIDE_SCHEMA = {
+  type: 'object', required: ['subject'],
+  description: 'Other limits for one subject: budgets changed by name, limits added, or no enforcement at all (exempt).',
+  properties: {
+    subject: {
+      type: 'string', minLength: 1, maxLength: 256,
+      description:
+        'The subject value as requests carry it (header value, client IP, claim value). APIKey subjects: the 16 hex ' +
+        'digits the usage log shows as subject (GET /v1/usage prints them for a key), never the key itself.',
+    },
+    name: {
+      type: 'string', pattern: DNS_LABEL, maxLength: 63, 'x-tokenmeter-expected': 'a DNS label (a-z, 0-9, -)',
+      description: 'A label for the log line, GET /v1/usage and the ledger. Default: the subject\'s id as the log shows it.',
+    },
+    exempt: { type: 'boolean', description: 'No limit is enforced for this subject; its usage is still metered and counted. Not with limits.' },
+    limits: {
+      type: 'array', maxItems: 4, items: LIMIT_CHANGE_SCHEMA,
+      description: 'Applied on top of spec.limits and the request\'s tier: budgets changed by name, limits added.',
+    },
   },
 } as const satisfies ObjectSchema;
 
@@ -138,12 +238,22 @@ export const SPEC_SCHEMA = {
       type: 'object', default: {}, description: 'What a request reserves before it goes upstream (input is counted exactly).',
       properties: {
         output: {
-          type: 'string', enum: ['MaxTokens', 'Observed', 'None'], default: 'MaxTokens',
-          description: 'MaxTokens: the request cap, else the model\'s output limit, else defaultMaxTokens. Observed: p95 of recent outputs for the model. None: 0.',
+          type: 'string', enum: ['MaxTokens', 'Observed', 'None', 'Clamp'], default: 'MaxTokens',
+          description:
+            'MaxTokens: the request cap, else the model\'s output limit, else defaultMaxTokens. Observed: p95 of the recent ' +
+            'outputs of this subject (else of all subjects) for the model, at least minOutputTokens, at most the cap. None: 0. ' +
+            'Clamp: as MaxTokens, but a cap larger than the budgets still allow (or none) is lowered in the forwarded request ' +
+            'to what they allow, at least minOutputTokens (a response header tells the client).',
         },
         defaultMaxTokens: {
           type: 'integer', minimum: 1, maximum: 10000000, default: 4096,
           description: 'Output reserved when the request has no cap and the model\'s output limit is unknown (or, for Observed, no history yet).',
+        },
+        minOutputTokens: {
+          type: 'integer', minimum: 1, maximum: 10000000, default: 256,
+          description:
+            'Observed: the least output a request reserves (a smaller p95 is raised to it; a request capped lower reserves its ' +
+            'cap). Clamp: the smallest cap tokenmeter writes; a request the budgets cannot pay that much output for is refused.',
         },
       },
     },
@@ -175,6 +285,11 @@ export const SPEC_SCHEMA = {
           output: { ...NON_NEGATIVE_PRICE, description: 'Output, reasoning included.' },
         },
       },
+    },
+    tiers: TIERS_SCHEMA,
+    overrides: {
+      type: 'array', maxItems: 1000, default: [], items: OVERRIDE_SCHEMA,
+      description: 'Subjects with other limits than the rest (at most 1,000); needs spec.subject. Looked up by subject, not scanned.',
     },
   },
 } as const satisfies ObjectSchema;

@@ -5,44 +5,15 @@
  */
 import type { Infer } from './schema-dialect.js';
 import { SPEC_SCHEMA } from './schema.js';
-import type { LIMIT_SCHEMA, SUBJECT_SCHEMA } from './schema.js';
-import type { Limit, PriceOverride, Subject, TokenPolicy, Weights } from './types.js';
+import type { SUBJECT_SCHEMA } from './schema.js';
+import type { Limit, PriceOverride, Subject, TokenPolicy } from './types.js';
+import { duplicates, limitModel, selectorNameRules } from './limit-spec.js';
 import { validate, type FieldError } from './validate.js';
 import { overridePrice } from './prices.js';
-import { parseWindow } from './windows.js';
+import { plansModel } from './plan-spec.js';
 
 type RawSpec = Infer<typeof SPEC_SCHEMA>;
-type RawLimit = Infer<typeof LIMIT_SCHEMA>;
 type RawSubject = Infer<typeof SUBJECT_SCHEMA>;
-
-const UNIT_WEIGHTS: Weights = { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 };
-
-function limitModel(l: RawLimit, path: string, errors: FieldError[]): Limit | undefined {
-  const window = parseWindow(l.window);
-  if (!window) errors.push({ path: `${path}.window`, message: `must be at most 366d, got ${JSON.stringify(l.window)}` });
-  const hasTokens = l.tokens !== undefined;
-  if (hasTokens === (l.costUSD !== undefined)) {
-    errors.push({ path, message: `set exactly one of tokens and costUSD, got ${hasTokens ? 'both' : 'neither'}` });
-    return undefined;
-  }
-  const count = l.count ?? 'Total';
-  if (l.costUSD !== undefined && l.count !== undefined) {
-    errors.push({ path: `${path}.count`, message: 'only for token limits: a costUSD limit prices each kind of token' });
-  }
-  if (l.weights !== undefined && count !== 'Weighted') {
-    errors.push({ path: `${path}.weights`, message: `only allowed with count: Weighted, got count: ${count}` });
-  }
-  if (!window) return undefined;
-  const base = { name: l.name, window, perModel: l.perModel };
-  if (l.costUSD !== undefined) return { ...base, kind: 'cost', costUSD: l.costUSD };
-  const w = l.weights ?? {};
-  const input = w.input ?? 1;
-  const output = w.output ?? 1;
-  const weights: Weights = count === 'Weighted'
-    ? { input, cachedInput: w.cachedInput ?? 1, cacheWrite: w.cacheWrite ?? input, output, reasoning: w.reasoning ?? output }
-    : { ...UNIT_WEIGHTS };
-  return { ...base, kind: 'tokens', tokens: l.tokens ?? 0, count, weights };
-}
 
 function subjectModel(s: RawSubject, errors: FieldError[]): Subject | undefined {
   const needsName = s.from === 'Header' || s.from === 'JWTClaim';
@@ -58,26 +29,13 @@ function subjectModel(s: RawSubject, errors: FieldError[]): Subject | undefined 
   }
   const hashed = s.hashInLedger === true ? { hashInLedger: true } : {};
   const name = s.name ?? '';
-  if (s.from === 'Header' && s.name !== undefined && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
-    errors.push({ path: 'spec.subject.name', message: `expected an HTTP header name, got ${JSON.stringify(name)}` });
-  }
-  if (s.from === 'JWTClaim' && s.name !== undefined && !/^[^.\s]+(\.[^.\s]+)*$/.test(name)) {
-    errors.push({ path: 'spec.subject.name', message: `expected a claim path like org.id, got ${JSON.stringify(name)}` });
-  }
+  selectorNameRules(s.from, s.name, 'spec.subject.name', errors);
   switch (s.from) {
     case 'Header': return { from: 'Header', header: name.toLowerCase(), onMissing: s.onMissing, ...hashed };
     case 'JWTClaim': return { from: 'JWTClaim', claim: name, onMissing: s.onMissing, ...hashed };
     case 'ClientIP': return { from: 'ClientIP', trustedProxyHops: s.trustedProxyHops ?? 0, onMissing: s.onMissing };
     case 'APIKey': return { from: 'APIKey', onMissing: s.onMissing };
   }
-}
-
-function duplicates(values: readonly string[], path: (i: number) => string, what: string, errors: FieldError[]): void {
-  const seen = new Set<string>();
-  values.forEach((v, i) => {
-    if (seen.has(v)) errors.push({ path: path(i), message: `duplicate ${what} ${JSON.stringify(v)}` });
-    seen.add(v);
-  });
 }
 
 function pricingModel(spec: RawSpec, errors: FieldError[]): PriceOverride[] {
@@ -99,6 +57,8 @@ export function buildPolicy(meta: { name: string; namespace?: string }, rawSpec:
   const limits = spec.limits.map((l, i) => limitModel(l, `spec.limits[${i}]`, errors));
   const subject = spec.subject ? subjectModel(spec.subject, errors) : undefined;
   const pricing = pricingModel(spec, errors);
+  // Tiers and overrides change the limits by name: only meaningful once spec.limits are valid.
+  const plans = errors.length === 0 ? plansModel(spec, subject, limits.filter((l): l is Limit => l !== undefined), errors) : {};
   if (errors.length > 0) return { errors };
   const policy: TokenPolicy = {
     name: meta.name,
@@ -108,11 +68,13 @@ export function buildPolicy(meta: { name: string; namespace?: string }, rawSpec:
     },
     match: { paths: spec.match.paths, models: spec.match.models },
     limits: limits.filter((l): l is Limit => l !== undefined),
-    reservation: { output: spec.reservation.output, defaultMaxTokens: spec.reservation.defaultMaxTokens },
+    reservation: { output: spec.reservation.output, defaultMaxTokens: spec.reservation.defaultMaxTokens, minOutputTokens: spec.reservation.minOutputTokens },
     enforcement: { mode: spec.enforcement.mode, failureMode: spec.enforcement.failureMode },
     pricing,
   };
   if (meta.namespace !== undefined) policy.namespace = meta.namespace;
   if (subject) policy.subject = subject;
+  if (plans.tiers) policy.tiers = plans.tiers;
+  if (plans.overrides && plans.overrides.length > 0) policy.overrides = plans.overrides;
   return { policy, errors };
 }

@@ -71,12 +71,14 @@ export type Subject =
   | { from: 'JWTClaim'; /** dot-separated path in the (unverified) JWT payload */ claim: string; onMissing: OnMissing; hashInLedger?: boolean };
 
 /** How much output a request reserves before it goes upstream (input is counted exactly). */
-export type OutputReservation = 'MaxTokens' | 'Observed' | 'None';
+export type OutputReservation = 'MaxTokens' | 'Observed' | 'None' | 'Clamp';
 
 export interface Reservation {
   output: OutputReservation;
   /** Output tokens reserved when the request names no cap (MaxTokens), or no p95 is known yet (Observed). */
   defaultMaxTokens: number;
+  /** Observed: the least output reserved. Clamp: the smallest cap written; below it the request is refused. */
+  minOutputTokens: number;
 }
 
 export interface Enforcement {
@@ -127,6 +129,36 @@ export interface PolicyMatch {
   models: string[];
 }
 
+/** Where a request names its tier. */
+export type TierSelector = { from: 'Header'; /** lower-case header name */ header: string } | { from: 'JWTClaim'; claim: string };
+
+/** One plan tier: its limits as written (changes of spec.limits budgets and added limits, as full Limit objects). */
+export interface Tier {
+  name: string;
+  limits: Limit[];
+}
+
+export interface Tiers {
+  selector: TierSelector;
+  /** Name of the tier of requests that name none (one of `plans`). */
+  default: string;
+  /** A value naming no tier: the default tier, or a 400. */
+  onUnknown: 'Default' | 'Reject';
+  plans: Tier[];
+}
+
+/**
+ * Other limits for one subject. `limits` holds full Limit objects: a changed budget of a spec.limits limit keeps that
+ * limit's definition (same counter), an added limit its own.
+ */
+export interface Override {
+  /** As written: the subject value, or for APIKey subjects the 16-hex-digit log id. */
+  subject: string;
+  name?: string;
+  exempt: boolean;
+  limits: Limit[];
+}
+
 export interface TokenPolicy {
   name: string;
   namespace?: string;
@@ -138,6 +170,10 @@ export interface TokenPolicy {
   reservation: Reservation;
   enforcement: Enforcement;
   pricing: PriceOverride[];
+  /** Plan tiers (absent: every subject gets `limits`, changed only by its override). */
+  tiers?: Tiers;
+  /** Per-subject overrides (absent when there are none). Resolved by `src/policy/resolve.ts`. */
+  overrides?: Override[];
 }
 
 /** One problem found while reading policies. `toString()` is the full message, e.g. `p: spec.limits[1].window: …`. */

@@ -6,7 +6,8 @@
  *   per foreign policy namespace a ReferenceGrant;
  * - Istio: one EnvoyFilter;
  * - Envoy: one ConfigMap (http_filters.yaml, clusters.yaml);
- * and always the limits ConfigMap, plus the ServiceMonitor when Prometheus Operator is installed.
+ * and always the limits ConfigMap (and its shards, when the limits exceed one ConfigMap), plus the ServiceMonitor when
+ * Prometheus Operator is installed.
  */
 import type { TokenPolicy } from '../policy/types.js';
 import { renderEnvoyExtensionPolicy, renderReferenceGrant } from './envoy-gateway.js';
@@ -83,7 +84,8 @@ export function renderAll(policies: readonly AcceptedPolicy[], s: OperatorSettin
   const out: RenderResult = { objects: [], limits, unattached: [], skipped: [] };
   if (s.flavour === 'EnvoyGateway') envoyGateway(sorted, s, out);
   else if (sorted.length > 0) out.objects.push(s.flavour === 'Istio' ? renderEnvoyFilter(s) : renderEnvoyConfigMap(s));
-  out.objects.push(limits.configMap);
+  // Shards before the ConfigMap that lists them: a reader never sees a list naming a shard not yet written.
+  out.objects.push(...limits.shards, limits.configMap);
   if (opts.serviceMonitor && s.serviceMonitor.enabled) out.objects.push(renderServiceMonitor(s));
   return out;
 }

@@ -10,6 +10,11 @@ import { resolveSettings } from './settings.js';
 const POLICIES = parsePolicies(readFileSync(new URL('./testdata/policies.yaml', import.meta.url), 'utf8')).policies;
 const S = resolveSettings();
 
+/** What the API server counts against a ConfigMap's 1 MiB: keys and values of data. */
+function dataBytes(cm: { data: Record<string, string> }): number {
+  return Object.entries(cm.data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+}
+
 function reversed(ps: readonly TokenPolicy[]): TokenPolicy[] {
   return [...ps].reverse();
 }
@@ -71,11 +76,14 @@ describe('renderLimitsConfigMap', () => {
     expect(schemaErrors(r.configMap)).toEqual([]);
   });
 
-  it('1,000 policies like the design example fit in one ConfigMap', () => {
+  it('1,000 policies like the design example are cut into shards, each within the 1 MiB a ConfigMap holds', () => {
     const example = parsePolicies(readFileSync(new URL('../policy/testdata/team-budgets.yaml', import.meta.url), 'utf8')).policies[0] as TokenPolicy;
     const many = Array.from({ length: 1000 }, (_, i) => ({ ...example, name: `team-${String(i).padStart(4, '0')}` }));
     const r = renderLimitsConfigMap(many, S);
-    expect(r.bytes).toBeLessThan(LIMITS_MAX_BYTES);
-    expect(parsePolicies(r.configMap.data['policies.yaml'] ?? '').policies).toHaveLength(1000);
+    expect(r.shards.length).toBeGreaterThanOrEqual(1);
+    for (const cm of [r.configMap, ...r.shards]) expect(dataBytes(cm)).toBeLessThanOrEqual(LIMITS_MAX_BYTES);
+    const text = [r.configMap, ...r.shards].map((c) => c.data['policies.yaml'] ?? '').join('');
+    expect(text).toBe(limitsYaml(many));
+    expect(parsePolicies(text).policies).toHaveLength(1000);
   });
 });

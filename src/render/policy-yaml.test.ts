@@ -15,6 +15,8 @@ const FIXTURES: [string, URL][] = [
   ['render fixtures', new URL('./testdata/policies.yaml', import.meta.url)],
   ['design document example', new URL('../policy/testdata/team-budgets.yaml', import.meta.url)],
   ['shipped example', new URL('../../examples/policies/default.yaml', import.meta.url)],
+  ['tiers and overrides sample', new URL('../../test/fixtures/tokenpolicies/good/tiers-and-overrides.yaml', import.meta.url)],
+  ['APIKey overrides sample', new URL('../../test/fixtures/tokenpolicies/good/apikey-overrides-clamp.yaml', import.meta.url)],
 ];
 
 describe('policyToYaml: the inverse of parsePolicies', () => {
@@ -24,6 +26,22 @@ describe('policyToYaml: the inverse of parsePolicies', () => {
     const back = parsePolicies(policiesToYaml(policies));
     expect(back.errors).toEqual([]);
     expect(back.policies).toEqual(policies);
+  });
+
+  it('writes tiers and overrides compactly: a changed budget as name and budget, an added limit whole', () => {
+    const [p] = load(FIXTURES[3]?.[1] as URL);
+    const spec = policyDocument(p as TokenPolicy).spec;
+    expect(spec.tiers?.plans.map((t) => t.limits)).toEqual([
+      [{ name: 'daily', tokens: 100000 }],
+      [],
+      [{ name: 'daily', tokens: 20000000 }, { name: 'monthly-spend', costUSD: 2000, window: 'Month', perModel: false }],
+    ]);
+    expect(spec.overrides).toEqual([
+      { subject: 'acme', name: 'acme-premium', limits: [{ name: 'daily', tokens: 5000000 }] },
+      { subject: 'globex', limits: [{ name: 'burst', tokens: 5000, window: '10s', count: 'Output', perModel: false }] },
+      { subject: 'eval-job', exempt: true },
+    ]);
+    expect(JSON.stringify(spec.overrides?.[0])).toBe('{"subject":"acme","name":"acme-premium","limits":[{"name":"daily","tokens":5000000}]}');
   });
 
   it('writes every field explicitly, weights only for Weighted limits, all four prices', () => {
@@ -43,7 +61,7 @@ describe('policyToYaml: the inverse of parsePolicies', () => {
             weights: { input: 1, cachedInput: 0.1, cacheWrite: 1, output: 4, reasoning: 4 } },
           { name: 'monthly-spend', costUSD: 500, window: 'Month', perModel: false },
         ],
-        reservation: { output: 'MaxTokens', defaultMaxTokens: 4096 },
+        reservation: { output: 'MaxTokens', defaultMaxTokens: 4096, minOutputTokens: 256 },
         enforcement: { mode: 'Enforce', failureMode: 'Open' },
         pricing: [{ model: 'gpt-4o', input: 2.5, cachedInput: 1.25, cacheWrite: 2.5, output: 10 }],
       },
@@ -99,7 +117,9 @@ const spec = fc.record({
   subject,
   limits: fc.uniqueArray(fc.tuple(label, window, fc.oneof(tokenLimit, costLimit)), { minLength: 1, maxLength: 4, selector: ([n]) => n })
     .map((ls) => ls.map(([name, w, l]) => ({ name, window: w, ...l }))),
-  reservation: fc.record({ output: fc.constantFrom('MaxTokens', 'Observed', 'None'), defaultMaxTokens: fc.integer({ min: 1, max: 1e7 }) }),
+  reservation: fc.record({
+    output: fc.constantFrom('MaxTokens', 'Observed', 'None', 'Clamp'), defaultMaxTokens: fc.integer({ min: 1, max: 1e7 }), minOutputTokens: fc.integer({ min: 1, max: 1e7 }),
+  }, { requiredKeys: ['output', 'defaultMaxTokens'] }),
   enforcement: fc.record({ mode: fc.constantFrom('Enforce', 'DryRun'), failureMode: fc.constantFrom('Open', 'Closed') }),
   pricing: fc.uniqueArray(fc.record({ model: fc.stringMatching(/^[a-z0-9.-]{1,12}\*?$/), input: weight, output: weight, cachedInput: weight, cacheWrite: weight }, { requiredKeys: ['model', 'input', 'output'] }), { maxLength: 3, selector: (p) => p.model }),
 }, { requiredKeys: ['limits'] });

@@ -7,7 +7,7 @@
  * takes ~1.7 s on this machine, JSON.parse a few ms, and that time is the ext_proc's reload after every edit.
  */
 import { API_VERSION, KIND } from '../policy/parse.js';
-import type { Limit, Subject, TokenPolicy } from '../policy/types.js';
+import type { Limit, Override, Subject, Tiers, TokenPolicy } from '../policy/types.js';
 
 export interface SubjectSpec {
   from: Subject['from'];
@@ -26,15 +26,35 @@ export interface LimitSpec {
   perModel: boolean;
 }
 
+/** A tier's or an override's limit: a changed budget (name + tokens or costUSD) or a whole added limit. */
+export type LimitChangeSpec = Pick<LimitSpec, 'name' | 'tokens' | 'costUSD'> | LimitSpec;
+
+export interface TiersSpec {
+  selector: { from: string; name: string };
+  default: string;
+  onUnknown: string;
+  plans: { name: string; limits: LimitChangeSpec[] }[];
+}
+
+/** An override, compact (1,000 of them may share one ConfigMap): no exempt when false, no limits when none. */
+export interface OverrideSpec {
+  subject: string;
+  name?: string;
+  exempt?: true;
+  limits?: LimitChangeSpec[];
+}
+
 export interface TokenPolicySpec {
   targetRefs: { group: string; kind: string; name: string; sectionName?: string }[];
   hosts: string[];
   match: { paths: string[]; models: string[] };
   subject?: SubjectSpec;
   limits: LimitSpec[];
-  reservation: { output: string; defaultMaxTokens: number };
+  reservation: { output: string; defaultMaxTokens: number; minOutputTokens: number };
   enforcement: { mode: string; failureMode: string };
   pricing: { model: string; input: number; cachedInput: number; cacheWrite: number; output: number }[];
+  tiers?: TiersSpec;
+  overrides?: OverrideSpec[];
 }
 
 export interface TokenPolicyDocument {
@@ -68,6 +88,27 @@ function limitSpec(l: Limit): LimitSpec {
   };
 }
 
+/** A limit of a tier or override: only the budget when it changes a spec.limits limit (whose definition it shares). */
+function changeSpec(l: Limit, base: ReadonlySet<string>): LimitChangeSpec {
+  if (!base.has(l.name)) return limitSpec(l);
+  return l.kind === 'cost' ? { name: l.name, costUSD: l.costUSD } : { name: l.name, tokens: l.tokens };
+}
+
+function tiersSpec(t: Tiers, base: ReadonlySet<string>): TiersSpec {
+  const name = t.selector.from === 'Header' ? t.selector.header : t.selector.claim;
+  return {
+    selector: { from: t.selector.from, name }, default: t.default, onUnknown: t.onUnknown,
+    plans: t.plans.map((p) => ({ name: p.name, limits: p.limits.map((l) => changeSpec(l, base)) })),
+  };
+}
+
+function overrideSpec(o: Override, base: ReadonlySet<string>): OverrideSpec {
+  return {
+    subject: o.subject, ...(o.name === undefined ? {} : { name: o.name }), ...(o.exempt ? { exempt: true as const } : {}),
+    ...(o.limits.length > 0 ? { limits: o.limits.map((l) => changeSpec(l, base)) } : {}),
+  };
+}
+
 /** The spec of a policy, every field explicit. */
 export function policySpec(p: TokenPolicy): TokenPolicySpec {
   return {
@@ -76,9 +117,11 @@ export function policySpec(p: TokenPolicy): TokenPolicySpec {
     match: { paths: [...p.match.paths], models: [...p.match.models] },
     ...(p.subject === undefined ? {} : { subject: subjectSpec(p.subject) }),
     limits: p.limits.map(limitSpec),
-    reservation: { output: p.reservation.output, defaultMaxTokens: p.reservation.defaultMaxTokens },
+    reservation: { output: p.reservation.output, defaultMaxTokens: p.reservation.defaultMaxTokens, minOutputTokens: p.reservation.minOutputTokens },
     enforcement: { mode: p.enforcement.mode, failureMode: p.enforcement.failureMode },
     pricing: p.pricing.map((o) => ({ model: o.model, input: o.input, cachedInput: o.cachedInput, cacheWrite: o.cacheWrite, output: o.output })),
+    ...(p.tiers === undefined ? {} : { tiers: tiersSpec(p.tiers, new Set(p.limits.map((l) => l.name))) }),
+    ...(p.overrides === undefined || p.overrides.length === 0 ? {} : { overrides: p.overrides.map((o) => overrideSpec(o, new Set(p.limits.map((l) => l.name)))) }),
   };
 }
 

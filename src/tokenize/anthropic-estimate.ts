@@ -21,15 +21,33 @@ interface ToolPrompt {
   forced: number;
 }
 
-/** Tool-use system prompt tokens by model family (the published table; later families inherit the latest row). */
+/**
+ * Tool-use system prompt tokens by model (Anthropic, "Tool use with Claude" → "Pricing",
+ * platform.claude.com/docs/en/agents-and-tools/tool-use/overview#pricing). The current revision of that table
+ * corrected the 4.x rows, which an earlier revision listed as 346 / 313 for every Claude 4 model; the recordings
+ * mostly agree with the correction (claude-haiku-4-5, claude-opus-4-6 and claude-sonnet-4-5 with two tools or
+ * tool_choice any bill ~150 tokens more than 346 would explain), while four claude-sonnet-4-5 recordings with one tool
+ * and tool_choice auto still fit 346 (the fit treats them as another regime, fit-estimates.ts). Models the current
+ * table no longer lists (retired) keep the earlier revision's row. First match wins.
+ */
 const TOOL_SYSTEM_PROMPT: readonly [RegExp, ToolPrompt][] = [
+  [/^claude-opus-5/, { auto: 286, forced: 406 }],
+  [/^claude-sonnet-5/, { auto: 354, forced: 474 }],
+  [/^claude-opus-4-8/, { auto: 290, forced: 410 }],
+  [/^claude-opus-4-7/, { auto: 675, forced: 804 }],
+  [/^claude-(?:opus|sonnet)-4-6/, { auto: 497, forced: 589 }],
+  [/^claude-(?:opus|sonnet|haiku)-4-5/, { auto: 496, forced: 588 }],
+  // Claude Opus 4, Opus 4.1 and Sonnet 4 (claude-opus-4-20250514, claude-opus-4-1, claude-sonnet-4-0, …):
+  [/^claude-(?:opus|sonnet)-4(?:-[01])?(?:$|[-@]\d{8}|-v\d|:)/, { auto: 313, forced: 315 }],
   [/^claude-3-opus/, { auto: 530, forced: 281 }],
   [/^claude-3-sonnet/, { auto: 159, forced: 235 }],
   [/^claude-3-haiku/, { auto: 264, forced: 340 }],
-  [/^claude-3-5-haiku/, { auto: 264, forced: 340 }],
-  // Claude 3.5 Sonnet, 3.7 Sonnet, every Claude 4.x model:
-  [/^claude-/, { auto: 346, forced: 313 }],
+  [/^claude-3-5-haiku/, { auto: 264, forced: 355 }],
+  // Claude 3.5 Sonnet and 3.7 Sonnet (earlier revision: 346 / 313):
+  [/^claude-3-[57]-sonnet/, { auto: 346, forced: 313 }],
 ];
+/** A Claude model the table does not know yet: the latest generation's row (Opus 4.6 / Sonnet 4.6). */
+const UNKNOWN_MODEL_PROMPT: ToolPrompt = { auto: 497, forced: 589 };
 
 /** Documented range 1,500–3,000 tokens a page; the midpoint (budgets reserve from this, the provider's usage wins). */
 export const ANTHROPIC_PDF_PAGE_TOKENS = 2250;
@@ -38,18 +56,24 @@ export const UNKNOWN_DOCUMENT_PAGES = 2;
 
 /** The model's published tool-use system prompt for this tool_choice (model names normalised: date suffix ok). */
 export function anthropicToolPrompt(model: string | undefined, toolChoice: unknown): number {
-  const m = (model ?? '').toLowerCase().replace(/^.*\//, '').replace(/^anthropic\./, '');
-  const row = TOOL_SYSTEM_PROMPT.find(([re]) => re.test(m))?.[1] ?? { auto: 346, forced: 313 };
+  const row = TOOL_SYSTEM_PROMPT.find(([re]) => re.test(claudeModelId(model)))?.[1] ?? UNKNOWN_MODEL_PROMPT;
   const type = isObj(toolChoice) ? toolChoice['type'] : undefined;
   return type === 'any' || type === 'tool' ? row.forced : row.auto;
 }
 
-/** The family an error is reported by (claude-3, claude-3-5, claude-3-7, claude-4, …). */
+/** The bare Claude model id: provider prefixes (`anthropic.`, `us.anthropic.`, `vendor/`) dropped, lower case. */
+function claudeModelId(model: string | undefined): string {
+  return (model ?? '').toLowerCase().replace(/^.*\//, '').replace(/^(?:[a-z]{2,4}\.)?anthropic\./, '');
+}
+
+/** The family an error is reported by: claude-3, claude-3.5, claude-3.7, claude-4 (4.0 and 4.1), claude-4.5, … */
 export function anthropicFamily(model: string): string {
-  const m = model.toLowerCase();
-  const v = /^claude-(?:(?:opus|sonnet|haiku)-)?(\d+)(?:[-.](\d))?/.exec(m) ?? /^claude-(\d+)-(\d)?/.exec(m);
+  const m = claudeModelId(model);
+  const v = /^claude-(?:(?:opus|sonnet|haiku)-)?(\d)(?:[-.](\d)(?!\d))?/.exec(m);
   if (v === null) return 'other';
-  return v[2] !== undefined && Number(v[1]) < 4 ? `claude-${v[1]}.${v[2]}` : `claude-${v[1]}`;
+  const [major, minor] = [Number(v[1]), v[2] === undefined ? 0 : Number(v[2])];
+  if (major >= 4 && minor <= 1) return `claude-${major}`;
+  return minor === 0 ? `claude-${major}` : `claude-${major}.${minor}`;
 }
 
 function document(b: PlanBuilder, src: unknown): void {
@@ -120,8 +144,6 @@ export function anthropicPlan(b: PlanBuilder, body: Record<string, unknown>, mod
   const custom = tools.filter((t) => isObj(t) && (t['type'] === undefined || t['type'] === 'custom'));
   if (custom.length > 0) {
     b.add(anthropicToolPrompt(model, body['tool_choice']));
-    const choice = body['tool_choice'];
-    if (isObj(choice) && (choice['type'] === 'any' || choice['type'] === 'tool')) b.feature('anthropic.tool_choice_forced');
     for (const t of custom) {
       if (!isObj(t)) continue;
       b.feature('anthropic.tool');

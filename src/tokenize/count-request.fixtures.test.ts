@@ -76,6 +76,14 @@ describe('estimates against the recordings (fit and held-back splits)', () => {
     expect(med).toBeLessThanOrEqual(0.05);
   });
 
+  it.each(['anthropic', 'gemini'] as const)('held-back split: %s median |error| ≤ 0.05 on its own (server-side tools excluded)', (provider) => {
+    const held = estimated.filter((c) => c.provider === provider && c.split === 'holdout' && main(c));
+    expect(held.length).toBeGreaterThanOrEqual(8);
+    const med = median(held.map((c) => Math.abs(c.error)));
+    console.log(`held-back ${provider}: n=${held.length} median |error| ${(med * 100).toFixed(1)}%`);
+    expect(med).toBeLessThanOrEqual(0.05);
+  });
+
   it('server-side tool requests are marked and never exact', () => {
     const server = cases.filter((c) => c.count.serverTools);
     expect(server.map((c) => c.name).sort()).toEqual(expect.arrayContaining([

@@ -17,7 +17,7 @@
 import type { Endpoint, InputCount } from '../llm/types.js';
 import { anthropicPlan } from './anthropic-estimate.js';
 import { ANTHROPIC_FITTED, GEMINI_FITTED } from './fitted-constants.js';
-import { geminiPlan } from './gemini-estimate.js';
+import { GEMINI_FEATURES, GEMINI_LEGACY_FEATURES, geminiPlan } from './gemini-estimate.js';
 import { gemmaTokenizer, geminiTokenization } from './gemini-vocab.js';
 import { serverTools } from './server-tools.js';
 import { normalizeModel, replyPrimingTokens, resolveEncoding, type EncodingOverrides } from './encodings.js';
@@ -55,7 +55,7 @@ export const FITTED: FittedCosts = { anthropicFactor: ANTHROPIC_FITTED.factor, a
 function geminiCountPlan(b: PlanBuilder, obj: Record<string, unknown>, model: string | undefined, costs: FittedCosts, opts: CountOptions): CountPlan {
   const t = geminiTokenization(model);
   const tok = gemmaTokenizer(t.vocabulary);
-  geminiPlan(b, obj, tok ? t.perContent : 0);
+  geminiPlan(b, obj, tok ? t.perContent : 0, t.vocabulary === 'gemma' ? GEMINI_LEGACY_FEATURES : GEMINI_FEATURES);
   b.applyFeatures(costs.gemini);
   if (tok) return b.build(tok, tok.name);
   b.exact = false;

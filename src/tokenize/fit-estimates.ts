@@ -4,10 +4,12 @@
  *
  * Model: billed ≈ base + Σ θ_f · x_f, where base is what the request shows (text through the tokenizer, published
  * figures such as Anthropic's tool-use system prompt, media formulas) and x_f the count of each fitted feature
- * (messages, tools, …). For Anthropic the text tokens are a feature too (θ = Claude tokens per o200k token). θ
- * minimises the squared relative error (weights 1/billed²) with a small ridge pull towards documented priors, so a
- * feature absent from the fit split keeps its prior instead of an arbitrary value. Requests with server-side tools
- * are left out (their input is not in the request). Pure: no file access.
+ * (messages, tools, …). For Anthropic the text tokens are a feature too (θ = Claude tokens per o200k token). θ is
+ * the maximum a posteriori estimate: squared relative error (weights 1/billed², an assumed spread of RESIDUAL_SPREAD)
+ * plus a Gaussian prior per feature (a documented or plausible value and how far it may be off). A feature the fit
+ * split shows in few requests cannot then absorb whatever those requests disagree on — e.g. a recording made before
+ * the provider changed its tool prompt — and a feature absent from the fit split keeps its prior. Requests with
+ * server-side tools are left out (their input is not in the request). Pure: no file access.
  */
 import type { Endpoint } from '../llm/types.js';
 import { planInputTokens, type FittedCosts } from './count-request.js';
@@ -28,19 +30,29 @@ export interface FittedConstants {
   gemini: { costs: Record<string, number>; fitCases: number };
 }
 
-/** Documented or measured starting points; the ridge pulls towards them (weight RIDGE per unit of relative error). */
-const PRIORS = {
+/**
+ * Prior per fitted feature: [value, standard deviation] in tokens per unit (text: Claude tokens per o200k token).
+ * Framing costs (per message, per tool definition, per tool call) are a few tokens; prompts whose size nobody
+ * publishes (structured output, strict tools, tool input examples, Gemini response schemas) get a wide prior so the
+ * fit decides.
+ */
+const PRIORS: Record<'anthropic' | 'gemini', Record<string, readonly [number, number]>> = {
   anthropic: {
-    text: 1.12, 'anthropic.message': 4, 'anthropic.tool': 8, 'anthropic.tool_use': 3, 'anthropic.tool_result': 3,
-    'anthropic.thinking': 29, 'anthropic.structured_output': 130, 'anthropic.tool_choice_forced': 0,
-    'anthropic.strict_tool': 0, 'anthropic.tool_examples': 0,
+    text: [1.12, 0.1], 'anthropic.message': [4, 5], 'anthropic.tool': [8, 5], 'anthropic.tool_use': [3, 10],
+    'anthropic.tool_result': [3, 10], 'anthropic.thinking': [29, 20], 'anthropic.structured_output': [130, 100],
+    'anthropic.strict_tool': [0, 100], 'anthropic.tool_examples': [0, 100],
   },
   gemini: {
-    'gemini.function_declaration': 10, 'gemini.property': 3, 'gemini.function_call': 2, 'gemini.function_response': 2,
-    'gemini.response_schema': 0,
+    'gemini.function_declaration': [10, 10], 'gemini.property': [3, 5], 'gemini1.function_declaration': [10, 10],
+    'gemini1.property': [3, 5], 'gemini.function_call': [2, 5], 'gemini.function_response': [2, 5],
+    'gemini.response_schema': [0, 100],
   },
-} as const;
-const RIDGE = 1e-7;
+};
+/** Assumed spread of the relative error of a request (the scale the priors' deviations are weighed against). */
+const RESIDUAL_SPREAD = 0.05;
+/** Reweighting rounds of the least-absolute-deviations fit, and the relative error below which a weight stops growing. */
+const LAD_ROUNDS = 50;
+const LAD_FLOOR = 0.005;
 
 const ZERO: FittedCosts = { anthropicFactor: 0, anthropic: {}, gemini: {} };
 
@@ -50,19 +62,19 @@ interface Row {
   x: number[];
 }
 
-/** Solves (AᵀWA + λD)θ = AᵀW(y − base) + λDθ₀ by Gaussian elimination with partial pivoting. */
-function solve(rows: Row[], prior: number[], scale: number[]): number[] {
+/** Solves (AᵀWA + Λ)θ = AᵀW(y − base) + Λθ₀ (W = weight/billed², Λ = (spread/sd)²) by Gaussian elimination. */
+function solveWeighted(rows: Row[], weights: readonly number[], prior: number[], sd: number[]): number[] {
   const k = prior.length;
   const m = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
-  for (const r of rows) {
-    const w = 1 / (r.y * r.y);
+  for (const [n, r] of rows.entries()) {
+    const w = (weights[n] as number) / (r.y * r.y);
     for (let i = 0; i < k; i++) {
       for (let j = 0; j < k; j++) (m[i] as number[])[j] = ((m[i] as number[])[j] as number) + w * (r.x[i] as number) * (r.x[j] as number);
       (m[i] as number[])[k] = ((m[i] as number[])[k] as number) + w * (r.x[i] as number) * (r.y - r.base);
     }
   }
   for (let i = 0; i < k; i++) {
-    const lambda = RIDGE / ((scale[i] as number) * (scale[i] as number));
+    const lambda = (RESIDUAL_SPREAD / (sd[i] as number)) ** 2;
     (m[i] as number[])[i] = ((m[i] as number[])[i] as number) + lambda;
     (m[i] as number[])[k] = ((m[i] as number[])[k] as number) + lambda * (prior[i] as number);
   }
@@ -78,6 +90,22 @@ function solve(rows: Row[], prior: number[], scale: number[]): number[] {
     }
   }
   return m.map((row, i) => (row[k] as number) / (row[i] as number));
+}
+
+/**
+ * Least absolute relative deviations (iteratively reweighted least squares: each request weighted by the inverse of
+ * its error, floored at LAD_FLOOR), so requests that follow another regime do not pull every constant towards them.
+ */
+function solve(rows: Row[], prior: number[], sd: number[]): number[] {
+  let theta = solveWeighted(rows, rows.map(() => 1), prior, sd);
+  for (let round = 0; round < LAD_ROUNDS; round++) {
+    const weights = rows.map((r) => {
+      const fitted = r.base + r.x.reduce((acc, x, i) => acc + x * (theta[i] as number), 0);
+      return RESIDUAL_SPREAD / Math.max(LAD_FLOOR, Math.abs(fitted - r.y) / r.y);
+    });
+    theta = solveWeighted(rows, weights, prior, sd);
+  }
+  return theta;
 }
 
 /** Raw decomposition of one request with every fitted cost at zero. */
@@ -117,11 +145,11 @@ export function fitEstimates(cases: readonly FitCase[]): FittedConstants {
     }
   }
   const aNames = Object.keys(PRIORS.anthropic);
-  const aPrior = Object.values(PRIORS.anthropic) as number[];
-  const aTheta = solve(anthropic, aPrior, aPrior.map((p) => Math.max(1, Math.abs(p))));
+  const aPrior = Object.values(PRIORS.anthropic);
+  const aTheta = solve(anthropic, aPrior.map(([v]) => v), aPrior.map(([, sd]) => sd));
   const gNames = Object.keys(PRIORS.gemini);
-  const gPrior = Object.values(PRIORS.gemini) as number[];
-  const gTheta = solve(gemini, gPrior, gPrior.map((p) => Math.max(1, Math.abs(p))));
+  const gPrior = Object.values(PRIORS.gemini);
+  const gTheta = solve(gemini, gPrior.map(([v]) => v), gPrior.map(([, sd]) => sd));
   const aCosts: Record<string, number> = {};
   aNames.forEach((n, i) => {
     if (n !== 'text') aCosts[n] = round(aTheta[i] as number, 1);

@@ -3,13 +3,13 @@
 
 /** Claude tokens per o200k token on text, and the cost of each fitted request feature (tokens per unit). */
 export const ANTHROPIC_FITTED = {
-  factor: 1.125,
-  costs: { 'anthropic.message': 5.3, 'anthropic.tool': 1.6, 'anthropic.tool_use': 21.1, 'anthropic.tool_result': 21.1, 'anthropic.thinking': 28.7, 'anthropic.structured_output': 155, 'anthropic.tool_choice_forced': 305.9, 'anthropic.strict_tool': 180.6, 'anthropic.tool_examples': 0 },
+  factor: 1.154,
+  costs: { 'anthropic.message': 5.5, 'anthropic.tool': 9.5, 'anthropic.tool_use': 7.1, 'anthropic.tool_result': 7.1, 'anthropic.thinking': 28.5, 'anthropic.structured_output': 153, 'anthropic.strict_tool': 37.2, 'anthropic.tool_examples': 0 },
   fitCases: 26,
 } as const;
 
 /** Cost of each fitted Gemini request feature (tokens per unit); text is exact (Gemma vocabulary). */
 export const GEMINI_FITTED = {
-  costs: { 'gemini.function_declaration': 23.7, 'gemini.property': -10.8, 'gemini.function_call': -1.4, 'gemini.function_response': -1.4, 'gemini.response_schema': 0 },
+  costs: { 'gemini.function_declaration': 18.1, 'gemini.property': 12, 'gemini1.function_declaration': -4.7, 'gemini1.property': -6.2, 'gemini.function_call': 5.3, 'gemini.function_response': 5.3, 'gemini.response_schema': 0 },
   fitCases: 22,
 } as const;

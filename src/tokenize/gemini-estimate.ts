@@ -45,21 +45,34 @@ function values(b: PlanBuilder, v: unknown, depth = 0): void {
   b.exact = false;
 }
 
+/**
+ * Fitted-feature names for a model generation. Gemini 1.x/2.0 (Gemma vocabulary) bill function declarations very
+ * differently from 2.5 and later (Gemma 3 vocabulary): pyd_gemini-2.0-flash_tools-any_system bills 47 tokens for two
+ * declarations whose names and descriptions alone are ~60, while every 2.5+/3 recording bills ~19 per declaration
+ * plus its text. One set of constants for both would fit neither, so each generation has its own.
+ */
+export interface GeminiFeatures {
+  declaration: string;
+  property: string;
+}
+export const GEMINI_FEATURES: GeminiFeatures = { declaration: 'gemini.function_declaration', property: 'gemini.property' };
+export const GEMINI_LEGACY_FEATURES: GeminiFeatures = { declaration: 'gemini1.function_declaration', property: 'gemini1.property' };
+
 /** A declaration's parameters: property names, types, descriptions and enum values, one fitted cost per property. */
-function parameters(b: PlanBuilder, schema: unknown, depth = 0): void {
+function parameters(b: PlanBuilder, f: GeminiFeatures, schema: unknown, depth = 0): void {
   if (!isObj(schema) || depth > 8) return;
   b.text(schema['description']);
   const props = schema['properties'];
   if (isObj(props)) {
     for (const [name, prop] of Object.entries(props)) {
-      b.feature('gemini.property');
+      b.feature(f.property);
       b.text(name);
       if (!isObj(prop)) continue;
       b.text(prop['type']);
       b.text(prop['description']);
       for (const e of Array.isArray(prop['enum']) ? prop['enum'] : []) b.text(String(e));
-      parameters(b, prop, depth + 1);
-      parameters(b, prop['items'], depth + 1);
+      parameters(b, f, prop, depth + 1);
+      parameters(b, f, prop['items'], depth + 1);
     }
   }
 }
@@ -97,7 +110,7 @@ function responseSchema(config: unknown): unknown {
   return config['responseJsonSchema'] ?? config['responseSchema'] ?? config['response_json_schema'] ?? config['response_schema'];
 }
 
-export function geminiPlan(b: PlanBuilder, body: Record<string, unknown>, perContent: number): void {
+export function geminiPlan(b: PlanBuilder, body: Record<string, unknown>, perContent: number, f: GeminiFeatures = GEMINI_FEATURES): void {
   const sys = body['systemInstruction'] ?? body['system_instruction'];
   if (isObj(sys)) {
     b.add(perContent);
@@ -114,10 +127,10 @@ export function geminiPlan(b: PlanBuilder, body: Record<string, unknown>, perCon
     if (!isObj(t)) continue;
     for (const d of asArr(t['functionDeclarations'] ?? t['function_declarations'])) {
       if (!isObj(d)) continue;
-      b.feature('gemini.function_declaration');
+      b.feature(f.declaration);
       b.text(d['name']);
       b.text(d['description']);
-      parameters(b, d['parameters'] ?? d['parametersJsonSchema'] ?? d['parameters_json_schema']);
+      parameters(b, f, d['parameters'] ?? d['parametersJsonSchema'] ?? d['parameters_json_schema']);
     }
   }
   const schema = responseSchema(body['generationConfig'] ?? body['generation_config']);

@@ -7,15 +7,17 @@
  * - function tools: BPE(`namespace functions {…}` rendering, function-defs.ts) + 9 (cl100k) / 8 (o200k).
  *   When a system/developer message exists the tools share it: 4 (cl100k) / 3 (o200k) fewer, and the first
  *   system message is counted with a trailing "\n" (the tools block follows it);
- * - tool_choice / function_call naming a function: BPE(name) + 4; "none": 1.
+ * - function_call naming a function: BPE(name) + 4; tool_choice naming one: BPE(name) + 7; "none": 1.
  * The Responses API uses the same layout: `instructions` is a system message, a string `input` a user message.
- * Estimated (exact=false): images, audio, files, assistant tool calls and their outputs, reasoning items,
- * non-function tools, structured-output schemas.
+ * - a json_schema response format: its section of the system message (response-format.ts).
+ * Estimated (exact=false): images, audio, files, reasoning items, non-function tools, the response-format shapes
+ * response-format.ts names.
  */
 import { extractFunctionDefs, formatFunctionDefinitions } from './function-defs.js';
 import { normalizeModel } from './encodings.js';
 import { audioTokens, openAiImageTokens, sniffImageSize } from './media.js';
 import { asArr, asStr, isObj, type PlanBuilder } from './plan.js';
+import { jsonSchemaFormat, jsonSchemaSection } from './response-format.js';
 import type { EncodingName } from './tokenizer.js';
 
 export interface OpenAiFormat {
@@ -28,7 +30,14 @@ export interface OpenAiFormat {
 const MESSAGE_OVERHEAD = 3;
 const NAME_OVERHEAD = 1;
 const FUNCTION_CALL_OVERHEAD = 3;
-const TOOL_CHOICE_NAME_OVERHEAD = 4;
+/** Legacy `function_call: {name}` (hmarr/openai-chat-tokens' measurements). */
+const FUNCTION_CALL_NAME_OVERHEAD = 4;
+/**
+ * `tool_choice: {type: 'function', function: {name}}`: BPE(name) + 7, inferred from the published measurements in
+ * test/fixtures/openai-tool-counts (three requests, gpt-35-turbo, each 7 + the name's tokens above the same request
+ * with `auto`). No recording on o200k models: counted the same and flagged as an estimate there.
+ */
+const TOOL_CHOICE_NAME_OVERHEAD = 7;
 /** Documented guess for a file/PDF part whose content we cannot see (file id) or cannot parse. */
 export const FILE_PART_TOKENS = 1000;
 
@@ -184,24 +193,36 @@ function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: 
   if (m['audio'] !== undefined) b.estimate(0);
 }
 
-/** Function tools (+ forced tool choice); returns whether any function definitions were rendered. */
-function functionTools(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): void {
+/**
+ * What the API adds to the system message: function tools, then the structured-output section (response-format.ts),
+ * opened by one fixed cost (shared with the caller's system message when there is one); then the tool choice.
+ */
+function systemSections(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): void {
   const { defs, others } = extractFunctionDefs(body['tools'], body['functions']);
-  if (defs.length > 0) {
-    b.text(formatFunctionDefinitions(defs));
-    b.add(toolsOverhead(f.encoding) - (hasSystem ? systemShare(f.encoding) : 0));
+  const format = jsonSchemaSection(jsonSchemaFormat(body['response_format'], body['text']));
+  if (defs.length > 0) b.text(formatFunctionDefinitions(defs));
+  if (format) {
+    b.text(format.text);
+    if (!format.exact || hasSystem) b.exact = false;
   }
+  if (defs.length > 0 || format) b.add(toolsOverhead(f.encoding) - (hasSystem ? systemShare(f.encoding) : 0));
   if (others.length > 0) b.json(others); // built-in tools (web_search, file_search, …): unknown prompt, estimate
   const choice = body['tool_choice'] ?? body['function_call'];
   if (choice === 'none' && defs.length > 0) b.add(1);
   else if (isObj(choice)) {
     const fn = isObj(choice['function']) ? choice['function'] : choice;
-    if (b.text(fn['name'])) b.add(TOOL_CHOICE_NAME_OVERHEAD);
+    if (body['tool_choice'] === undefined) {
+      if (b.text(fn['name'])) b.add(FUNCTION_CALL_NAME_OVERHEAD);
+    } else if (b.text(fn['name'])) {
+      b.add(TOOL_CHOICE_NAME_OVERHEAD);
+      if (f.encoding !== 'cl100k_base') b.exact = false; // measured on cl100k models only
+    }
   }
 }
 
-function responseFormat(b: PlanBuilder, rf: unknown): void {
-  if (isObj(rf) && rf['type'] === 'json_schema') b.json(isObj(rf['json_schema']) ? rf['json_schema'] : rf);
+/** Whether the API adds sections to the system message (which then ends with a newline of its own). */
+function hasSystemSections(body: Record<string, unknown>): boolean {
+  return extractFunctionDefs(body['tools'], body['functions']).defs.length > 0 || jsonSchemaFormat(body['response_format'], body['text']) !== undefined;
 }
 
 /** tool_call_id → function name, from the assistant messages' tool_calls. */
@@ -218,13 +239,11 @@ function callNames(messages: readonly unknown[]): Map<string, string> {
 
 export function chatPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
   const messages = asArr(body['messages']);
-  const hasTools = extractFunctionDefs(body['tools'], body['functions']).defs.length > 0;
-  const sysIndex = hasTools ? messages.findIndex((m) => isObj(m) && isSystemRole(m['role'])) : -1;
+  const sysIndex = hasSystemSections(body) ? messages.findIndex((m) => isObj(m) && isSystemRole(m['role'])) : -1;
   const names = callNames(messages);
   messages.forEach((m, i) => chatMessage(b, f, m, i === sysIndex ? '\n' : '', names));
   b.add(f.replyPriming);
-  functionTools(b, f, body, sysIndex >= 0);
-  responseFormat(b, body['response_format']);
+  systemSections(b, f, body, sysIndex >= 0);
   if (body['prediction'] !== undefined) b.estimate(0);
 }
 
@@ -262,8 +281,7 @@ function responsesItem(b: PlanBuilder, f: OpenAiFormat, item: unknown, systemSuf
 export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
   const input = body['input'];
   const items = typeof input === 'string' ? [{ role: 'user', content: input }] : asArr(input);
-  const hasTools = extractFunctionDefs(body['tools']).defs.length > 0;
-  let systemSuffix = hasTools ? '\n' : '';
+  let systemSuffix = hasSystemSections(body) ? '\n' : '';
   let hasSystem = false;
   const instructions = body['instructions'];
   if (typeof instructions === 'string' || Array.isArray(instructions)) {
@@ -284,9 +302,7 @@ export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<stri
   }
   if (body['previous_response_id'] !== undefined && body['previous_response_id'] !== null) b.estimate(0);
   b.add(f.replyPriming);
-  functionTools(b, f, body, hasSystem);
-  const text = body['text'];
-  if (isObj(text)) responseFormat(b, { type: isObj(text['format']) ? text['format']['type'] : undefined, json_schema: text['format'] });
+  systemSections(b, f, body, hasSystem);
 }
 
 /** Completions `prompt` and embeddings `input`: string | string[] | token ids | token id arrays. No overhead. */

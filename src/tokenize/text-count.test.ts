@@ -62,7 +62,8 @@ describe('safe cuts', () => {
   it.each(ENCODINGS)('%s: counting both sides of a safe cut equals counting the whole', (enc) => {
     const tok = createTokenizer(enc);
     const piece = fc.oneof(
-      fc.constantFrom(' ', '\n', '\n\n', '  ', "'s", "'ll", 'I', 'x', 'ab', 'Zz', '12', '123456', '/', '.', ',\n', ' \n', '\r\n', '日本', '😀', '<|endoftext|>'),
+      fc.constantFrom(' ', '\n', '\n\n', '  ', "'s", "'ll", "'", 'I', 'x', 'ab', 'Zz', '12', '123456', '/', '.', ',\n', ' \n', '\r\n', '日本', '😀', '<|endoftext|>',
+        '{"', '":', '"}', '":{"', '\\n', '+/', '==', '_', '-'),
       fc.string({ maxLength: 4 }),
     );
     const textArb = fc.array(piece, { minLength: 2, maxLength: 60 }).map((xs) => xs.join(''));
@@ -74,6 +75,18 @@ describe('safe cuts', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('long runs', () => {
+  it.each(ENCODINGS)('%s: compact JSON far longer than a run is cut only where it is safe, so it counts exactly', (enc) => {
+    const tok = createTokenizer(enc);
+    const schema = JSON.stringify({ type: 'object', properties: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`field_${i}`, { type: i % 2 ? 'string' : 'integer', description: `Field number ${i}` }])) });
+    const minified = 'function f(a,b){return a+b;}'.repeat(40).replace(/ /g, '');
+    for (const t of [schema.replace(/ /g, '_'), minified]) {
+      expect(t.length).toBeGreaterThan(DEFAULT_MAX_RUN * 4);
+      expect(countText(tok, t)).toEqual({ tokens: tok.count(t), estimated: false });
+    }
   });
 });
 

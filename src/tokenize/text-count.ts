@@ -28,17 +28,29 @@ const SPACE = new Uint8Array(65536);
 for (const c of [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff]) SPACE[c] = 1;
 for (let c = 0x2000; c <= 0x200a; c++) SPACE[c] = 1;
 
-/** Cut a long run into pieces of at most `maxRun` UTF-16 units, never between the halves of a surrogate pair. */
-function countLongRun(tok: Tokenizer, run: string, maxRun: number): number {
+/**
+ * Cut a long run into pieces of at most `maxRun` UTF-16 units: at the last safe cut of each window when there is one
+ * (compact JSON, URLs, base64 have many: the count stays exact), otherwise at the window's end (never between the
+ * halves of a surrogate pair), which makes the count an estimate.
+ */
+function countLongRun(tok: Tokenizer, run: string, maxRun: number): TextCount {
   let tokens = 0;
+  let estimated = false;
   for (let i = 0; i < run.length; ) {
     let end = Math.min(i + maxRun, run.length);
-    const c = run.charCodeAt(end - 1);
-    if (end < run.length && c >= 0xd800 && c <= 0xdbff && end - 1 > i) end -= 1;
+    if (end < run.length) {
+      const cut = lastSafeCut(run, i + 1, end);
+      if (cut > i) end = cut;
+      else {
+        estimated = true;
+        const c = run.charCodeAt(end - 1);
+        if (c >= 0xd800 && c <= 0xdbff && end - 1 > i) end -= 1;
+      }
+    }
     tokens += tok.count(run.slice(i, end));
     i = end;
   }
-  return tokens;
+  return { tokens, estimated };
 }
 
 /** Exact count when no run exceeds `maxRun`; otherwise long runs are cut and the result is an estimate. */
@@ -54,9 +66,10 @@ export function countText(tok: Tokenizer, text: string, maxRun: number = DEFAULT
     else while (i < n && SPACE[text.charCodeAt(i)] !== 1) i++;
     if (i - runStart > maxRun) {
       tokens += tok.count(text.slice(segStart, runStart));
-      tokens += countLongRun(tok, text.slice(runStart, i), maxRun);
+      const run = countLongRun(tok, text.slice(runStart, i), maxRun);
+      tokens += run.tokens;
+      estimated ||= run.estimated;
       segStart = i;
-      estimated = true;
     }
   }
   if (segStart === 0) return { tokens: tok.count(text), estimated: false };
@@ -66,13 +79,18 @@ export function countText(tok: Tokenizer, text: string, maxRun: number = DEFAULT
 
 const isAsciiAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
 const isAsciiAlpha = (c: number): boolean => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+/** ASCII punctuation and symbols: ! " # … / : … @ [ … ` { … ~ */
+const isAsciiPunct = (c: number): boolean => (c >= 0x21 && c <= 0x7e) && !isAsciiAlnum(c);
 
 /**
  * Is there a pre-token boundary before index `i` whatever the rest of the text, for both o200k and cl100k?
  * - `…x| y…` (ASCII letter/digit, then one space, then an ASCII letter): letter/digit runs stop at the space, and the
  *   space is the optional one-character prefix of the next word;
  * - `…\n|x…` (newline, then an ASCII letter or digit): newline runs stop at the letter and a word's optional prefix
- *   excludes \r and \n.
+ *   excludes \r and \n;
+ * - `…x|"…` (ASCII letter, then ASCII punctuation other than the apostrophe): a word run ends at its last letter
+ *   unless a contraction ('s, 't, …) follows, and punctuation starts a run (or prefixes the next word) of its own.
+ *   This is what keeps compact JSON exact: `{"type":"object"}` has such a cut after every key and value.
  * Pre-tokenization restarted at such a boundary matches exactly what it matched in the whole text, so counting the
  * two sides separately is exact.
  */
@@ -80,7 +98,14 @@ function isSafeCut(text: string, i: number): boolean {
   const prev = text.charCodeAt(i - 1);
   const cur = text.charCodeAt(i);
   if (cur === 0x20) return isAsciiAlnum(prev) && isAsciiAlpha(text.charCodeAt(i + 1));
+  if (isAsciiAlpha(prev)) return isAsciiPunct(cur) && cur !== 0x27;
   return prev === 0x0a && isAsciiAlnum(cur);
+}
+
+/** The last safe cut in (from, to], or -1. */
+function lastSafeCut(text: string, from: number, to: number): number {
+  for (let i = to; i > from; i--) if (isSafeCut(text, i)) return i;
+  return -1;
 }
 
 /** The first safe cut at or after `from` within `window` characters, or -1. */

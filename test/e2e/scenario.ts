@@ -68,15 +68,19 @@ export interface BudgetPlan {
 }
 
 /**
- * Reserve (input + max_tokens, capped at the budget) then settle (the provider's total) for the sequence chat,
- * stream, chat, chat…, under the two orders a real gateway can produce: the previous request settled before the
- * next is admitted, or still holding its reservation. Throws if they disagree on where the 429 falls (the scenario
- * would then be timing dependent).
+ * Reserve (input + max_tokens; never more than the whole budget, or the request could never fit) then settle (the
+ * provider's total) for the sequence chat, stream, chat, chat…, under the two orders a real gateway can produce: the
+ * previous request settled before the next is admitted, or still holding its reservation. Throws if they disagree on
+ * where the 429 falls (the scenario would then be timing dependent).
  */
 export function budgetPlan(budget = BUDGET_TOKENS, maxTokens = MAX_TOKENS): BudgetPlan {
   const fx = mockFixtures();
   const order = (i: number): FixtureKey => (i === 1 ? 'chat-stream' : 'chat');
-  const reserve = (k: FixtureKey): number => Math.max(fx[k].usage.prompt, Math.min(budget, fx[k].usage.prompt + maxTokens));
+  const reserve = (k: FixtureKey): number => {
+    const r = fx[k].usage.prompt + maxTokens;
+    if (r > budget) throw new Error(`${k} reserves ${r}, more than the whole budget ${budget}: it could never fit (400)`);
+    return r;
+  };
   const firstRejected = (previousStillReserved: boolean): number => {
     let settled = 0;
     let held = 0; // the previous request's reservation, when it is still in flight

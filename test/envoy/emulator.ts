@@ -28,6 +28,11 @@ export interface Exchange {
   responseHeaders?: Record<string, string>;
   responseChunks?: Buffer[];
   responseTrailers?: Record<string, string>;
+  /**
+   * The upstream's answer to the request as forwarded (the processor's replacement body, else the client's): replaces
+   * status, responseHeaders and responseChunks when given, for tests whose upstream honours what was forwarded.
+   */
+  upstream?: (forwardedBody: Buffer) => Pick<Exchange, 'status' | 'responseHeaders' | 'responseChunks'>;
 }
 
 /**
@@ -229,10 +234,11 @@ export function runExchange(client: ExternalProcessorClient, ex: Exchange, opts:
       send('request_trailers', { request_trailers: { trailers: headerMap(ex.requestTrailers, legacy)?.headers ?? null } });
       await settle();
     }
-    const respChunks = ex.responseChunks ?? [];
+    const answer = ex.upstream && !result.immediate ? { ...ex, ...ex.upstream(result.requestBodyMutation ?? Buffer.concat(reqChunks)) } : ex;
+    const respChunks = answer.responseChunks ?? [];
     const hasRespBody = respChunks.some((c) => c.length > 0);
     if (sendResponseHeaders && !result.immediate) {
-      const respHeaders = { ':status': String(ex.status ?? 200), ...ex.responseHeaders };
+      const respHeaders = { ':status': String(answer.status ?? 200), ...answer.responseHeaders };
       send('response_headers', { response_headers: { ...headerMap(respHeaders, legacy), end_of_stream: !hasRespBody } });
       await settle();
     }

@@ -10,30 +10,41 @@ import { fixtureFile, loadManifest, type FixtureEntry } from './fixtures.js';
 
 /** OpenAI-model requests whose count is not exact, and why. */
 export const OPENAI_EXEMPT: Readonly<Record<string, string>> = {
+  // Input the request does not show.
   'llm_gpt-5.5_reasoning-tools-turn3': 'encrypted reasoning items: their token count is hidden',
   'pyd_gpt-5_web-search_cached_stream': 'server-side web search adds input after the request',
   'pyd_gpt-4o-search-preview_web-search-options': 'search model: server-side search prompt',
-  'pyd_gpt-4o_json-schema-anyof_tool': 'json_schema response_format: its rendering is not known',
-  'pyd_gpt-4o_json-schema-description_tool': 'json_schema response_format: its rendering is not known',
-  'pyd_gpt-4o_json-schema-description_tool_t2': 'json_schema response_format: its rendering is not known',
-  'pyd_responses_gpt-4o_json-schema_tool': 'Responses text.format json_schema: its rendering is not known',
-  'pyd_responses_gpt-4o_json-schema_tool_t2': 'Responses text.format json_schema: its rendering is not known',
-  'pyd_responses_gpt-4o_strict-tool_empty-instructions': 'Responses strict tool: ~200 tokens of unknown grammar prompt',
-  'pyd_responses_gpt-4o_strict-tool_function-call-output': 'Responses strict tool: ~200 tokens of unknown grammar prompt',
-  'otel_responses_gpt-4o-mini_tool-no-params': 'Responses tools: layout differs from chat (+5), one recording',
-  'otel_gpt-4o-mini_parallel-tool-results_no-tools': 'parallel calls: one recording, kept an estimate',
-  // Tool definitions off by one: the rule is not inferred yet (empty descriptions, strict, several tools).
-  'pyd_gpt-4o_empty-tool': 'tool definition ±1 (empty description, empty parameters)',
-  'pyd_gpt-4o_empty-tool_result': 'tool definition ±1 (empty description, empty parameters)',
-  'pyd_gpt-4o-mini_two-turn-history_tool': 'tool definition ±1 (strict tool with a described parameter)',
-  'pyd_gpt-4o-mini_two-tool-results': 'tool definition ±1 (strict tool with a described parameter)',
-  'pyd_gpt-4.1-mini_system_strict-tool': 'tool definition ±1 (strict tool, empty description)',
-  'pyd_gpt-4.1-mini_system_strict-tool_result': 'tool definition ±1 (strict tool, empty description)',
-  'pyd_gpt-4.1-mini_system_strict-tool_n1': 'tool definition ±1 (strict tool, empty description)',
-  'pyd_gpt-4.1-mini_system_tool-result_no-content': 'tool definition ±1 (strict tool, empty description)',
-  'llm_gpt-4o-mini_two-tools_chain': 'tool definition ±1 (two tools, no tool_choice)',
-  'llm_gpt-4o-mini_two-tools_chain_t2': 'tool definition ±1 (two tools, no tool_choice)',
-  'llm_gpt-4o-mini_two-tools_chain_t3': 'tool definition ±1 (two tools, no tool_choice)',
+  'otel_gpt-4o-mini_parallel-tool-results_no-tools': 'parallel calls (multi_tool_use.parallel): one recording, kept an estimate',
+  // Responses API on gpt-4o / gpt-4o-mini: its tool block bills 4–5 tokens less than Chat Completions' (2 recordings
+  // that disagree by one, so no constant is inferred; gpt-4.1 and gpt-5 Responses recordings match the chat layout),
+  // and a strict tool adds ~208 tokens nothing in the request shows.
+  'otel_responses_gpt-4o-mini_tool-no-params': 'Responses on gpt-4o-mini: tool block 5 tokens shorter than chat (rule not inferable from 2 recordings)',
+  'pyd_responses_gpt-4o_json-schema_tool': 'Responses on gpt-4o: tool block 4 tokens shorter than chat (rule not inferable from 2 recordings)',
+  'pyd_responses_gpt-4o_json-schema_tool_t2': 'Responses on gpt-4o: tool block as above; function_call items estimated',
+  'pyd_responses_gpt-4o_strict-tool_empty-instructions': 'Responses strict tool: ~208 tokens of prompt the request does not show (one recording)',
+  'pyd_responses_gpt-4o_strict-tool_function-call-output': 'Responses strict tool: ~208 tokens of prompt the request does not show (one recording)',
+  // Tool definitions one token off the `namespace functions` rendering that is exact on every other recording. No rule
+  // fits them all (hypotheses tried and refuted are listed in function-defs.ts; test/fixtures/openai-tool-counts shows
+  // the same class on cl100k): an empty-description, empty-parameter tool bills one more without a system message but
+  // not with one (pyd_gpt-4o_json-object_system_tool) nor next to a strict tool (pyd_gpt-4o_tool-choice-required), and
+  // a recorded request with 11 such tools among 21 (pydantic-ai tests/cassettes/test_mcp/test_tool_returning_str.yaml,
+  // not kept: its multi-line descriptions' rendering is unknown too) bills below our rendering, not 11 above; one strict
+  // tool with one property bills one less without descriptions and one more with them; two plain tools bill one less
+  // where one such tool bills exactly.
+  'pyd_gpt-4o_empty-tool': 'tool definition +1 (empty description, empty parameters, no system message): rule not found',
+  'pyd_gpt-4o_empty-tool_result': 'tool definition +1 (empty description, empty parameters, no system message): rule not found',
+  'pyd_gpt-4o_json-schema-anyof_tool': 'tool definition +1 as pyd_gpt-4o_empty-tool (same tool); the response-format section is exact',
+  'pyd_gpt-4o_json-schema-description_tool': 'tool definition +1 as pyd_gpt-4o_empty-tool, and +1 where the format description goes',
+  'pyd_gpt-4o_json-schema-description_tool_t2': 'tool definition +1 as pyd_gpt-4o_empty-tool, and +1 where the format description goes',
+  'pyd_gpt-4o-mini_two-turn-history_tool': 'tool definition +1 (strict tool, described parameter): rule not found',
+  'pyd_gpt-4o-mini_two-tool-results': 'tool definition +1 (strict tool, described parameter): rule not found',
+  'pyd_gpt-4.1-mini_system_strict-tool': 'tool definition −1 (strict tool, empty description, undescribed parameter): rule not found',
+  'pyd_gpt-4.1-mini_system_strict-tool_result': 'tool definition −1 (strict tool, empty description, undescribed parameter): rule not found',
+  'pyd_gpt-4.1-mini_system_strict-tool_n1': 'tool definition −1 (strict tool, empty description, undescribed parameter): rule not found',
+  'pyd_gpt-4.1-mini_system_tool-result_no-content': 'tool definition −1 (strict tool, empty description, undescribed parameter): rule not found',
+  'llm_gpt-4o-mini_two-tools_chain': 'tool definitions −1 (two tools, undescribed parameters): rule not found',
+  'llm_gpt-4o-mini_two-tools_chain_t2': 'tool definitions −1 (two tools, undescribed parameters): rule not found',
+  'llm_gpt-4o-mini_two-tools_chain_t3': 'tool definitions −1 (two tools, undescribed parameters): rule not found',
 };
 
 /** Gemini text-only requests whose billed count differs from the rule, and why. */

@@ -170,6 +170,7 @@ export class FakeStore {
   }
 
   private commit(r: FakeResource, k: string, obj: KubeObject, type: EventType): KubeObject {
+    checkConfigMapSize(r, obj);
     obj.metadata.resourceVersion = String(++this.rv);
     if (obj.status === undefined) delete obj.status;
     this.objects.set(k, obj);
@@ -215,4 +216,18 @@ export function discoveryDocument(path: string, resources: readonly FakeResource
     ...(r.status ? [{ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }] : []),
   ]);
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources: list };
+}
+
+/** The API server's ConfigMap validation: keys and values of data and binaryData together at most 1 MiB. */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+
+function checkConfigMapSize(r: FakeResource, obj: KubeObject): void {
+  if (r.kind !== 'ConfigMap' || r.group !== '') return;
+  const { data, binaryData } = obj as { data?: Record<string, string>; binaryData?: Record<string, string> };
+  let total = 0;
+  for (const [k, v] of Object.entries(data ?? {})) total += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const [k, v] of Object.entries(binaryData ?? {})) total += Buffer.byteLength(k) + Buffer.from(v, 'base64').length;
+  if (total > CONFIGMAP_MAX_BYTES) {
+    throw new StoreError(422, 'Invalid', `ConfigMap "${obj.metadata.name}" is invalid: []: Too long: must have at most ${CONFIGMAP_MAX_BYTES} bytes`);
+  }
 }

@@ -139,6 +139,10 @@ export class FakeApiServer {
     return this.store.get(this.resourceFor(apiVersion, kind), namespace, name);
   }
 
+  list(apiVersion: string, kind: string, namespace?: string): KubeObject[] {
+    return this.store.list(this.resourceFor(apiVersion, kind), namespace, undefined);
+  }
+
   /** Serves a new kind from now on (a CRD being installed). */
   addResource(r: FakeResource): void {
     this.resources.push(r);

@@ -3,20 +3,15 @@
  * (compared with check-then-charge), 429s in the provider's shape, x-ratelimit headers, DryRun, a missing subject,
  * a client that disconnects mid-stream, and policy files edited while streams are open.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
-import { createLogger } from '../../src/log/logger.js';
-import { createMetrics } from '../../src/metrics/metrics.js';
-import { createBudgets, type Budgets } from '../../src/cli/budgets.js';
-import { loadConfig } from '../../src/config/config.js';
 import type { ProcessingRequest } from '../../src/gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse__Output } from '../../src/gen/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import { runExchange, FUNCTIONAL_TIMEOUT_MS } from '../envoy/emulator.js';
 import { checkThenCharge, plannedRequest } from '../helpers/budget-traffic.js';
-import { eventually, metricValue, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { budgetServer, closeBudgetServers, type BudgetServer } from '../helpers/budget-server.js';
+import { eventually, metricValue, type TestServer } from '../helpers/test-server.js';
 
 function policyYaml(opts: { tokens: number; mode?: string; onMissing?: string; defaultMaxTokens?: number }): string {
   return `apiVersion: tokenmeter.dev/v1alpha1
@@ -31,30 +26,9 @@ spec:
 `;
 }
 
-const dirs: string[] = [];
-const open: { t: TestServer; budgets: Budgets }[] = [];
+const serverWith = (yaml: string): Promise<BudgetServer> => budgetServer(yaml);
 
-async function serverWith(yaml: string): Promise<{ t: TestServer; budgets: Budgets; file: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tm-policies-'));
-  dirs.push(dir);
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, yaml);
-  const { config } = loadConfig(['extproc', '--policies', dir], {});
-  const metrics = createMetrics({ maxModelLabels: 50, processMetrics: false });
-  const budgets = await createBudgets(config, createLogger('silent'), metrics);
-  if (!budgets) throw new Error('no budgets');
-  const t = await startTestServer({ deps: { limiter: budgets.limiter, metrics } });
-  open.push({ t, budgets });
-  return { t, budgets, file };
-}
-
-afterEach(async () => {
-  for (const { t, budgets } of open.splice(0)) {
-    await t.close();
-    await budgets.close();
-  }
-});
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(closeBudgetServers);
 
 describe('reserve then settle under concurrency', () => {
   it('200 concurrent requests: admitted usage exceeds the budget by at most one request\'s (real - reserved); check-then-charge overshoots', async () => {
@@ -96,7 +70,8 @@ describe('what clients see', () => {
     const first = await runExchange(t.client, plannedRequest(0, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
     expect(first.responseHeaderMutations).toMatchObject({ 'x-ratelimit-limit-tokens': '1500', 'x-ratelimit-reset-tokens': expect.stringMatching(/^\d+h\d+m\d+s$|^\d+m\d+s$|^\d+s$/) as unknown });
     let denied;
-    for (let i = 1; i < 20 && !denied; i++) denied = (await runExchange(t.client, plannedRequest(i, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate;
+    // Requests with max_tokens (even i): each fits the budget, so once it is spent the answer is a 429 (waiting helps).
+    for (let i = 2; i < 40 && !denied; i += 2) denied = (await runExchange(t.client, plannedRequest(i, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate;
     expect(denied?.status?.code).toBe('TooManyRequests');
     const headers: Record<string, string> = Object.fromEntries((denied?.headers?.set_headers ?? []).map((h) => [h.header?.key ?? '', h.header?.raw_value.toString() ?? '']));
     expect(Number(headers['retry-after'])).toBeGreaterThan(0);
@@ -104,7 +79,7 @@ describe('what clients see', () => {
     expect(JSON.parse(denied?.body.toString() ?? '')).toMatchObject({ error: { type: 'tokens', code: 'rate_limit_exceeded' } });
     expect(denied?.details).toBe('tokenmeter_rate_limited{tenants/daily}');
     // Another tenant is unaffected.
-    expect((await runExchange(t.client, plannedRequest(1, 'globex', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate).toBeUndefined();
+    expect((await runExchange(t.client, plannedRequest(2, 'globex', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate).toBeUndefined();
     const limited = await metricValue(t.metrics, 'tokenmeter_limit_decisions_total', { policy: 'tenants', outcome: 'limited' });
     expect(limited).toBeGreaterThanOrEqual(1);
   });
@@ -164,12 +139,13 @@ describe('policy files change under running traffic', () => {
     stream.call.write({ response_body: { body: Buffer.alloc(0), end_of_stream: true } });
     await eventually(() => (stream.replies.at(-1)?.dynamic_metadata ? true : undefined));
     stream.call.end();
-    // New requests see the new limit.
-    expect((await runExchange(t.client, plannedRequest(6, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate?.status?.code).toBe('TooManyRequests');
+    // New requests see the new limit: 10 tokens, which no request can ever fit (400, never-fits).
+    const after = (await runExchange(t.client, plannedRequest(6, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate;
+    expect([after?.status?.code, after?.details]).toEqual(['BadRequest', 'tokenmeter_never_fits{tenants/daily}']);
     // An invalid edit: the previous good policy stays in force.
     writeFileSync(file, policyYaml({ tokens: 10 }).replace('window: Day', 'window: 2x'));
     await eventually(async () => ((await metricValue(t.metrics, 'tokenmeter_policy_reloads_total', { result: 'invalid' })) >= 1 ? true : undefined), 5000);
     expect(budgets.matcher().policies).toHaveLength(1);
-    expect((await runExchange(t.client, plannedRequest(7, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate?.status?.code).toBe('TooManyRequests');
+    expect((await runExchange(t.client, plannedRequest(7, 'acme', 256).exchange, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS })).immediate?.details).toBe('tokenmeter_never_fits{tenants/daily}');
   });
 });

@@ -206,28 +206,40 @@ describe('manifests/examples: files', () => {
 
 describe('TokenPolicy examples', () => {
   const policies = ofKind('TokenPolicy');
+  const named = policies.map((p) => [`${p.file} ${String((p.obj.metadata as Obj).name)}`, p] as const);
 
-  it('are the four samples', () => {
-    expect(policies.map((p) => p.file)).toEqual([
-      'tokenpolicy-dry-run.yaml', 'tokenpolicy-monthly-usd.yaml', 'tokenpolicy-tenant-budget.yaml', 'tokenpolicy-weighted-output.yaml',
+  it('are the six samples (seven policies: the composed budget is two)', () => {
+    expect(named.map(([n]) => n)).toEqual([
+      'tokenpolicy-dry-run.yaml dry-run', 'tokenpolicy-monthly-usd.yaml monthly-usd', 'tokenpolicy-plans.yaml plans',
+      'tokenpolicy-team-and-user.yaml team-budget', 'tokenpolicy-team-and-user.yaml user-budget',
+      'tokenpolicy-tenant-budget.yaml tenant-budget', 'tokenpolicy-weighted-output.yaml weighted-output',
     ]);
   });
 
-  it.each(policies.map((p) => [p.file, p] as const))('%s passes the generated CRD schema, pruning and every CEL rule', (_f, p) => {
+  it.each(named)('%s passes the generated CRD schema, pruning and every CEL rule', (_f, p) => {
     const v = apiserverVerdict(p.obj, tokenPolicySchema, tokenPolicySchemaCheck);
     expect({ schema: v.schema, unknown: v.unknown, apiserver: v.apiserver }).toEqual({ schema: [], unknown: [], apiserver: [] });
   });
 
-  it.each(policies.map((p) => [p.file, p] as const))('%s parses in the data plane, the same with the apiserver defaults', (_f, p) => {
-    const raw = parsePolicies(readFileSync(join(DIR, p.file), 'utf8'), p.file);
+  it.each(named)('%s parses in the data plane, the same with the apiserver defaults', (_f, p) => {
+    const raw = parsePolicies(stringify(p.obj), p.file);
     expect(raw.errors).toEqual([]);
     expect(raw.policies).toHaveLength(1);
     const defaulted = apiserverVerdict(p.obj, tokenPolicySchema, tokenPolicySchemaCheck).object;
     expect(parsePolicies(stringify(defaulted), p.file)).toEqual(raw);
   });
 
-  it('say what their file names promise', () => {
-    const [dryRun, usd, tenant, weighted] = policies.map((p) => parsePolicies(stringify(p.obj)).policies[0]);
+  it('every file parses as written, all its documents', () => {
+    for (const file of [...new Set(policies.map((p) => p.file))]) {
+      const r = parsePolicies(readFileSync(join(DIR, file), 'utf8'), file);
+      expect(r.errors, file).toEqual([]);
+      expect(r.policies.length, file).toBe(policies.filter((p) => p.file === file).length);
+    }
+  });
+
+  it('say what their file names promise; every sample admits uncapped requests (Observed)', () => {
+    const byName = new Map(policies.map((p) => [String((p.obj.metadata as Obj).name), parsePolicies(stringify(p.obj)).policies[0]]));
+    const [dryRun, usd, tenant, weighted, plans, team, user] = ['dry-run', 'monthly-usd', 'tenant-budget', 'weighted-output', 'plans', 'team-budget', 'user-budget'].map((n) => byName.get(n));
     expect(tenant?.subject).toMatchObject({ from: 'Header', header: 'x-tenant-id' });
     expect(tenant?.limits.find((l) => l.name === 'daily')).toMatchObject({ kind: 'tokens', tokens: 1_000_000 });
     expect(weighted?.limits[0]).toMatchObject({ count: 'Weighted' });
@@ -235,12 +247,16 @@ describe('TokenPolicy examples', () => {
     expect((w?.output ?? 0) > (w?.input ?? 0)).toBe(true);
     expect(usd?.limits.map((l) => `${l.kind} ${l.window.text}`)).toContain('cost Month');
     expect(dryRun?.enforcement.mode).toBe('DryRun');
+    expect(plans?.tiers?.plans.map((t) => t.name)).toEqual(['free', 'pro', 'enterprise']);
+    expect(plans?.overrides?.map((o) => [o.subject, o.exempt])).toEqual([['acme', false], ['globex', false], ['nightly-eval', true]]);
+    expect([team?.subject, user?.subject]).toMatchObject([{ header: 'x-team-id' }, { header: 'x-user-id' }]);
+    expect([...byName.values()].map((p) => p?.reservation.output)).toEqual(Array(7).fill('Observed'));
   });
 
   it('load together as one policy set (no duplicate names)', () => {
     const all = parsePolicies(policies.map((p) => stringify(p.obj)).join('---\n'));
     expect(all.errors).toEqual([]);
-    expect(all.policies).toHaveLength(4);
+    expect(all.policies).toHaveLength(7);
   });
 });
 

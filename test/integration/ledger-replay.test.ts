@@ -118,7 +118,8 @@ function storeSuite(name: string, open: () => Promise<TestStore>, skip = false):
       await runExchange(r.t.client, cut, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS, cancelAfterResponseChunks: 2 }).catch(() => undefined);
       const poor = plannedRequest(1, 'x', 100).exchange;
       const rejected = await runExchange(r.t.client, { ...poor, authority: 'poor.example', requestHeaders: { ...poor.requestHeaders, 'x-poor-tenant': 'broke', 'x-request-id': 'rejected-1' } }, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
-      expect(rejected.immediate?.status?.code).toBe('TooManyRequests');
+      // Larger than the whole 10-token budget: refused as one that can never fit (a 400, not retried).
+      expect(rejected.immediate?.status?.code).toBe('BadRequest');
 
       const want = entries.length + 2;
       const until = Date.now() + 20_000;
@@ -158,7 +159,7 @@ function storeSuite(name: string, open: () => Promise<TestStore>, skip = false):
       expect(cutRow.subject).toBe('(anonymous)');
       const rej = byRequest.get('rejected-1') as Record<string, unknown>;
       expect([rej.policy, rej.limit_name, rej.subject, rej.decision, num(rej.rejected), num(rej.status), num(rej.cost_usd), num(rej.input_tokens)])
-        .toEqual(['llm/poor', 'tiny', 'broke', 'limited', 1, 429, 0, 0]);
+        .toEqual(['llm/poor', 'tiny', 'broke', 'never-fits', 1, 400, 0, 0]);
       // Nothing dropped, every write one row: the roll-ups sum to the raw rows.
       expect((await r.t.metrics.ledger.dropped.get()).values.reduce((s, v) => s + v.value, 0)).toBe(0);
       const [raw] = await r.store.all('SELECT count(*) AS n, sum(cost_usd) AS c FROM usage_records');

@@ -54,7 +54,8 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
 
   const status = (): Status => (fake.get(TP.apiVersion, TP.kind, NS, 'tenants')?.status ?? {});
   const ready = (): Condition | undefined => findCondition(status().conditions ?? [], 'Ready');
-  // Even-numbered planned requests set max_tokens (reserve input + max_tokens, under 300): a 429 means the budget is spent.
+  // Even-numbered planned requests set max_tokens (reserve input + max_tokens, under 400, so each fits the budget): a
+  // 429 means the budget is spent.
   const request = (): Promise<ExchangeResult> =>
     runExchange(envoy, plannedRequest(2 * sent++, 'acme', 256).exchange, { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED', messageTimeoutMs: 5000 });
   const loadedVersion = async (): Promise<string | undefined> => {
@@ -81,7 +82,7 @@ describe('operator → limits ConfigMap → ext_proc → Envoy', () => {
       ports: [{ name: 'grpc', port: extproc.grpc.port }, { name: 'admin', port: extproc.admin.port }],
       endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
     });
-    fake.put(tokenPolicy(300));
+    fake.put(tokenPolicy(1200));
     const parsed = loadConfig(['operator', '--kubeconfig', kubeconfig, '--flavour', 'Envoy', '--extproc-service', 'tokenmeter.tokenmeter-system:50051',
       '--limits-configmap', LIMITS, '--lease-namespace', 'tokenmeter-system', '--admin-address', '127.0.0.1:0', '--resync', '60'], { HOSTNAME: 'op-0' });
     if (!parsed.operator) throw new Error('no operator config');

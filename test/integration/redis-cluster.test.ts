@@ -38,7 +38,7 @@ describe.skipIf(skipWithoutRedis())('redis store on Redis Cluster', () => {
     ];
     expect(await store.reserve({ id: 'a', counters, nowMs: now, reservationTtlMs: 10_000 })).toEqual({ ok: true, used: [5, 5, 5] });
     await store.settle('a', [6, 6, 6], now + 1);
-    expect(await store.reserve({ id: 'b', counters, nowMs: now + 2, reservationTtlMs: 10_000 })).toEqual({ ok: false, blocked: 0, used: [6, 6, 6] });
+    expect(await store.reserve({ id: 'b', counters, nowMs: now + 2, reservationTtlMs: 10_000 })).toEqual({ ok: false, blocked: 0, used: [6, 6, 6], settled: [6, 6, 6] });
     expect(await store.peek(counters, now + 3)).toEqual([6, 6, 6]);
   });
 });

@@ -27,6 +27,6 @@ describe.skipIf(skipWithoutRedis())('redis store via Sentinel', () => {
     const counters = [{ key: 'k', amount: 5, limit: 10, windowEndMs: now + 60_000 }];
     expect(await store.reserve({ id: 'a', counters, nowMs: now, reservationTtlMs: 10_000 })).toEqual({ ok: true, used: [5] });
     await store.settle('a', [7], now + 1);
-    expect(await store.reserve({ id: 'b', counters, nowMs: now + 2, reservationTtlMs: 10_000 })).toEqual({ ok: false, blocked: 0, used: [7] });
+    expect(await store.reserve({ id: 'b', counters, nowMs: now + 2, reservationTtlMs: 10_000 })).toEqual({ ok: false, blocked: 0, used: [7], settled: [7] });
   });
 });
