@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONAL_TIMEOUT_MS, runExchange } from '../envoy/emulator.js';
+import { runExchange } from '../envoy/emulator.js';
 import { startExtproc, type ExtprocProcess } from '../helpers/extproc-process.js';
-import { LIVE, launchChromium, skipWithoutChromium, waitForText, type Browser } from '../helpers/chromium.js';
+import { LIVE, launchChromium, skipWithoutChromium, waitForCharts, waitForText, type Browser } from '../helpers/chromium.js';
 import { RECORD, ROOT, SHOTS_DIR, shotsStale, uiHash } from '../helpers/screenshots.js';
 import { plannedRequest } from '../helpers/budget-traffic.js';
 import { replayDemo } from '../../demo/replay.js';
 import { heavyRequest, DEMO_POLICIES, HEAVY_TENANT } from '../../demo/traffic.js';
-import { usd } from '../../src/console/web/format.js';
+import { tokens, usd } from '../../src/console/web/format.js';
 
 const TOKEN = 'browser-test-token';
 const skip = skipWithoutChromium();
@@ -56,7 +56,7 @@ function cells(p: Page, name: string): Promise<string[][]> {
   return p.evaluate<string[][]>(`[...document.querySelectorAll('table[data-table="${name}"] tbody tr')].map((r) => [...r.querySelectorAll('th, td')].map((c) => (c.textContent ?? '').trim()))`);
 }
 
-describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
+describe.skipIf(skip)('the console in Chromium', { timeout: 240_000 }, () => {
   beforeAll(async () => {
     mkdirSync(join(dir, 'policies'));
     copyFileSync(join(ROOT, 'examples/policies/console-demo.yaml'), join(dir, 'policies/console-demo.yaml'));
@@ -66,7 +66,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     browser = await launchChromium();
     page = await browser.context.newPage();
     watch(page);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await tm?.stop();
@@ -126,6 +126,10 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     expect(shown.map((r) => r[0])).toEqual(subjects.rows.map((r) => r.subject));
     expect(shown[0]?.[0]).toBe(HEAVY_TENANT);
     expect(await page.getAttribute(`tr[data-subject="${HEAVY_TENANT}"]`, 'class')).toBe('over');
+    // The policy's override, in words, and the subject's own budget in its row (the policy model's overrides).
+    expect(await page.textContent('section[aria-labelledby="overrides"] li')).toBe('hooli (hooli-contract): daily-tokens 80 k tokens (input + output) a day (UTC), overrides default 40 k');
+    expect(subjects.rows.find((r) => r.subject === 'hooli')?.limits['daily-tokens']).toMatchObject({ budget: 80_000 });
+    expect(await page.textContent('tr[data-subject="hooli"] td[data-limit="daily-tokens"] .usage-text')).toMatch(new RegExp(` of ${tokens(80_000)}$`));
 
     await page.click(`a:text("${HEAVY_TENANT}")`);
     await page.waitForSelector('#next-refusal');
@@ -149,7 +153,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
       const acme = (await api<{ rows: { max_share: number }[] }>(`/v1/subjects?policy=${DEMO_POLICIES.teams}&q=acme`)).rows[0];
       if ((acme?.max_share ?? 0) >= 1) break;
     }
-    await page.waitForSelector('tr[data-subject="acme"].over', { timeout: 15_000 });
+    await page.waitForSelector('tr[data-subject="acme"].over', { timeout: 60_000 });
     expect(await page.evaluate('window.marker')).toBe(2);
     expect(await page.textContent('tr[data-subject="acme"] .share')).toMatch(/over budget/);
     expect(await page.getAttribute('tr[data-subject="acme"] .bar', 'class')).toBe('bar over');
@@ -160,7 +164,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     for (let i = 0; i < 120; i++) {
       const ex = plannedRequest(i, 'x', 256).exchange;
       const team = `team-${String(i).padStart(3, '0')}`;
-      await runExchange(tm.client, { ...ex, path: `/demo/research${ex.path}`, authority: 'api.openai.com', requestHeaders: { ...ex.requestHeaders, 'x-team': team } }, { messageTimeoutMs: FUNCTIONAL_TIMEOUT_MS });
+      await runExchange(tm.client, { ...ex, path: `/demo/research${ex.path}`, authority: 'api.openai.com', requestHeaders: { ...ex.requestHeaders, 'x-team': team } }, { messageTimeoutMs: 10_000 });
     }
     await page.goto(`${tm.admin}/console/policy?name=${DEMO_POLICIES.research}`);
     await page.waitForSelector('table[data-table="subjects"] tbody tr');
@@ -232,7 +236,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 90_000 }, () => {
     for (const [name, path] of Object.entries(shots)) {
       await page.goto(`${tm.admin}${path}`);
       await page.waitForSelector(LIVE);
-      await page.waitForTimeout(500);
+      await waitForCharts(page);
       await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
     }
     writeFileSync(RECORD, `${JSON.stringify({ ui_hash: uiHash(), taken_at: new Date().toISOString(), width: 1280 }, null, 2)}\n`);

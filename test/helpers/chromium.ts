@@ -27,6 +27,8 @@ export async function launchChromium(opts: { width?: number; height?: number; co
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, acceptDownloads: true,
     viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, colorScheme: opts.colorScheme ?? 'light', timezoneId: 'UTC', locale: 'en-US',
   });
+  // Generous on a loaded machine: every wait still ends as soon as its condition holds.
+  context.setDefaultTimeout(60_000);
   return {
     context,
     close: async () => {
@@ -49,7 +51,7 @@ export function skipWithoutChromium(): boolean {
  * Waits until the text of `selector` passes `test`, polling from here: the console's CSP forbids eval, which
  * page.waitForFunction with a string would need.
  */
-export async function waitForText(page: Page, selector: string, test: (text: string | null) => boolean, timeoutMs = 15_000): Promise<void> {
+export async function waitForText(page: Page, selector: string, test: (text: string | null) => boolean, timeoutMs = 45_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last: string | null = null;
   while (Date.now() < until) {
@@ -58,6 +60,16 @@ export async function waitForText(page: Page, selector: string, test: (text: str
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${selector}: the text never passed the test (last: ${String(last)})`);
+}
+
+/** Waits until every chart of the page has been drawn (uPlot loads in its own chunk, then draws a canvas). */
+export async function waitForCharts(page: Page, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const drawn = "[...document.querySelectorAll('.chart')].every((c) => c.querySelector('canvas') !== null)";
+  while (!(await page.evaluate<boolean>(drawn))) {
+    if (Date.now() > until) throw new Error(`the charts of ${page.url()} were not drawn within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** The live indicator of a console page says live. */
