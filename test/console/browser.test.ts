@@ -243,6 +243,43 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 240_000 }, () => {
     expect(shotsStale()).toBe(false);
   });
 
+  it('never shows prompt or completion text, nor the caller\'s or the admin\'s credentials: pages, data, CSVs', async () => {
+    const PROMPT = 'canary-prompt-7f3a what are the quarterly numbers of project nightingale';
+    const COMPLETION = 'canary-completion-91c2 the numbers are in the attached sheet';
+    const KEY = 'sk-canary-0123456789abcdef0123456789abcdef';
+    const team = 'privacy-check';
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] };
+    const reply = {
+      id: 'chatcmpl-canary', object: 'chat.completion', model: 'gpt-4o-mini',
+      choices: [{ index: 0, message: { role: 'assistant', content: COMPLETION }, finish_reason: 'stop' }], usage: { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 },
+    };
+    await runExchange(tm.client, {
+      path: '/demo/research/v1/chat/completions', authority: 'api.openai.com',
+      requestHeaders: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, 'x-team': team, 'x-request-id': 'privacy-1' },
+      requestChunks: [Buffer.from(JSON.stringify(body))], status: 200, responseHeaders: { 'content-type': 'application/json' }, responseChunks: [Buffer.from(JSON.stringify(reply))],
+    }, { messageTimeoutMs: 10_000 });
+    const q = `policy=${encodeURIComponent(DEMO_POLICIES.research)}&subject=${team}`;
+    for (let i = 0; i < 100 && (await api<{ records: unknown[] }>(`/v1/requests?${q}`)).records.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const texts: [string, string][] = [];
+    for (const path of [`/v1/requests?${q}`, `/v1/requests?${q}&format=csv`, `/v1/subject?${q}`, `/v1/subjects?policy=${DEMO_POLICIES.research}&q=${team}`,
+      `/v1/subjects?policy=${DEMO_POLICIES.research}&q=${team}&format=csv`, '/v1/spend?group_by=policy,subject,model', '/v1/refusals', '/v1/limits', `/v1/budgets?policy=${DEMO_POLICIES.research}`]) {
+      const res = await fetch(`${tm.admin}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status, path).toBe(200);
+      texts.push([path, await res.text()]);
+    }
+    expect(texts[0]?.[1]).toContain('privacy-1'); // the request is there, so its absence of text means something
+    for (const path of ['/console/', `/console/policy?name=${DEMO_POLICIES.research}&q=${team}`, `/console/subject?${q}`]) {
+      await page.goto(`${tm.admin}${path}`);
+      await page.waitForSelector(LIVE);
+      texts.push([path, await page.content()]);
+    }
+    // The subject page lists the request (so what it leaves out is left out, not missing).
+    expect((await cells(page, 'requests')).map((r) => r[1])).toEqual(['gpt-4o-mini']);
+    for (const [path, text] of texts) {
+      for (const secret of ['canary-prompt', 'quarterly numbers', 'canary-completion', 'attached sheet', 'sk-canary', TOKEN]) expect(text.includes(secret), `${secret} in ${path}`).toBe(false);
+    }
+  });
+
   it('logged no console error or warning (a CSP violation would be one) and no page error', () => {
     expect(problems).toEqual([]);
   });
