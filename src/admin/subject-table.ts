@@ -2,9 +2,10 @@
  * The policy page's table: the budget rows of a policy (one per limit × subject [× model], budget-list.ts) grouped
  * into one row per subject with a cell per limit, then searched, sorted and paged on the server so a policy with
  * 10,000 subjects sends the browser one page. A perModel limit's cell is the subject's model closest to its budget.
- * When the policy has per-subject overrides, a cell shows the subject's own budget (describe.ts: overrideBudget).
+ * When the policy has per-subject overrides, a cell shows the subject's own budget (override-budget.ts).
  */
-import { overrideBudget, type PolicyWithPlans } from '../policy/describe.js';
+import type { PolicyWithPlans } from '../policy/describe.js';
+import { overrideBudget } from '../policy/override-budget.js';
 import type { BudgetRow } from './budget-list.js';
 import { subjectForms } from './ledger-params.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describePolicy, describeLimit, dollars, overrideBudget, shortNumber, windowWords, type PolicyWithPlans } from './describe.js';
+import { describePolicy, describeLimit, dollars, shortNumber, windowWords, type PolicyWithPlans } from './describe.js';
+import { overrideBudget } from './override-budget.js';
 import { parsePolicies } from './parse.js';
 import type { Limit, TokenPolicy } from './types.js';
 

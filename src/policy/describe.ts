@@ -177,13 +177,3 @@ export function describePolicy(policy: PolicyWithPlans, key: string): PolicyWord
     })) : null,
   };
 }
-
-/**
- * The budget of `limit` for `subject` (as recorded) when an override changes it; undefined when none does. Overrides
- * name subjects by value (or, for API keys, by log id), so only value subjects are found here.
- */
-export function overrideBudget(policy: PolicyWithPlans, limit: string, subject: string): number | undefined {
-  const o = policy.overrides?.find((x) => x.subject === subject);
-  const l = o?.limits.find((x) => x.name === limit);
-  return l ? limitBudget(l) : undefined;
-}
