@@ -16,6 +16,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
 COPY src ./src
 COPY proto ./proto
 COPY vocab ./vocab

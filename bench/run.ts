@@ -19,6 +19,7 @@ import { postgresUnavailable, startPostgresServer, type PostgresServer } from '.
 import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
 import { BENCH_BATCH } from './ledger-write.js';
 import type { ServerProcess } from './extproc-load.js';
+import { benchConsole } from './console.js';
 
 const quick = process.argv.includes('--quick');
 const f1 = (n: number): string => n.toFixed(1);
@@ -272,6 +273,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--large-prompt-only')) return largePrompt();
   if (process.argv.includes('--memory-only')) return atRest();
   if (process.argv.includes('--ledger-only')) return ledger();
+  if (process.argv.includes('--console-only')) return benchConsole(table, quick);
   console.log('## Tokenizers (MB/s, higher is better)\n');
   const tok = await benchTokenizers();
   table(Object.keys(tok[0] ?? {}), tok.map((r) => Object.values(r).map(String)));
@@ -283,6 +285,7 @@ async function main(): Promise<void> {
   limitsSize();
   await decisions();
   await ledger();
+  await benchConsole(table, quick);
   await operator();
 }
 

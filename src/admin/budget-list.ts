@@ -39,19 +39,21 @@ export interface BudgetList {
 }
 
 export interface BudgetListSource {
-  store: CounterStore;
+  /** Absent (`tokenmeter console` without Redis): the listing comes from the ledger. */
+  store?: CounterStore;
   ledger?: LedgerQuery;
   now(): number;
 }
 
 const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
 
-function row(limit: Limit, subject: string, model: string | undefined, usedUnits: number, end: number): BudgetRow {
+/** `resetAt`: the window's end as ISO 8601 (the same for every row of a limit: formatted once). */
+function row(limit: Limit, subject: string, model: string | undefined, usedUnits: number, resetAt: string): BudgetRow {
   const budget = counterBudget(limit);
   const r: BudgetRow = {
     limit: limit.name, window: limit.window.text, unit: limit.kind === 'cost' ? 'usd' : 'tokens', subject,
     used: display(limit, usedUnits), budget: display(limit, budget), remaining: display(limit, Math.max(0, budget - usedUnits)),
-    share: budget > 0 ? Math.round((usedUnits / budget) * 1e6) / 1e6 : 1, reset_at: new Date(end).toISOString(),
+    share: budget > 0 ? Math.round((usedUnits / budget) * 1e6) / 1e6 : 1, reset_at: resetAt,
   };
   if (model !== undefined) r.model = model;
   return r;
@@ -62,9 +64,10 @@ async function fromCounters(store: CounterStore, policy: TokenPolicy, limit: Lim
   const prefix = `${policyKey(policy)}|${limit.name}|`;
   const suffix = `|${w.id}`;
   const counters = await (store.list?.(prefix, w.end, now) ?? Promise.resolve([]));
+  const resetAt = new Date(w.end).toISOString();
   return counters.filter((c) => c.used > 0 && c.key.endsWith(suffix)).map((c) => {
     const parts = c.key.slice(prefix.length, c.key.length - suffix.length).split('|');
-    return row(limit, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, w.end);
+    return row(limit, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, resetAt);
   });
 }
 
@@ -82,20 +85,28 @@ async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit
     const prev = used.get(key);
     used.set(key, { subject: s.subject ?? '', model, units: (prev?.units ?? 0) + units });
   }
-  return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, w.end));
+  const resetAt = new Date(w.end).toISOString();
+  return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, resetAt));
+}
+
+/** Every row of the policy's limits (or of one limit), unsorted, and where they came from. */
+export async function budgetRows(src: BudgetListSource, policy: TokenPolicy, limitName?: string): Promise<{ rows: BudgetRow[]; source: BudgetList['source']; now: number }> {
+  const now = src.now();
+  const limits = policy.limits.filter((l) => limitName === undefined || l.name === limitName);
+  const useCounters = (src.store !== undefined && src.store.list !== undefined) || !src.ledger;
+  const rows: BudgetRow[] = [];
+  for (const limit of limits) {
+    if (useCounters) rows.push(...(src.store ? await fromCounters(src.store, policy, limit, now) : []));
+    else rows.push(...await fromLedger(src.ledger as LedgerQuery, policy, limit, now));
+  }
+  return { rows, source: useCounters ? 'counters' : 'ledger', now };
 }
 
 /** The listing (all rows sorted, one page returned). */
 export async function listBudgets(src: BudgetListSource, policy: TokenPolicy, opts: { limit?: string; offset: number; pageSize: number }): Promise<BudgetList> {
-  const now = src.now();
-  const limits = policy.limits.filter((l) => opts.limit === undefined || l.name === opts.limit);
-  const useCounters = src.store.list !== undefined || !src.ledger;
-  const rows: BudgetRow[] = [];
-  for (const limit of limits) {
-    rows.push(...(useCounters ? await fromCounters(src.store, policy, limit, now) : await fromLedger(src.ledger as LedgerQuery, policy, limit, now)));
-  }
+  const { rows, source, now } = await budgetRows(src, policy, opts.limit);
   rows.sort((a, b) => b.share - a.share || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0) || (a.limit < b.limit ? -1 : a.limit > b.limit ? 1 : 0));
   const page = rows.slice(opts.offset, opts.offset + opts.pageSize);
   const next = opts.offset + opts.pageSize < rows.length ? opts.offset + opts.pageSize : null;
-  return { policy: policyKey(policy), source: useCounters ? 'counters' : 'ledger', as_of: new Date(now).toISOString(), total: rows.length, offset: opts.offset, next_offset: next, rows: page };
+  return { policy: policyKey(policy), source, as_of: new Date(now).toISOString(), total: rows.length, offset: opts.offset, next_offset: next, rows: page };
 }

@@ -15,7 +15,7 @@ import { authorizedPolicy } from './usage-api.js';
 
 export interface BudgetsApiDeps {
   /** Absent: budgets are off. */
-  source?: { policies(): readonly TokenPolicy[]; store: CounterStore; now(): number };
+  source?: { policies(): readonly TokenPolicy[]; store?: CounterStore; now(): number };
   ledger?: LedgerQuery;
   adminToken: string;
 }
@@ -33,7 +33,7 @@ export async function handleBudgets(req: IncomingMessage, res: ServerResponse, u
   const p = allValid(res, { offset: parseOffset(q.get('offset')), pageSize: parseCount(q.get('page_size'), 'page_size', 100, 10_000), format: parseFormat(q.get('format')) });
   if (!p) return;
   const source = deps.source;
-  const list = await ledgerRead(res, () => listBudgets({ store: source.store, now: () => source.now(), ...(deps.ledger ? { ledger: deps.ledger } : {}) }, policy, {
+  const list = await ledgerRead(res, () => listBudgets({ now: () => source.now(), ...(source.store ? { store: source.store } : {}), ...(deps.ledger ? { ledger: deps.ledger } : {}) }, policy, {
     offset: p.offset, pageSize: p.pageSize, ...(limit ? { limit } : {}),
   }));
   if (!list) return;

@@ -44,7 +44,7 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
     if (!initial) metrics.policyReloads.inc({ result: set.errors.length > 0 ? 'invalid' : 'ok' });
     logger.info({ policies: set.policies.map(policyKey), files: set.files.length }, initial ? 'policies loaded' : 'policies reloaded');
   };
-  const source = config.policiesConfigMap ? await configMapSource(config, logger, metrics, apply) : await fileSource(config, logger, apply);
+  const source = await policySource(config, logger, metrics, apply);
   let store: CounterStore;
   if (config.redisUrl) {
     // Loaded only when configured (ioredis is ~20 MB of RSS an in-memory deployment never needs).
@@ -76,14 +76,19 @@ export async function createBudgets(config: ExtprocConfig, logger: Logger, metri
   };
 }
 
-type Apply = (set: PolicySet, initial: boolean) => void;
+export type Apply = (set: PolicySet, initial: boolean) => void;
 
-interface Source {
+export interface Source {
   /** The limits version loaded (ConfigMap source only). */
   readonly version?: string | undefined;
   /** The data-plane document (ConfigMap source only). */
   readonly dataPlane?: DataPlaneDoc | undefined;
   close(): void;
+}
+
+/** The policies of --policies-configmap (the operator's limits, watched through the API) or --policies (files). */
+export function policySource(config: ExtprocConfig, logger: Logger, metrics: Metrics, apply: Apply): Promise<Source> {
+  return config.policiesConfigMap ? configMapSource(config, logger, metrics, apply) : fileSource(config, logger, apply);
 }
 
 async function fileSource(config: ExtprocConfig, logger: Logger, apply: Apply): Promise<Source> {

@@ -5,11 +5,12 @@
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import { startAdminServer, type AdminServer } from '../admin/server.js';
+import { startAdminServer, type AdminDeps, type AdminServer } from '../admin/server.js';
 import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
 import type { EncodingOverrides } from '../tokenize/encodings.js';
 import { createDataPlane } from './data-plane.js';
 import { createLedger } from './ledger.js';
+import { consoleEnabled, startConsoleServer } from '../console/serve.js';
 
 /** How long SIGTERM gives the ledger to write what is queued before spilling it to disk. */
 const LEDGER_CLOSE_MS = 5000;
@@ -36,13 +37,17 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
   }, config.grpc.host, config.grpc.port);
   let admin: AdminServer;
   try {
-    admin = await startAdminServer({
+    const deps: AdminDeps = {
       registry: metrics.registry, ready: () => grpc.health.serving,
       maxRequestBodyBytes: config.maxRequestBodyBytes, encodingOverrides: config.encodingOverrides as EncodingOverrides, adminToken: config.adminToken,
       usage: budgets && { policies: () => budgets.matcher().policies, store: budgets.store, now: Date.now },
       ...(budgets ? { loadedPolicies: () => budgets.loaded() } : {}),
       ...(ledger ? { ledger: ledger.query } : {}),
-    }, config.admin.host, config.admin.port);
+    };
+    // Local mode serves the budget console beside the admin API; data-plane pods on Kubernetes do not (`tokenmeter console`).
+    admin = consoleEnabled(config)
+      ? await startConsoleServer(deps, { userHeader: config.consoleUserHeader }, config.admin.host, config.admin.port)
+      : await startAdminServer(deps, config.admin.host, config.admin.port);
   } catch (err) {
     await grpc.shutdown(0);
     await ledger?.close(0);
@@ -50,7 +55,7 @@ export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise
     throw err;
   }
   metrics.openStreams.set(0);
-  logger.info({ grpc: `${config.grpc.host}:${grpc.port}`, admin: `${config.admin.host}:${admin.port}` }, 'tokenmeter extproc listening');
+  logger.info({ grpc: `${config.grpc.host}:${grpc.port}`, admin: `${config.admin.host}:${admin.port}`, console: consoleEnabled(config) ? `http://${config.admin.host}:${admin.port}/console/` : 'off' }, 'tokenmeter extproc listening');
   let stopping: Promise<void> | undefined;
   return {
     grpc, admin, metrics,

@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     const { runSpend } = await import('./spend.js');
     return runSpend(parsed.spend, parsed.config, { stdout: process.stdout, stderr: process.stderr }, createLogger('silent'));
   }
-  if (parsed.command !== 'extproc' && parsed.command !== 'operator') {
+  if (parsed.command !== 'extproc' && parsed.command !== 'operator' && parsed.command !== 'console') {
     process.stderr.write(`tokenmeter: unknown command "${parsed.command}"\n\n${usage()}\n`);
     return 2;
   }
@@ -36,7 +36,9 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(operator ? operator.logLevel : parsed.config.logLevel);
   const running = operator
     ? await (await import('./operator.js')).runOperator(operator, logger)
-    : await (await import('./extproc.js')).runExtproc(parsed.config, logger);
+    : parsed.command === 'console'
+      ? await (await import('./console.js')).runConsole(parsed.config, logger)
+      : await (await import('./extproc.js')).runExtproc(parsed.config, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'shutdown requested');

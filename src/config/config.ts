@@ -9,12 +9,13 @@ import { fail, parseBool, parseBytes, parseHostPort, parseLevel, parseSeconds, L
 import { OPERATOR_FLAGS, SHARED_FLAGS, operatorConfig, operatorUsage, type OperatorConfig } from './operator.js';
 import { BODY_MODES, parseBodyModes, type BodyMode } from '../envoy/filter-facts.js';
 import { LEDGER_OPTIONS, SPEND_FLAGS, type LedgerConfig, type SpendArgs } from './ledger.js';
+import { CONSOLE_OPTIONS, type ConsoleConfig } from './console.js';
 
 export { parseHostPort, type HostPort, type LogLevel } from './parsers.js';
 export type { OperatorConfig } from './operator.js';
 export type { LedgerConfig, SpendArgs } from './ledger.js';
 
-export interface ExtprocConfig extends LedgerConfig {
+export interface ExtprocConfig extends LedgerConfig, ConsoleConfig {
   grpc: HostPort;
   admin: HostPort;
   logLevel: LogLevel;
@@ -134,6 +135,7 @@ const OPTIONS = [
   { key: 'messageTimeoutMs', flag: 'message-timeout', env: 'TOKENMETER_MESSAGE_TIMEOUT', fallback: '2', parse: parseTimeout, help: "seconds: Envoy's message_timeout for the filter; budget decisions are answered inside it (the operator's published value wins)" },
   { key: 'assumedBodyModes', flag: 'assume-body-modes', env: 'TOKENMETER_ASSUME_BODY_MODES', fallback: 'NONE,STREAMED', parse: parseAssumedModes, help: "the filter's REQUEST,RESPONSE body modes, used when Envoy sends no protocol_config (before 1.34; the operator's published value wins)" },
   ...LEDGER_OPTIONS,
+  ...CONSOLE_OPTIONS,
   { key: 'maxStreamResetsPerSecond', flag: 'max-stream-resets-per-second', env: 'TOKENMETER_MAX_STREAM_RESETS_PER_SECOND', fallback: '10000', parse: parseResetRate, help: 'RST_STREAM frames per second (and at once) one HTTP/2 connection may send before GOAWAY; Envoy sends one per request (Node >= 22.10)' },
 ] as const satisfies readonly OptionSpec<keyof ExtprocConfig>[];
 
@@ -167,7 +169,8 @@ export function usage(): string {
   return ['Usage: tokenmeter <command> [options]', '', 'Commands:', '  extproc       run the Envoy ext_proc server',
     '  count FILE|-  print the input tokens, encoding and estimated cost of a request body (JSON; - reads stdin)',
     '  operator      run the TokenPolicy operator (reconciles TokenPolicies, publishes the limits)',
-    '  spend         print spend from the ledger (--ledger-url / --data-dir) by subject, model, policy, day or month', '',
+    '  spend         print spend from the ledger (--ledger-url / --data-dir) by subject, model, policy, day or month',
+    '  console       serve the budget console and its read-only API (ledger, policies, Redis counters) on --admin-address', '',
     'Options for extproc:', ...lines, '  --help                   show this help', '',
     'Options for count (it also reads --encoding-overrides):', ...countLines, '',
     'Options for spend (it also reads --ledger-url, --data-dir):', ...SPEND_FLAGS.map((o) => `  --${o.flag.padEnd(22)} ${o.help}`), '',

@@ -34,6 +34,8 @@ export const ErrorCodes = {
   KUBE_CONFIG_INVALID: 'TM_KUBE_CONFIG_INVALID',
   /** The spend ledger's store (SQLite file, PostgreSQL) could not be read or written; writes are retried or spilled. */
   LEDGER_UNAVAILABLE: 'TM_LEDGER_UNAVAILABLE',
+  /** The admin server cannot serve this now: too many open event streams, or the console's assets were not built. */
+  UNAVAILABLE: 'TM_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

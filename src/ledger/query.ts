@@ -70,6 +70,12 @@ export interface RequestsPage {
 export interface LedgerQuery {
   spend(q: SpendQuery): Promise<SpendRow[]>;
   requests(q: RequestsQuery): Promise<RequestsPage>;
+  /** Refused (and DryRun would-be-refused) requests by policy, limit, decision and status (raw rows of the range). */
+  refusals(q: RefusalsQuery): Promise<RefusalRow[]>;
+  /** Totals per fixed time bucket (raw rows of the range; buckets aligned to multiples of bucketMs since the epoch). */
+  buckets(q: BucketsQuery): Promise<BucketRow[]>;
+  /** A cheap mark of today's roll-ups that changes whenever records are written (the live updates poll it). */
+  changeMark(now: number): Promise<string>;
 }
 
 const DAY_MS = 86_400_000;
@@ -247,5 +253,78 @@ async function requests(source: SqlSource, q: RequestsQuery): Promise<RequestsPa
 }
 
 export function createLedgerQuery(source: SqlSource): LedgerQuery {
-  return { spend: (q) => spend(source, q), requests: (q) => requests(source, q) };
+  return {
+    spend: (q) => spend(source, q), requests: (q) => requests(source, q),
+    refusals: (q) => refusals(source, q), buckets: (q) => buckets(source, q), changeMark: (now) => changeMark(source, now),
+  };
+}
+
+// ---- Reads for the console (refusals by reason, usage per time bucket, a change mark). ----
+
+export interface RefusalsQuery {
+  from: number;
+  to: number;
+  policy?: string;
+  subjects?: readonly string[];
+}
+
+export interface RefusalRow {
+  policy: string | null;
+  limit: string | null;
+  /** limited, store-error, subject-missing, dry-run-limited (not refused: would have been). */
+  decision: string;
+  status: number | null;
+  requests: number;
+  /** Distinct subjects refused. */
+  subjects: number;
+}
+
+async function refusals(source: SqlSource, q: RefusalsQuery): Promise<RefusalRow[]> {
+  const f = filters(q);
+  const rows = await source.all(
+    `SELECT policy, limit_name, decision, status, count(*) AS requests, count(DISTINCT subject) AS subjects FROM usage_records
+     WHERE ts >= ? AND ts < ? AND (rejected = 1 OR decision = 'dry-run-limited')${f.where}
+     GROUP BY policy, limit_name, decision, status`,
+    [q.from, q.to, ...f.params],
+  );
+  const nullable = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
+  return rows.map((r) => ({
+    policy: nullable(r.policy), limit: nullable(r.limit_name), decision: str(r.decision), status: r.status === null || r.status === undefined ? null : num(r.status),
+    requests: num(r.requests), subjects: num(r.subjects),
+  })).sort((a, b) => b.requests - a.requests || String(a.policy).localeCompare(String(b.policy)) || String(a.limit).localeCompare(String(b.limit)));
+}
+
+export interface BucketsQuery {
+  from: number;
+  to: number;
+  /** Bucket length (ms); buckets start at multiples of it since the epoch, like fixed limit windows. */
+  bucketMs: number;
+  policy?: string;
+  subjects?: readonly string[];
+  /** Also split by model (perModel limits). */
+  byModel?: boolean;
+}
+
+export type BucketRow = Omit<SpendRow, 'policy' | 'subject' | 'day' | 'month'> & { start: number };
+
+async function buckets(source: SqlSource, q: BucketsQuery): Promise<BucketRow[]> {
+  const f = filters(q);
+  const size = Math.max(1, Math.floor(q.bucketMs));
+  const model = q.byModel ? ', model' : '';
+  const rows = await source.all(
+    `SELECT (ts / ${size}) AS bucket${model}, count(*) AS requests, sum(rejected) AS rejected_requests, ${TOTALS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+     FROM usage_records WHERE ts >= ? AND ts < ?${f.where} GROUP BY (ts / ${size})${model}`,
+    [q.from, q.to, ...f.params],
+  );
+  return rows.map((r) => {
+    const out: BucketRow = { start: Math.floor(num(r.bucket)) * size, requests: num(r.requests), rejected_requests: num(r.rejected_requests), input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_usd: 0 };
+    for (const c of TOTALS) out[c] = num(r[c]);
+    if (q.byModel) out.model = str(r.model);
+    return out;
+  }).sort((a, b) => a.start - b.start || (a.model ?? '').localeCompare(b.model ?? ''));
+}
+
+async function changeMark(source: SqlSource, now: number): Promise<string> {
+  const [row] = await source.all('SELECT count(*) AS n, sum(requests) AS requests, sum(cost_usd) AS cost FROM usage_daily WHERE day = ?', [utcDay(now)]);
+  return `${utcDay(now)}:${num(row?.n)}:${num(row?.requests)}:${num(row?.cost)}`;
 }

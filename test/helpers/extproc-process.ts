@@ -38,10 +38,11 @@ async function waitFor(url: string, ms: number): Promise<void> {
   }
 }
 
-export async function startExtproc(args: string[], env: Record<string, string> = {}): Promise<ExtprocProcess> {
+/** `command`: `extproc`, or `console` (it takes the same flags; its gRPC address is unused). */
+export async function startExtproc(args: string[], env: Record<string, string> = {}, command: 'extproc' | 'console' = 'extproc'): Promise<ExtprocProcess> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build (npm test does)`);
   const [gp, ap] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [BIN, 'extproc', '--grpc-address', `127.0.0.1:${gp}`, '--admin-address', `127.0.0.1:${ap}`, ...args], {
+  const child = spawn(process.execPath, [BIN, command, '--grpc-address', `127.0.0.1:${gp}`, '--admin-address', `127.0.0.1:${ap}`, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env },
   });
   const logs: Record<string, unknown>[] = [];
@@ -57,7 +58,7 @@ export async function startExtproc(args: string[], env: Record<string, string> =
   const admin = `http://127.0.0.1:${ap}`;
   try {
     await Promise.race([waitFor(`${admin}/readyz`, 20_000), exited.then((c) => {
-      throw new Error(`extproc exited with ${c}: ${stderr}`);
+      throw new Error(`${command} exited with ${c}: ${stderr}`);
     })]);
   } catch (err) {
     child.kill('SIGKILL');

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Usage } from '../../src/llm/types.js';
 
-export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
+/** test/fixtures/llm, from the sources (tests) or from dist/test/helpers (the compiled demo and bench). */
+export const FIXTURE_DIR = [new URL('../fixtures/llm/', import.meta.url), new URL('../../../test/fixtures/llm/', import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}manifest.json`)) ?? fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
 
 export interface FixtureEntry {
   dir: string;

@@ -277,10 +277,12 @@ describe('npm package: packed, installed with production dependencies, run', () 
 
   it('the tarball holds only runtime files: compiled dist/src, proto, vocab, crds, package.json, README, LICENSE', () => {
     const paths = packed.files.map((f) => f.path).sort();
-    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|proto\/.+\.proto|vocab\/[^/]+\.(spbpe\.gz|md)|crds\/[^/]+\.yaml)$/;
+    const runtime = /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js(\.map)?|dist\/src\/console\/assets\/[^/]+\.(css|svg|txt)|proto\/.+\.proto|vocab\/[^/]+\.(spbpe\.gz|md)|crds\/[^/]+\.yaml)$/;
     expect(paths.filter((p) => !runtime.test(p))).toEqual([]);
     expect(paths).toContain(PKG.bin.tokenmeter);
     expect(paths).toContain('crds/tokenmeter.dev_tokenpolicies.yaml');
+    // The budget console's front end, built by npm run build (no CDN).
+    expect(paths).toEqual(expect.arrayContaining(['dist/src/console/assets/console.js', 'dist/src/console/assets/console.css', 'dist/src/console/assets/LICENSES.txt']));
     const protos = walk(join(ROOT, 'proto'), () => false).map((f) => `proto/${f}`);
     expect(protos.filter((p) => !paths.includes(p))).toEqual([]);
     expect(paths).toEqual(expect.arrayContaining(['vocab/gemma.spbpe.gz', 'vocab/gemma3.spbpe.gz']));

@@ -160,3 +160,8 @@ SQLite only with one ext_proc replica, since its file cannot be shared).
 {{- define "tokenmeter.ledger.claimName" -}}
 {{- .Values.ledger.persistence.existingClaim | default (printf "%s-ledger" (include "tokenmeter.extproc.fullname" .)) -}}
 {{- end -}}
+
+{{/* The budget console (`tokenmeter console`): FULLNAME-console. */}}
+{{- define "tokenmeter.console.fullname" -}}
+{{- printf "%s-console" (include "tokenmeter.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
