@@ -24,7 +24,7 @@ export function openLedgerReader(target: LedgerTarget, opts: { poolSize: number;
     if (!existsSync(target.file)) {
       throw new TokenmeterError(ErrorCodes.LEDGER_UNAVAILABLE, `no ledger at ${target.file}: point --data-dir or --ledger-url at the file tokenmeter extproc writes`);
     }
-    const thread = new SqliteThread(target.file, true);
+    const thread = new SqliteThread(target.file, { readonly: true });
     return { dialect: 'sqlite', description, all: (sql: string, params?: Param[]): Promise<Row[]> => thread.all(sql, params), close: () => thread.close() };
   }
   const pg = new PostgresLedger({ url: target.url, poolSize: opts.poolSize, logger: opts.logger });
