@@ -53,6 +53,23 @@ export function monthlyDdl(tableSuffix = ''): string[] {
   ];
 }
 
+/**
+ * The daily roll-up table rebuilt `WITHOUT ROWID` (SQLite, schema version 3): the row lives in its primary-key B-tree,
+ * so an upsert finds and rewrites one tree instead of the key index and then the table; data kept, indexes re-made.
+ */
+export function dailyWithoutRowid(): string[] {
+  const [table = '', ...indexes] = ROLLUP_DDL;
+  return [
+    'ALTER TABLE usage_daily RENAME TO usage_daily_v2',
+    'DROP INDEX usage_daily_policy_day',
+    'DROP INDEX usage_daily_subject_day',
+    `${table} WITHOUT ROWID`,
+    `INSERT INTO usage_daily SELECT * FROM usage_daily_v2`,
+    'DROP TABLE usage_daily_v2',
+    ...indexes,
+  ];
+}
+
 const conflict = (r: Rollup): string =>
   `ON CONFLICT (${r.period}, policy, subject, model) DO UPDATE SET ${ROLLUP_SUMS.map((c) => `${c} = ${r.table}.${c} + excluded.${c}`).join(', ')}`;
 

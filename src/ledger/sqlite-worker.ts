@@ -29,7 +29,7 @@ const stmt = (sql) => {
 };
 // Inserts rows one by one; the rows that were new (changes = 1) are summed per roll-up key into each roll-up
 // statement's parameters: the key (row positions, a position's value cut to 'chars' characters when given, null as
-// ''), then the count, then the sums. Returns the number of new rows.
+// ''), then the count, then the sums; the groups are upserted in key order. Returns the number of new rows.
 const batch = (m) => {
   const insert = stmt(m.insert);
   const groups = m.rollups.map(() => new Map());
@@ -38,8 +38,17 @@ const batch = (m) => {
     if (insert.run(...row).changes !== 1) continue;
     written++;
     for (let r = 0; r < m.rollups.length; r++) {
-      const key = m.rollups[r].key.map(([i, chars]) => { const v = row[i] ?? ''; return chars ? String(v).slice(0, chars) : v; });
-      const id = JSON.stringify(key);
+      const spec = m.rollups[r].key;
+      const key = new Array(spec.length);
+      // The group's id: the values, each followed by a NUL; a value holding a NUL itself falls back to JSON (which
+      // escapes it, so the two forms never meet).
+      let id = '';
+      for (let k = 0; k < spec.length; k++) {
+        const v = String(row[spec[k][0]] ?? '');
+        key[k] = spec[k][1] ? v.slice(0, spec[k][1]) : v;
+        id += key[k] + '\\u0000';
+      }
+      if (id.split('\\u0000').length !== spec.length + 1) id = JSON.stringify(key);
       let g = groups[r].get(id);
       if (!g) { g = [...key, 0, ...m.sum.map(() => 0)]; groups[r].set(id, g); }
       g[key.length] += 1;

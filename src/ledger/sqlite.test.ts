@@ -41,16 +41,16 @@ describe('SQLite schema', () => {
   it('creates the directory and file, is versioned, and reopens without migrating again', async () => {
     const file = join(dir, 'nested', 'deeper', 'ledger.sqlite');
     const a = await SqliteLedger.open(file);
-    expect(await a.version()).toBe(2);
+    expect(await a.version()).toBe(3);
     await a.write([usageRecord()]);
     await a.close();
     const b = await SqliteLedger.open(file);
-    expect(await b.version()).toBe(2);
+    expect(await b.version()).toBe(3);
     expect(await b.all('SELECT count(*) AS n FROM usage_records')).toEqual([{ n: 1 }]);
     await b.close();
   });
 
-  it('version 1 → 2: rows kept, unique on (ts, id) instead of an id key plus a ts index, monthly roll-ups filled from the daily ones', async () => {
+  it('version 1 → 3: rows kept, unique on (ts, id) instead of an id key plus a ts index, monthly roll-ups filled from the daily ones, daily roll-ups WITHOUT ROWID', async () => {
     const file = join(dir, 'v1', 'ledger.sqlite');
     mkdirSync(join(dir, 'v1'));
     const old = [
@@ -70,8 +70,18 @@ describe('SQLite schema', () => {
 
     const store = await SqliteLedger.open(file);
     try {
-      expect(await store.version()).toBe(2);
+      expect(await store.version()).toBe(3);
       expect(await store.all('SELECT count(*) AS n FROM usage_records')).toEqual([{ n: 3 }]);
+      // The daily roll-ups rebuilt WITHOUT ROWID (no rowid column to select), every row and both indexes kept.
+      await expect(store.all('SELECT rowid FROM usage_daily')).rejects.toThrow(/rowid/);
+      expect(await store.all('SELECT day, subject, model, requests, cost_usd FROM usage_daily ORDER BY day, subject, model')).toEqual([
+        { day: '2025-12-31', subject: 'acme', model: 'gpt-4o-mini-2024-07-18', requests: 1, cost_usd: 1 },
+        { day: '2026-01-01', subject: 'acme', model: 'gpt-4o', requests: 5, cost_usd: 8 },
+        { day: '2026-01-01', subject: 'acme', model: 'gpt-4o-mini-2024-07-18', requests: 1, cost_usd: 2 },
+        { day: '2026-01-02', subject: 'beta', model: 'gpt-4o-mini-2024-07-18', requests: 1, cost_usd: 4 },
+      ]);
+      expect((await store.all("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_daily' AND sql IS NOT NULL ORDER BY name")).map((r) => r.name))
+        .toEqual(['usage_daily_policy_day', 'usage_daily_subject_day']);
       expect((await store.all("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_records' ORDER BY name")).map((r) => r.name))
         .toEqual(['sqlite_autoindex_usage_records_1', 'usage_records_subject_ts']);
       expect((await store.all("PRAGMA index_info('sqlite_autoindex_usage_records_1')")).map((r) => r.name)).toEqual(['ts', 'id']);
@@ -87,6 +97,25 @@ describe('SQLite schema', () => {
       const q = createLedgerQuery(store);
       expect((await q.spend({ from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 1, 1), groupBy: ['subject'] })).map((r) => [r.subject, r.requests, r.cost_usd]))
         .toEqual([['acme', 7, 26], ['beta', 1, 4]]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SQLite batch roll-up groups', () => {
+  it('keeps keys apart whose values hold a NUL (the in-batch group id joins the values with NUL)', async () => {
+    const store = await SqliteLedger.open(join(dir, 'nul', 'ledger.sqlite'));
+    try {
+      const ts = Date.UTC(2026, 0, 5);
+      expect(await store.write([usageRecord({ ts, policy: 'p', subject: 'a\u0000b' }), usageRecord({ ts, policy: 'p\u0000a', subject: 'b' })]))
+        .toEqual({ written: 2, duplicates: 0 });
+      for (const table of ['usage_daily', 'usage_monthly']) {
+        expect(await store.all(`SELECT policy, subject, requests FROM ${table} ORDER BY policy`)).toEqual([
+          { policy: 'p', subject: 'a\u0000b', requests: 1 },
+          { policy: 'p\u0000a', subject: 'b', requests: 1 },
+        ]);
+      }
     } finally {
       await store.close();
     }

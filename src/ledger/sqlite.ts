@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { RECORD_COLUMNS, ROLLUP_KEY, columnIndex, recordRow, type ColumnType } from './columns.js';
 import type { SqlSource } from './query.js';
 import type { UsageRecord } from './record.js';
-import { ROLLUP_DDL, ROLLUP_SUMS, ROLLUPS, monthlyDdl, rollupRowUpsert } from './rollups.js';
+import { ROLLUP_DDL, ROLLUP_SUMS, ROLLUPS, dailyWithoutRowid, monthlyDdl, rollupRowUpsert } from './rollups.js';
 import { SqliteThread, type BatchRollup, type Row } from './sqlite-worker.js';
 import type { LedgerStore, WriteResult } from './writer.js';
 
@@ -27,6 +27,7 @@ const NAMES = RECORD_COLUMNS.map(([c]) => c).join(', ');
  * 2: the raw rows' uniqueness is on (ts, id) — one B-tree that also serves every time-range read and the newest-first
  * paging, instead of an `id` key plus a `ts` index (a record's id is assigned once with its time, so (ts, id) is as
  * unique as id, and is PostgreSQL's key too) — and the monthly roll-ups, filled from the daily ones.
+ * 3: the daily roll-ups `WITHOUT ROWID`, like the monthly ones (rollups.ts).
  */
 const MIGRATIONS: readonly string[][] = [[
   `CREATE TABLE IF NOT EXISTS usage_records (${RECORD_COLUMNS.map(([c, t]) => `${c} ${TYPES[t]}${c === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`,
@@ -40,7 +41,7 @@ const MIGRATIONS: readonly string[][] = [[
   'ALTER TABLE usage_records_v2 RENAME TO usage_records',
   'CREATE INDEX usage_records_subject_ts ON usage_records (subject, ts)',
   ...monthlyDdl(' WITHOUT ROWID'),
-]];
+], dailyWithoutRowid()];
 
 /**
  * The writer connection's settings. WAL: readers never block the writer. `synchronous = FULL`: the WAL is synced at
