@@ -8,6 +8,8 @@
  */
 import type { LedgerQuery } from '../ledger/query.js';
 import { counterBudget, chargeFor } from '../policy/charge.js';
+import { listedLimits, type ListedLimit } from '../policy/listed-limits.js';
+import { overrideOf } from '../policy/override-budget.js';
 import { modelKey, recordedFromKey } from '../policy/subject.js';
 import { policyKey, type Limit, type TokenPolicy } from '../policy/types.js';
 import { windowAt } from '../policy/windows.js';
@@ -26,6 +28,8 @@ export interface BudgetRow {
   /** used / budget (may exceed 1 after an overshoot). */
   share: number;
   reset_at: string;
+  /** Policies with tiers: the tier whose budget this is (the default tier's, or for a limit it lacks, the tier's that adds it). */
+  tier?: string;
 }
 
 export interface BudgetList {
@@ -48,7 +52,8 @@ export interface BudgetListSource {
 const display = (limit: Limit, units: number): number => (limit.kind === 'cost' ? units / 1e6 : units);
 
 /** `resetAt`: the window's end as ISO 8601 (the same for every row of a limit: formatted once). */
-function row(limit: Limit, subject: string, model: string | undefined, usedUnits: number, resetAt: string): BudgetRow {
+function row(listed: ListedLimit, subject: string, model: string | undefined, usedUnits: number, resetAt: string): BudgetRow {
+  const limit = listed.limit;
   const budget = counterBudget(limit);
   const r: BudgetRow = {
     limit: limit.name, window: limit.window.text, unit: limit.kind === 'cost' ? 'usd' : 'tokens', subject,
@@ -56,10 +61,12 @@ function row(limit: Limit, subject: string, model: string | undefined, usedUnits
     share: budget > 0 ? Math.round((usedUnits / budget) * 1e6) / 1e6 : 1, reset_at: resetAt,
   };
   if (model !== undefined) r.model = model;
+  if (listed.tier !== undefined) r.tier = listed.tier;
   return r;
 }
 
-async function fromCounters(store: CounterStore, policy: TokenPolicy, limit: Limit, now: number): Promise<BudgetRow[]> {
+async function fromCounters(store: CounterStore, policy: TokenPolicy, listed: ListedLimit, now: number): Promise<BudgetRow[]> {
+  const limit = listed.limit;
   const w = windowAt(limit.window, now);
   const prefix = `${policyKey(policy)}|${limit.name}|`;
   const suffix = `|${w.id}`;
@@ -67,15 +74,18 @@ async function fromCounters(store: CounterStore, policy: TokenPolicy, limit: Lim
   const resetAt = new Date(w.end).toISOString();
   return counters.filter((c) => c.used > 0 && c.key.endsWith(suffix)).map((c) => {
     const parts = c.key.slice(prefix.length, c.key.length - suffix.length).split('|');
-    return row(limit, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, resetAt);
+    return row(listed, recordedFromKey(policy.subject, parts[0] ?? ''), limit.perModel ? parts[1] : undefined, c.used, resetAt);
   });
 }
 
-async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit, now: number): Promise<BudgetRow[]> {
+async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, listed: ListedLimit, now: number): Promise<BudgetRow[]> {
+  const limit = listed.limit;
   const w = windowAt(limit.window, now);
   const spend = await ledger.spend({ from: w.start, to: now + 1, now, groupBy: limit.perModel ? ['subject', 'model'] : ['subject'], policy: policyKey(policy) });
   const used = new Map<string, { subject: string; model: string | undefined; units: number }>();
   for (const s of spend) {
+    // A limit only overrides add counts for their subjects alone.
+    if (listed.overrideOnly && !overrideOf(policy, s.subject ?? '')?.limits.some((l) => l.name === limit.name)) continue;
     const units = limit.kind === 'cost'
       ? Math.ceil(s.cost_usd * 1e6)
       : Math.ceil(chargeFor(limit, { input: s.input_tokens, cachedInput: s.cached_input_tokens, cacheWrite: s.cache_write_tokens, output: s.output_tokens, reasoning: s.reasoning_tokens }, { pricing: policy.pricing }).amount);
@@ -86,18 +96,23 @@ async function fromLedger(ledger: LedgerQuery, policy: TokenPolicy, limit: Limit
     used.set(key, { subject: s.subject ?? '', model, units: (prev?.units ?? 0) + units });
   }
   const resetAt = new Date(w.end).toISOString();
-  return [...used.values()].map((u) => row(limit, u.subject, u.model, u.units, resetAt));
+  return [...used.values()].map((u) => row(listed, u.subject, u.model, u.units, resetAt));
 }
 
-/** Every row of the policy's limits (or of one limit), unsorted, and where they came from. */
+/**
+ * Every row of the policy's limits (or of one limit), unsorted, and where they came from. The limits are those of
+ * spec.limits, tiers and overrides by name (listed-limits.ts). From the ledger, which does not say which tier a
+ * subject is on, a limit only some tiers other than the default add is left out (its counters list it).
+ */
 export async function budgetRows(src: BudgetListSource, policy: TokenPolicy, limitName?: string): Promise<{ rows: BudgetRow[]; source: BudgetList['source']; now: number }> {
   const now = src.now();
-  const limits = policy.limits.filter((l) => limitName === undefined || l.name === limitName);
+  const all = listedLimits(policy).filter((l) => limitName === undefined || l.limit.name === limitName);
   const useCounters = (src.store !== undefined && src.store.list !== undefined) || !src.ledger;
   const rows: BudgetRow[] = [];
-  for (const limit of limits) {
-    if (useCounters) rows.push(...(src.store ? await fromCounters(src.store, policy, limit, now) : []));
-    else rows.push(...await fromLedger(src.ledger as LedgerQuery, policy, limit, now));
+  const defaultTier = policy.tiers?.default;
+  for (const listed of all) {
+    if (useCounters) rows.push(...(src.store ? await fromCounters(src.store, policy, listed, now) : []));
+    else if (listed.tier === defaultTier || listed.overrideOnly) rows.push(...await fromLedger(src.ledger as LedgerQuery, policy, listed, now));
   }
   return { rows, source: useCounters ? 'counters' : 'ledger', now };
 }

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LedgerQuery } from '../ledger/query.js';
+import { listedLimits } from '../policy/listed-limits.js';
 import { policyKey, type TokenPolicy } from '../policy/types.js';
 import type { CounterStore } from '../limits/store.js';
 import { listBudgets } from './budget-list.js';
@@ -20,15 +21,16 @@ export interface BudgetsApiDeps {
   adminToken: string;
 }
 
-const CSV_COLUMNS = ['limit', 'window', 'unit', 'subject', 'model', 'used', 'budget', 'remaining', 'share', 'reset_at'];
+const CSV_COLUMNS = ['limit', 'window', 'unit', 'subject', 'model', 'used', 'budget', 'remaining', 'share', 'reset_at', 'tier'];
 
 export async function handleBudgets(req: IncomingMessage, res: ServerResponse, url: URL, deps: BudgetsApiDeps): Promise<void> {
   const policy = authorizedPolicy(req, res, url, deps);
   if (!policy || !deps.source) return;
   const q = url.searchParams;
   const limit = q.get('limit') ?? undefined;
-  if (limit !== undefined && !policy.limits.some((l) => l.name === limit)) {
-    return sendError(res, 400, 'TM_REQUEST_INVALID', `limit=${limit}: policy ${policyKey(policy)} has ${policy.limits.map((l) => l.name).join(', ')}`);
+  const names = listedLimits(policy).map((l) => l.limit.name);
+  if (limit !== undefined && !names.includes(limit)) {
+    return sendError(res, 400, 'TM_REQUEST_INVALID', `limit=${limit}: policy ${policyKey(policy)} has ${names.join(', ')}`);
   }
   const p = allValid(res, { offset: parseOffset(q.get('offset')), pageSize: parseCount(q.get('page_size'), 'page_size', 100, 10_000), format: parseFormat(q.get('format')) });
   if (!p) return;

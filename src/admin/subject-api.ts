@@ -6,6 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeLimit } from '../policy/describe.js';
+import { listedLimits } from '../policy/listed-limits.js';
+import { overrideOf } from '../policy/override-budget.js';
 import { policyKey } from '../policy/types.js';
 import { sendError, sendJson } from './http.js';
 import { subjectForms } from './ledger-params.js';
@@ -30,7 +32,10 @@ export async function handleSubject(req: IncomingMessage, res: ServerResponse, u
     const row = current.rows.find((r) => forms.includes(r.subject));
     const subject = row?.subject ?? raw;
     const now = current.now;
-    const limits = await Promise.all(policy.limits.map(async (limit) => {
+    // A limit only overrides add is the subject's only when its override adds it.
+    const own = overrideOf(policy, subject)?.limits;
+    const listed = listedLimits(policy).filter((l) => !l.overrideOnly || own?.some((x) => x.name === l.limit.name));
+    const limits = await Promise.all(listed.map(async ({ limit }) => {
       const words = describeLimit(limit);
       const cell: SubjectCell | undefined = row?.limits[limit.name];
       const history = ledger ? await windowHistory(ledger, policy, limit, forms, now) : [];

@@ -2,7 +2,9 @@
  * The policy page's table: the budget rows of a policy (one per limit × subject [× model], budget-list.ts) grouped
  * into one row per subject with a cell per limit, then searched, sorted and paged on the server so a policy with
  * 10,000 subjects sends the browser one page. A perModel limit's cell is the subject's model closest to its budget.
- * When the policy has per-subject overrides, a cell shows the subject's own budget (override-budget.ts).
+ * When the policy has per-subject overrides, a cell shows the subject's own budget (override-budget.ts). With plan
+ * tiers a cell says whose budget it shows (`tier`, or `override`): the listing cannot know the tier of a subject's
+ * next request (each request names its own), so it shows the default tier's budget (README, the console).
  */
 import type { PolicyWithPlans } from '../policy/describe.js';
 import { overrideBudget } from '../policy/override-budget.js';
@@ -17,6 +19,10 @@ export interface SubjectCell {
   reset_at: string;
   /** perModel limits: the model of this cell. */
   model?: string;
+  /** Policies with tiers: the tier whose budget this is (the default tier, or the tier that adds the limit). */
+  tier?: string;
+  /** The subject's override sets this budget. */
+  override?: true;
 }
 
 export interface SubjectRow {
@@ -39,11 +45,14 @@ export interface TableQuery {
 
 const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
 
-function cellOf(row: BudgetRow, budget: number): SubjectCell {
+function cellOf(row: BudgetRow, own: number | undefined): SubjectCell {
+  const budget = own ?? row.budget;
   const cell: SubjectCell = {
     used: row.used, budget, remaining: Math.max(0, round6(budget - row.used)), share: budget > 0 ? round6(row.used / budget) : 1, reset_at: row.reset_at,
   };
   if (row.model !== undefined) cell.model = row.model;
+  if (own !== undefined) cell.override = true;
+  else if (row.tier !== undefined) cell.tier = row.tier;
   return cell;
 }
 
@@ -54,8 +63,7 @@ export function groupBySubject(policy: PolicyWithPlans, rows: readonly BudgetRow
   for (const r of rows) {
     let s = bySubject.get(r.subject);
     if (!s) bySubject.set(r.subject, (s = { subject: r.subject, max_share: 0, limits: {} }));
-    const budget = overrides ? overrideBudget(policy, r.limit, r.subject) ?? r.budget : r.budget;
-    const cell = cellOf(r, budget);
+    const cell = cellOf(r, overrides ? overrideBudget(policy, r.limit, r.subject) : undefined);
     const prev = s.limits[r.limit];
     if (!prev || cell.share > prev.share) s.limits[r.limit] = cell;
     if (cell.share > s.max_share) s.max_share = cell.share;

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LedgerQuery } from '../ledger/query.js';
 import type { CounterStore } from '../limits/store.js';
 import { describeLimit } from '../policy/describe.js';
+import { listedLimits, type ListedLimit } from '../policy/listed-limits.js';
 import { policyKey, type TokenPolicy } from '../policy/types.js';
 import { budgetRows } from './budget-list.js';
 import { sendError, sendJson } from './http.js';
@@ -44,8 +45,9 @@ export interface SubjectSnapshot {
 function parseSort(raw: string | null, policy: TokenPolicy): Checked<SortKey> {
   if (raw === null || raw === 'share') return { ok: true, value: { by: 'share' } };
   if (raw === 'subject') return { ok: true, value: { by: 'subject' } };
-  if (policy.limits.some((l) => l.name === raw)) return { ok: true, value: { by: 'limit', limit: raw } };
-  return { ok: false, message: `sort=${raw}: use share, subject or a limit of ${policyKey(policy)} (${policy.limits.map((l) => l.name).join(', ')})` };
+  const names = listedLimits(policy).map((l) => l.limit.name);
+  if (names.includes(raw)) return { ok: true, value: { by: 'limit', limit: raw } };
+  return { ok: false, message: `sort=${raw}: use share, subject or a limit of ${policyKey(policy)} (${names.join(', ')})` };
 }
 
 function parseOrder(raw: string | null, sort: SortKey): Checked<'asc' | 'desc'> {
@@ -64,6 +66,11 @@ export function subjectRows(deps: SubjectsApiDeps & { source: PolicyBudgets }, p
   return deps.snapshots ? deps.snapshots.get(policyKey(policy), build) : build();
 }
 
+/** A column of the table: the limit in words (its listed budget), whose budget that is, and whether only overrides add it. */
+function tableLimit(l: ListedLimit): ReturnType<typeof describeLimit> & { tier?: string; override_only?: true } {
+  return { ...describeLimit(l.limit), ...(l.tier === undefined ? {} : { tier: l.tier }), ...(l.overrideOnly ? { override_only: true as const } : {}) };
+}
+
 export async function handleSubjects(req: IncomingMessage, res: ServerResponse, url: URL, deps: SubjectsApiDeps): Promise<void> {
   const policy = authorizedPolicy(req, res, url, deps);
   if (!policy || !deps.source) return;
@@ -78,7 +85,7 @@ export async function handleSubjects(req: IncomingMessage, res: ServerResponse, 
   const read = await ledgerRead(res, () => subjectRows({ ...deps, source }, policy));
   if (!read) return;
   const search = q.get('q') ?? undefined;
-  const limits = policy.limits.map(describeLimit);
+  const limits = listedLimits(policy).map(tableLimit);
   const csv = p.format === 'csv';
   const page = tablePage(read.rows, { sort: sort.value, order: p.order, offset: csv ? 0 : p.offset, pageSize: csv ? Infinity : p.pageSize, ...(search ? { search } : {}) }, read.sorted);
   if (csv) return sendCsv(res, `subjects-${policy.name}`, toCsv(tableCsvColumns(limits), page.rows.map(tableCsvRecord)));

@@ -94,7 +94,7 @@ describe('policies in words, from the policy model as parsed', () => {
     const w = describePolicy(policies[0] as TokenPolicy, 'llm-gateway/plans');
     expect(w.tiers?.selector).toBe('the x-plan header');
     expect(w.tiers?.plans.map((p) => p.words)).toEqual([
-      'free (default): daily 200 k tokens (input + output) a day (UTC), overrides default 1 M; per-minute 20 k tokens (input + output) a minute, overrides default 100 k',
+      'free (default): daily 200 k tokens (input + output) a day (UTC), overrides default 1 M; per-minute 50 k tokens (input + output) a minute, overrides default 100 k',
       "pro: the policy's own limits",
       'enterprise: daily 20 M tokens (input + output) a day (UTC), overrides default 1 M; per-minute 1 M tokens (input + output) a minute, overrides default 100 k',
     ]);

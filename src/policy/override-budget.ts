@@ -34,14 +34,18 @@ function overrideIndex(policy: TokenPolicy): Map<string, Override> {
   return ix;
 }
 
+/** The override that names `subject` (as a budget listing names it), if any. */
+export function overrideOf(policy: TokenPolicy, subject: string): Override | undefined {
+  const ix = overrideIndex(policy);
+  if (ix.size === 0) return undefined;
+  return ix.get(policy.subject?.from === 'APIKey' ? logIdOf(subject) : subject);
+}
+
 /**
  * The budget of `limit` for `subject` (as a budget listing names it) when an override changes it; undefined when none
  * does.
  */
 export function overrideBudget(policy: TokenPolicy, limit: string, subject: string): number | undefined {
-  const ix = overrideIndex(policy);
-  if (ix.size === 0) return undefined;
-  const o = ix.get(policy.subject?.from === 'APIKey' ? logIdOf(subject) : subject);
-  const l = o?.limits.find((x) => x.name === limit);
+  const l = overrideOf(policy, subject)?.limits.find((x) => x.name === limit);
   return l ? limitBudget(l) : undefined;
 }

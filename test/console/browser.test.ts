@@ -127,9 +127,13 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 240_000 }, () => {
     expect(shown[0]?.[0]).toBe(HEAVY_TENANT);
     expect(await page.getAttribute(`tr[data-subject="${HEAVY_TENANT}"]`, 'class')).toBe('over');
     // The policy's override, in words, and the subject's own budget in its row (the policy model's overrides).
-    expect(await page.textContent('section[aria-labelledby="overrides"] li')).toBe('hooli (hooli-contract): daily-tokens 80 k tokens (input + output) a day (UTC), overrides default 40 k');
+    expect(await page.textContent('section[aria-labelledby="overrides"] li')).toBe('hooli (hooli-contract): daily-tokens 80 k tokens (input + output) a day (UTC), overrides default 40 k; adds hourly-tokens: 1 M tokens (input + output) an hour');
     expect(subjects.rows.find((r) => r.subject === 'hooli')?.limits['daily-tokens']).toMatchObject({ budget: 80_000 });
     expect(await page.textContent('tr[data-subject="hooli"] td[data-limit="daily-tokens"] .usage-text')).toMatch(new RegExp(` of ${tokens(80_000)}$`));
+    // A limit only hooli's override adds: its own column, with a bar for hooli alone, and whose budget it is.
+    expect(await page.textContent('tr[data-subject="hooli"] td[data-limit="hourly-tokens"] .usage-text')).toMatch(new RegExp(` of ${tokens(1_000_000)}$`));
+    expect(await page.textContent('tr[data-subject="hooli"] td[data-limit="hourly-tokens"] .budget-from')).toBe('override budget');
+    expect(await page.locator(`tr[data-subject="${HEAVY_TENANT}"] td[data-limit="hourly-tokens"]`).count()).toBe(0);
 
     await page.click(`a:text("${HEAVY_TENANT}")`);
     await page.waitForSelector('#next-refusal');

@@ -112,7 +112,8 @@ export class PolicyPage {
         if (!c) return h('td', { class: 'usage none' }, '—');
         const text = `${amount(l.unit, c.used)} of ${amount(l.unit, c.budget)}${c.model ? ` (${c.model})` : ''}`;
         return h('td', { class: 'usage', 'data-limit': l.name, 'data-share': c.share },
-          bar(c.share, `${l.name}: ${text}, ${percent(c.share)}`), h('span', { class: 'usage-text' }, text), h('span', { class: 'reset' }, `resets ${until(c.reset_at)}`));
+          bar(c.share, `${l.name}: ${text}, ${percent(c.share)}`), h('span', { class: 'usage-text' }, text), h('span', { class: 'reset' }, `resets ${until(c.reset_at)}`),
+          c.override ? h('span', { class: 'budget-from' }, 'override budget') : c.tier !== undefined ? h('span', { class: 'budget-from' }, `${c.tier} tier budget`) : null);
       })));
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Subjects and their budgets', tabindex: 0 },
       h('table', { 'data-table': 'subjects' }, h('thead', {}, h('tr', {}, head)), h('tbody', {}, rows)));
