@@ -5,30 +5,20 @@
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Endpoint, InputCount, Provider } from '../llm/types.js';
-import { precountRelativeError, type Outcome } from '../metering/outcome.js';
+import { precountRelativeError } from '../metering/outcome.js';
 import type { Usage } from '../llm/types.js';
 import { statusClass } from './headers.js';
 import { namespacedMetadata } from './metadata.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import type { AdmissionLog } from '../limits/limiter.js';
 import { costUSD, priceFor, tokenUsage } from '../policy/charge.js';
+import { priceLookupOf } from '../policy/prices.js';
+import type { SettledRequest } from '../ledger/record.js';
 
-export interface RequestRecord {
-  /** Rejected by a budget before going upstream. */
-  rejected: boolean;
-  requestId: string;
-  provider: Provider;
-  endpoint: Endpoint;
-  requestModel?: string;
-  responseModel?: string;
-  /** The upstream host (:authority), for provider-specific prices (Azure, OpenAI-compatible hosts). */
-  apiHost?: string;
-  stream: boolean;
-  status?: number;
+/** What the session reports when a request ends: the settled request the ledger records, and what only the log shows. */
+export interface RequestRecord extends SettledRequest {
   precount?: InputCount;
   reportedUsage?: Usage;
-  outcome: Outcome;
-  durationSeconds: number;
   problems: readonly string[];
   injectedIncludeUsage: boolean;
 }
@@ -42,8 +32,7 @@ const GENAI_PROVIDER: Record<Provider, string> = { openai: 'openai', anthropic: 
 /** Spend at built-in list prices (or the fallback price for unknown models), for the cost metric and log. */
 export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean; source: string } {
   const o = r.outcome;
-  const hint = { provider: r.provider, inputTokens: o.inputTokens, ...(r.apiHost === undefined ? {} : { host: r.apiHost }) };
-  const { price, unpriced, source } = priceFor(r.responseModel ?? r.requestModel, [], hint);
+  const { price, unpriced, source } = priceFor(r.responseModel ?? r.requestModel, [], priceLookupOf(r));
   const usd = costUSD(tokenUsage({ inputTokens: o.inputTokens, outputTokens: o.outputTokens, cachedInputTokens: o.cachedInputTokens, cacheWriteTokens: o.cacheWriteTokens, reasoningTokens: o.reasoningTokens }), price);
   return { usd, unpriced, source };
 }

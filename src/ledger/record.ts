@@ -7,7 +7,7 @@
 import type { Endpoint, Provider } from '../llm/types.js';
 import type { Outcome, UsageSource } from '../metering/outcome.js';
 import { costUSD, FALLBACK_PRICE, tokenUsage } from '../policy/charge.js';
-import { lookupPrice } from '../policy/prices.js';
+import { lookupPrice, priceLookupOf } from '../policy/prices.js';
 import type { PriceOverride } from '../policy/types.js';
 import { priceVersion } from './price-version.js';
 
@@ -83,8 +83,7 @@ export function recordModel(r: Pick<UsageRecord, 'requestModel' | 'responseModel
 }
 
 function price(req: SettledRequest, a: AdmissionView['attribution']): { usd: (o: Outcome) => number; version: string } {
-  const hint = { provider: req.provider, inputTokens: req.outcome.inputTokens, ...(req.apiHost === undefined ? {} : { host: req.apiHost }) };
-  const m = lookupPrice(req.responseModel ?? req.requestModel, a?.pricing ?? [], hint);
+  const m = lookupPrice(req.responseModel ?? req.requestModel, a?.pricing ?? [], priceLookupOf(req));
   const p = m?.price ?? FALLBACK_PRICE;
   const version = !m ? 'fallback' : m.source === 'policy' ? `policy:${a?.policy ?? ''}` : priceVersion();
   return { usd: (o) => costUSD(tokenUsage(o), p), version };

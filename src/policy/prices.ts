@@ -4,6 +4,7 @@
  * OpenAI-compatible hosts mapped). A model neither prices is unpriced (charge.ts falls back and flags it).
  */
 import { cataloguePrice, priceAt, priceDataVersion, type PriceHint } from '../prices/catalogue.js';
+import type { Provider } from '../llm/types.js';
 import type { Price, PriceOverride } from './types.js';
 
 /** Anthropic 5-minute cache writes cost 1.25× the input price (used when an override sets no cacheWrite). */
@@ -48,6 +49,11 @@ export function priceSourceVersion(match: Pick<PriceMatch, 'source'> | undefined
 export interface PriceLookup extends PriceHint {
   /** The request's input tokens: tiered catalogue prices (above 200K input…) apply above their threshold. */
   inputTokens?: number;
+}
+
+/** The lookup for a settled request: its provider, upstream host (Azure, compatible hosts, Vertex) and input tokens. */
+export function priceLookupOf(r: { provider: Provider; apiHost?: string; outcome: { inputTokens?: number } }): PriceLookup {
+  return { provider: r.provider, inputTokens: r.outcome.inputTokens, ...(r.apiHost === undefined ? {} : { host: r.apiHost }) };
 }
 
 /** Expands an override to a full price: cachedInput defaults to input, cacheWrite to 1.25× input for claude-*. */
