@@ -63,6 +63,14 @@ describe('OpenAI chat', () => {
     expect(text).toBe('namespace functions {\n\n// Do it.\ntype f = (_: { a: "x" | "y", b?: number[] }) => any;\n\n} // namespace functions');
   });
 
+  it('Responses function tools: counted as in chat, exact on gpt-5 models only', () => {
+    const body = (model: string) => ({ model, input: 'Hi', tools: [{ type: 'function', name: 'f', parameters: { type: 'object', properties: {} } }] });
+    expect(countInputTokens('openai.responses', body('gpt-5-mini')).exact).toBe(true);
+    expect(countInputTokens('openai.responses', body('gpt-4o')).exact).toBe(false);
+    expect(countInputTokens('openai.responses', body('gpt-4o')).tokens).toBe(countInputTokens('openai.responses', body('gpt-5-mini')).tokens + 1);
+    expect(countInputTokens('openai.responses', { model: 'gpt-4o', input: 'Hi' }).exact).toBe(true);
+  });
+
   it('objects render one property per line once any property is described, inline otherwise (nested alike)', () => {
     const nested = { type: 'object', description: 'Where', properties: { city: { type: 'string' } } };
     const text = formatFunctionDefinitions([

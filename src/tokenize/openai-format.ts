@@ -8,7 +8,8 @@
  *   When a system/developer message exists the tools share it: 4 fewer, and the first system message is counted
  *   with a trailing "\n" (the tools block follows it);
  * - function_call naming a function: BPE(name) + 4; tool_choice naming one: BPE(name) + 7; "none": 1.
- * The Responses API uses the same layout: `instructions` is a system message, a string `input` a user message.
+ * The Responses API uses the same layout: `instructions` is a system message, a string `input` a user message;
+ * function tools there are exact on gpt-5 models only (RESPONSES_TOOLS_AS_CHAT).
  * - a json_schema response format: its section of the system message (response-format.ts).
  * Estimated (exact=false): images, audio, files, reasoning items, non-function tools, the response-format shapes
  * response-format.ts names.
@@ -286,6 +287,14 @@ function responsesItem(b: PlanBuilder, f: OpenAiFormat, item: unknown, systemSuf
   }
 }
 
+/**
+ * Models whose Responses API requests bill function tools as Chat Completions does (llm_gpt-5.5_tool_stream,
+ * llm_gpt-5-mini_responses_tool_stream). On gpt-4o and gpt-4o-mini the same tools bill 6 fewer, ~208 more or 27 fewer
+ * tokens from one recording to the next (test/helpers/accuracy.ts): counted as in chat and flagged an estimate, as on
+ * models without a recording.
+ */
+const RESPONSES_TOOLS_AS_CHAT = /^gpt-5/;
+
 export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>): void {
   const input = body['input'];
   const items = typeof input === 'string' ? [{ role: 'user', content: input }] : asArr(input);
@@ -311,6 +320,7 @@ export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<stri
   if (body['previous_response_id'] !== undefined && body['previous_response_id'] !== null) b.estimate(0);
   b.add(f.replyPriming);
   systemSections(b, f, body, hasSystem);
+  if (!RESPONSES_TOOLS_AS_CHAT.test(f.model) && extractFunctionDefs(body['tools']).defs.length > 0) b.exact = false;
 }
 
 /** Completions `prompt` and embeddings `input`: string | string[] | token ids | token id arrays. No overhead. */
