@@ -22,7 +22,8 @@
  * An object none of whose properties has a description renders on one line, `(_: { a: number, b?: string }) => any`
  * (nested objects alike: `object_1: { string1?: string },`), and the block's fixed cost is 9 on both encodings
  * (openai-format.ts). Inferred from the data, not published (harmony, for gpt-oss, renders such objects one property per
- * line): with it every OpenAI chat tools recording and published measurement is exact, gpt-5 Responses ones too. The
+ * line): with it the tool block is exact on every OpenAI chat tools recording and published measurement, and on the gpt-5
+ * Responses ones; a new gpt-4o recording of the empty-tool class (pyd_gpt-4o_empty-tool_text-part) confirmed the cost. The
  * per-line rendering with o200k's cost 8 billed one token more than counted on pyd_gpt-4o_empty-tool(_result),
  * pyd_gpt-4o_json-schema-anyof_tool (no object) and pyd_gpt-4o-mini_two-turn-history_tool / _two-tool-results (a
  * described property): the cost; one less on pyd_gpt-4.1-mini_system_strict-tool(_n1, _result) /
