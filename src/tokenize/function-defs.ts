@@ -21,24 +21,25 @@
  *
  * An object none of whose properties has a description renders on one line, `(_: { a: number, b?: string }) => any`
  * (nested objects alike: `object_1: { string1?: string },`), and the block's fixed cost is 9 on both encodings
- * (openai-format.ts). Inferred from the data, not published (harmony, for gpt-oss, renders such objects one property per
- * line): with it the tool block is exact on every OpenAI chat tools recording and published measurement, and on the gpt-5
- * Responses ones; a new gpt-4o recording of the empty-tool class (pyd_gpt-4o_empty-tool_text-part) confirmed the cost. The
- * per-line rendering with o200k's cost 8 billed one token more than counted on pyd_gpt-4o_empty-tool(_result),
- * pyd_gpt-4o_json-schema-anyof_tool (no object) and pyd_gpt-4o-mini_two-turn-history_tool / _two-tool-results (a
- * described property): the cost; one less on pyd_gpt-4.1-mini_system_strict-tool(_n1, _result) /
- * _tool-result_no-content, pamelafox_no_param_desc(_or_required), _integer_enum(_name), _inner_object (one undescribed
- * object each) and llm_gpt-4o-mini_two-tools_chain(_t2, _t3) (two, on the old cost): the inline rendering; exact on
- * llm_gpt-4o-mini_tool_include-usage and pyd_gpt-4o_tool-choice-required (one, on the old cost). It is the rendering,
- * not "one token less per undescribed object": pamelafox_inner_object_with_enum_only bills what both renderings of
- * `{ string_2a?: "Happy" | "Sad" }` cost (`"Sad",\n` merges on cl100k). `{ a; b }` fits as well; `{a, b}`, `{ a, b, }`,
- * `{a,b}` and per-line without the last comma or newline do not.
+ * (openai-format.ts). Inferred from the data, not published (harmony, for gpt-oss, renders such objects one property
+ * per line): with it the tool block is exact on every OpenAI chat tools recording and published measurement, and on the
+ * gpt-5 Responses ones; a new gpt-4o recording of the empty-tool class (pyd_gpt-4o_empty-tool_text-part) confirmed the
+ * cost. The per-line rendering with o200k's cost 8 billed one token more than counted on
+ * pyd_gpt-4o_empty-tool(_result), pyd_gpt-4o_json-schema-anyof_tool (no object) and
+ * pyd_gpt-4o-mini_two-turn-history_tool / _two-tool-results (a described property): the cost; one less on
+ * pyd_gpt-4.1-mini_system_strict-tool(_n1, _result) / _tool-result_no-content, pamelafox_no_param_desc(_or_required),
+ * _integer_enum(_name), _inner_object (one undescribed object each) and llm_gpt-4o-mini_two-tools_chain(_t2, _t3) (two,
+ * on the old cost): the inline rendering; exact on llm_gpt-4o-mini_tool_include-usage and
+ * pyd_gpt-4o_tool-choice-required (one, on the old cost). It is the rendering, not "one token less per undescribed
+ * object": pamelafox_inner_object_with_enum_only bills what both renderings of `{ string_2a?: "Happy" | "Sad" }` cost
+ * (`"Sad",\n` merges on cl100k). `{ a; b }` fits as well; `{a, b}`, `{ a, b, }`, `{a,b}` and per-line without the last
+ * comma or newline do not.
  *
  * Tried and refuted on the recordings and the published measurements: an empty description rendered as an empty
- * comment; a per-tool or per-strict-tool constant; comments tokenized apart from the rest; the block tokenized in pieces
- * (its head, each function, its tail, or each line apart); the block tokenized together with the caller's system text
- * ("\n" or "\n\n" between); strict tools rendered without `?` markers; trailing commas dropped; a linear fit over the
- * tools' features (best model leaves 7 of 37 requests off).
+ * comment; a per-tool or per-strict-tool constant; comments tokenized apart from the rest; the block tokenized in
+ * pieces (its head, each function, its tail, or each line apart); the block tokenized together with the caller's system
+ * text ("\n" or "\n\n" between); strict tools rendered without `?` markers; trailing commas dropped; a linear fit over
+ * the tools' features (best model leaves 7 of 37 requests off).
  */
 
 export interface FunctionDef {
@@ -101,7 +102,8 @@ function properties(schema: Json, depth: number): { desc: string | undefined; de
  */
 function formatObject(schema: Json, depth: number): string {
   const props = properties(schema, depth);
-  if (props.length > 0 && props.every((p) => !p.desc)) return `{ ${props.map((p) => p.decl).join(', ')} }`;
+  const inline = props.length > 0 && props.every((p) => !p.desc);
+  if (inline) return `{ ${props.map((p) => p.decl).join(', ')} }`;
   const lines = props.flatMap((p) => (p.desc ? [`// ${p.desc}`, `${p.decl},`] : [`${p.decl},`]));
   return `{\n${lines.join('\n')}\n}`;
 }
