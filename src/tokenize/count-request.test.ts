@@ -60,7 +60,24 @@ describe('OpenAI chat', () => {
 
   it('tool definitions render as the functions namespace', () => {
     const text = formatFunctionDefinitions([{ name: 'f', description: 'Do it.', parameters: { type: 'object', properties: { a: { type: 'string', enum: ['x', 'y'] }, b: { type: 'array', items: { type: 'integer' } } }, required: ['a'] } }]);
-    expect(text).toBe('namespace functions {\n\n// Do it.\ntype f = (_: {\na: "x" | "y",\nb?: number[],\n}) => any;\n\n} // namespace functions');
+    expect(text).toBe('namespace functions {\n\n// Do it.\ntype f = (_: { a: "x" | "y", b?: number[] }) => any;\n\n} // namespace functions');
+  });
+
+  it('Responses function tools: counted as in chat, exact on gpt-5 models only', () => {
+    const body = (model: string) => ({ model, input: 'Hi', tools: [{ type: 'function', name: 'f', parameters: { type: 'object', properties: {} } }] });
+    expect(countInputTokens('openai.responses', body('gpt-5-mini')).exact).toBe(true);
+    expect(countInputTokens('openai.responses', body('gpt-4o')).exact).toBe(false);
+    expect(countInputTokens('openai.responses', body('gpt-4o')).tokens).toBe(countInputTokens('openai.responses', body('gpt-5-mini')).tokens + 1);
+    expect(countInputTokens('openai.responses', { model: 'gpt-4o', input: 'Hi' }).exact).toBe(true);
+  });
+
+  it('objects render one property per line once any property is described, inline otherwise (nested alike)', () => {
+    const nested = { type: 'object', description: 'Where', properties: { city: { type: 'string' } } };
+    const text = formatFunctionDefinitions([
+      { name: 'g', description: '', parameters: { type: 'object', properties: { at: nested, n: { type: 'integer' } }, required: ['at'] } },
+      { name: 'h', parameters: { type: 'object', properties: {} } },
+    ]);
+    expect(text).toBe('namespace functions {\n\ntype g = (_: {\n// Where\nat: { city?: string },\nn?: number,\n}) => any;\n\ntype h = () => any;\n\n} // namespace functions');
   });
 });
 

@@ -19,11 +19,27 @@
  * string,\n},` bills exactly, where the two-space indent and the dropped nested description of earlier counters are 7
  * tokens off. Our own implementation over `unknown` input: malformed schemas render as `any`, never throw.
  *
- * Known to be one token off on some recordings, with no rule found (test/helpers/accuracy.ts lists them). Tried and
- * refuted on the recordings and the published measurements: an empty description rendered as an empty comment;
- * properties without descriptions rendered inline (`{ a: string }`); a per-tool or per-strict-tool constant;
- * comments tokenized apart from the rest; trailing commas or blank lines dropped; a linear fit over the tools'
- * features (best model leaves 7 of 37 requests off).
+ * An object none of whose properties has a description renders on one line, `(_: { a: number, b?: string }) => any`
+ * (nested objects alike: `object_1: { string1?: string },`), and the block's fixed cost is 9 on both encodings
+ * (openai-format.ts). Inferred from the data, not published (harmony, for gpt-oss, renders such objects one property
+ * per line): with it the tool block is exact on every OpenAI chat tools recording and published measurement, and on the
+ * gpt-5 Responses ones; a new gpt-4o recording of the empty-tool class (pyd_gpt-4o_empty-tool_text-part) confirmed the
+ * cost. The per-line rendering with o200k's cost 8 billed one token more than counted on
+ * pyd_gpt-4o_empty-tool(_result), pyd_gpt-4o_json-schema-anyof_tool (no object) and
+ * pyd_gpt-4o-mini_two-turn-history_tool / _two-tool-results (a described property): the cost; one less on
+ * pyd_gpt-4.1-mini_system_strict-tool(_n1, _result) / _tool-result_no-content, pamelafox_no_param_desc(_or_required),
+ * _integer_enum(_name), _inner_object (one undescribed object each) and llm_gpt-4o-mini_two-tools_chain(_t2, _t3) (two,
+ * on the old cost): the inline rendering; exact on llm_gpt-4o-mini_tool_include-usage and
+ * pyd_gpt-4o_tool-choice-required (one, on the old cost). It is the rendering, not "one token less per undescribed
+ * object": pamelafox_inner_object_with_enum_only bills what both renderings of `{ string_2a?: "Happy" | "Sad" }` cost
+ * (`"Sad",\n` merges on cl100k). `{ a; b }` fits as well; `{a, b}`, `{ a, b, }`, `{a,b}` and per-line without the last
+ * comma or newline do not.
+ *
+ * Tried and refuted on the recordings and the published measurements: an empty description rendered as an empty
+ * comment; a per-tool or per-strict-tool constant; comments tokenized apart from the rest; the block tokenized in
+ * pieces (its head, each function, its tail, or each line apart); the block tokenized together with the caller's system
+ * text ("\n" or "\n\n" between); strict tools rendered without `?` markers; trailing commas dropped; a linear fit over
+ * the tools' features (best model leaves 7 of 37 requests off).
  */
 
 export interface FunctionDef {
@@ -63,23 +79,33 @@ function formatType(schema: unknown, depth: number): string {
     case 'array':
       return schema['items'] !== undefined ? `${formatType(schema['items'], depth + 1)}[]` : 'any[]';
     case 'object':
-      return `{\n${formatProperties(schema, depth + 1)}\n}`;
+      return formatObject(schema, depth + 1);
     default:
       return 'any';
   }
 }
 
-function formatProperties(schema: Json, depth: number): string {
+/** Each property as `name?: type` with its description, in the order sent. */
+function properties(schema: Json, depth: number): { desc: string | undefined; decl: string }[] {
   const props = schema['properties'];
-  if (!isObj(props)) return '';
+  if (!isObj(props)) return [];
   const required = new Set(Array.isArray(schema['required']) ? schema['required'].filter((r) => typeof r === 'string') : []);
-  const lines: string[] = [];
-  for (const [name, prop] of Object.entries(props)) {
-    const desc = isObj(prop) ? str(prop['description']) : undefined;
-    if (desc) lines.push(`// ${desc}`);
-    lines.push(`${name}${required.has(name) ? '' : '?'}: ${formatType(prop, depth)},`);
-  }
-  return lines.join('\n');
+  return Object.entries(props).map(([name, prop]) => ({
+    desc: isObj(prop) ? str(prop['description']) : undefined,
+    decl: `${name}${required.has(name) ? '' : '?'}: ${formatType(prop, depth)}`,
+  }));
+}
+
+/**
+ * An object type. With no property described it renders on one line, `{ a: string, b?: number }`; otherwise one
+ * property per line, each after its `// description` and followed by a comma (see the top of this file).
+ */
+function formatObject(schema: Json, depth: number): string {
+  const props = properties(schema, depth);
+  const inline = props.length > 0 && props.every((p) => !p.desc);
+  if (inline) return `{ ${props.map((p) => p.decl).join(', ')} }`;
+  const lines = props.flatMap((p) => (p.desc ? [`// ${p.desc}`, `${p.decl},`] : [`${p.decl},`]));
+  return `{\n${lines.join('\n')}\n}`;
 }
 
 /** The `namespace functions { … }` text for a list of definitions. */
@@ -92,10 +118,7 @@ export function formatFunctionDefinitions(defs: readonly FunctionDef[]): string 
     if (!isObj(params) || !isObj(props) || Object.keys(props).length === 0) {
       lines.push(`type ${fn.name} = () => any;`);
     } else {
-      lines.push(`type ${fn.name} = (_: {`);
-      const body = formatProperties(params, 0);
-      if (body.length > 0) lines.push(body);
-      lines.push('}) => any;');
+      lines.push(`type ${fn.name} = (_: ${formatObject(params, 0)}) => any;`);
     }
     lines.push('');
   }
