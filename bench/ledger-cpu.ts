@@ -3,9 +3,10 @@
  * default) and on with PostgreSQL, each sent the same request sequence (bench/extproc-load.ts: request headers, a
  * 4 KB chat request, response headers, 100 SSE chunks with usage) at concurrency 32.
  *
- * A shared 2-core machine moves a single run by ±20 %, so: many rounds, interleaved, the servers' order rotating
- * every round, so that load from elsewhere falls on all of them alike; each round ends only after the ledger has
- * written that round's records (the flush interval, 0.2 s by default, plus a margin: the same wait for every server),
+ * A shared 2-core machine moves a single run by ±20 %, so: many rounds, and in each round all servers loaded at once
+ * (`together`; or one after the other, the order rotating every round), so that load from elsewhere falls on all of
+ * them alike; each round ends only after the ledger has written that round's records (the flush interval, 0.2 s by
+ * default, plus a margin: the same wait for every server),
  * so a round's CPU includes its own writes. Per server: CPU µs per request over all rounds (server process, all
  * threads: the ext_proc's main thread, the SQLite worker, V8's GC helpers, libuv's pool), the main thread's share
  * (from /proc, 10 ms ticks), and, per round, the ratio to the ledger-off server of the same round: the table gives the
