@@ -183,7 +183,7 @@ async function ledger(): Promise<void> {
   try {
     const pgOpt = pgServer ? { postgres: { url: pgServer.url, port: pgServer.port } } : {};
     const cpu = await ledgerCpu({ rounds: quick ? 2 : 15, requestsPerRound: quick ? 64 : 400, together: true, ...pgOpt });
-    console.log(`## Ledger: CPU per request, ledger on vs off (same sequence, concurrency 32; ${cpu.rounds} interleaved rounds of ${cpu.requestsPerRound} requests, order rotating; load avg ${f1(cpu.load[0])} → ${f1(cpu.load[1])})\n`);
+    console.log(`## Ledger: CPU per request, ledger on vs off (same sequence, concurrency 32; ${cpu.rounds} rounds of ${cpu.requestsPerRound} requests, the servers loaded at once in each round; load avg ${f1(cpu.load[0])} → ${f1(cpu.load[1])})\n`);
     console.log('CPU: the ext_proc process, all threads (main thread, SQLite worker, GC helpers, libuv), each round including its own ledger writes. Ratio: per round, this server / ledger off in the same round; median and range over rounds.\n');
     table(['server', 'CPU µs/req', 'main thread µs/req', 'other threads µs/req', 'vs ledger off (median paired ratio)', 'range over rounds', 'PostgreSQL server µs/req'], cpu.rows.map((r) => [
       r.server, f1(r.cpuUsPerReq), f1(r.mainUsPerReq), f1(r.cpuUsPerReq - r.mainUsPerReq), `${f2(r.ratio)}x`, `${f2(r.ratioMin)}–${f2(r.ratioMax)}x`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq),
