@@ -17,8 +17,19 @@ export interface ServerProcess {
    * reconnect between rounds.
    */
   reconnect(): void;
-  sample(gc?: boolean): Promise<{ cpuUs: number; rss: number; heap: number }>;
+  sample(gc?: boolean): Promise<ServerSample>;
   stop(): void;
+  /** Starts profiling the server's main thread; `stop` writes the profile to `file`. */
+  profile(): Promise<{ stop(file: string): Promise<void> }>;
+}
+
+export interface ServerSample {
+  /** CPU time of the process, all threads (µs). */
+  cpuUs: number;
+  /** CPU time of its main thread (µs, 10 ms ticks). */
+  mainCpuUs: number;
+  rss: number;
+  heap: number;
 }
 
 export async function startServerProcess(
@@ -39,12 +50,20 @@ export async function startServerProcess(
       server.client = createEnvoyClient(`127.0.0.1:${port}`, true);
     },
     sample: (gc = false) => new Promise((resolve) => {
-      child.once('message', (m: { cpuUs: number; rss: number; heap: number }) => resolve(m));
+      child.once('message', (m: ServerSample) => resolve(m));
       child.send(gc ? 'gc' : 'sample');
     }),
     stop: () => {
       server.client.close();
       child.kill('SIGKILL');
+    },
+    profile: async () => {
+      const ask = (msg: string): Promise<void> => new Promise((resolve) => {
+        child.once('message', () => resolve());
+        child.send(msg);
+      });
+      await ask('profile-start');
+      return { stop: (file) => ask(`profile-stop:${file}`) };
     },
   };
   return server;

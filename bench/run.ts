@@ -18,6 +18,7 @@ import { startRedisServer, type RedisServer } from '../test/helpers/redis-server
 import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
 import { BENCH_BATCH } from './ledger-write.js';
+import { ledgerCpu, ledgerProfiles } from './ledger-cpu.js';
 import type { ServerProcess } from './extproc-load.js';
 import { benchConsole } from './console.js';
 
@@ -180,24 +181,18 @@ async function ledger(): Promise<void> {
   if (missing) console.log(`(PostgreSQL not available: ${missing}; PostgreSQL rows skipped)\n`);
   else pgServer = await startPostgresServer();
   try {
-    const ex = chatExchange(4096, 100);
-    const servers: [string, ServerProcess][] = [['ledger off', await startServerProcess('tokenmeter')], ['ledger on, SQLite', await startServerProcess('ledger-sqlite')]];
-    if (pgServer) servers.push(['ledger on, PostgreSQL', await startServerProcess('ledger-postgres', pgServer.url)]);
-    try {
-      const res: [string, LoadResult][] = [];
-      for (let round = 0; round < 3; round++) {
-        for (const [name, s] of servers) {
-          s.reconnect();
-          await runLoad(s, ex, 8, quick ? 20 : 100);
-          res.push([name, await runLoad(s, ex, 32, quick ? 64 : 400)]);
-        }
+    const pgOpt = pgServer ? { postgres: { url: pgServer.url, port: pgServer.port } } : {};
+    const cpu = await ledgerCpu({ rounds: quick ? 2 : 15, requestsPerRound: quick ? 64 : 400, together: true, ...pgOpt });
+    console.log(`## Ledger: CPU per request, ledger on vs off (same sequence, concurrency 32; ${cpu.rounds} rounds of ${cpu.requestsPerRound} requests, the servers loaded at once in each round; load avg ${f1(cpu.load[0])} → ${f1(cpu.load[1])})\n`);
+    console.log('CPU: the ext_proc process, all threads (main thread, SQLite worker, GC helpers, libuv), each round including its own ledger writes. Ratio: per round, this server / ledger off in the same round; median and range over rounds.\n');
+    table(['server', 'CPU µs/req', 'main thread µs/req', 'other threads µs/req', 'vs ledger off (median paired ratio)', 'range over rounds', 'PostgreSQL server µs/req'], cpu.rows.map((r) => [
+      r.server, f1(r.cpuUsPerReq), f1(r.mainUsPerReq), f1(r.cpuUsPerReq - r.mainUsPerReq), `${f2(r.ratio)}x`, `${f2(r.ratioMin)}–${f2(r.ratioMax)}x`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq),
+    ]));
+    if (process.argv.includes('--ledger-profile')) {
+      for (const d of await ledgerProfiles({ rounds: quick ? 2 : 6, requestsPerRound: quick ? 64 : 400, together: true, ...pgOpt })) {
+        console.log(`## Ledger profile: ${d.server} vs ledger off, main thread self time per request (V8 sampling profiler during the rounds; sampled total ${f1(d.totalUsPerReq)} vs ${f1(d.offTotalUsPerReq)} µs/req)\n`);
+        table(['function', 'where', 'on − off µs/req', 'off µs/req'], d.functions.map((x) => [x.name, x.where, f2(x.us), f2(x.offUsPerReq)]));
       }
-      const best = (name: string): number => Math.min(...res.filter(([n]) => n === name).map(([, r]) => r.cpuUsPerRequest));
-      const base = best('ledger off');
-      console.log('## Ledger: CPU per request, same sequence at concurrency 32 (server process, all threads; best of 3 rounds)\n');
-      table(['server', 'CPU µs/req', 'vs ledger off'], servers.map(([name]) => [name, f1(best(name)), `${f2(best(name) / base)}x`]));
-    } finally {
-      servers.forEach(([, s]) => s.stop());
     }
     const sqlite = await sqliteRows(quick);
     const pgr = pgServer ? await postgresRows(pgServer.url, pgServer.port, quick) : undefined;

@@ -2,9 +2,12 @@
  * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL|-] [MESSAGE_TIMEOUT_S]`
  * (ledger off), or `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on). Prints its
  * gRPC port on stdout and
- * answers IPC requests for its own CPU time and RSS, so the parent measures the server alone.
+ * answers IPC requests for its own CPU time (all threads, and the main thread's alone) and RSS, so the parent measures the
+ * server alone. 'profile-start' and 'profile-stop:FILE' profile its main thread (V8's sampling profiler, through the
+ * inspector) and write the profile to FILE: the measured load only, without start-up and warm-up. 'exit' ends it.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -64,11 +67,36 @@ const ledgerArgs = (): string[] => {
   return ['--ledger-url', 'none'];
 };
 const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets', ledgerArgs());
+/** The main thread's CPU time (µs; the kernel's clock ticks, USER_HZ 100 on Linux); NaN where /proc is absent. */
+function mainThreadCpuUs(): number {
+  try {
+    const s = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) / 100) * 1e6;
+  } catch {
+    return NaN;
+  }
+}
+let profiler: Session | undefined;
 process.on('message', (msg: string) => {
   if (msg === 'exit') process.exit(0);
+  if (msg === 'profile-start') {
+    profiler = new Session();
+    profiler.connect();
+    profiler.post('Profiler.enable', () => profiler?.post('Profiler.start', () => process.send?.({ profiling: true })));
+    return;
+  }
+  if (msg.startsWith('profile-stop:')) {
+    profiler?.post('Profiler.stop', (err, r) => {
+      if (!err) writeFileSync(msg.slice('profile-stop:'.length), JSON.stringify(r.profile));
+      profiler?.disconnect();
+      process.send?.({ profiled: !err });
+    });
+    return;
+  }
   if (msg === 'gc') (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
-  process.send?.({ cpuUs: cpu.user + cpu.system, rss: mem.rss, heap: mem.heapUsed + mem.external });
+  process.send?.({ cpuUs: cpu.user + cpu.system, mainCpuUs: mainThreadCpuUs(), rss: mem.rss, heap: mem.heapUsed + mem.external });
 });
 process.send?.({ port });

@@ -26,4 +26,19 @@ describe('listCostUSD: catalogue prices with their source', () => {
   it('an unknown model costs the fallback price and is flagged', () => {
     expect(listCostUSD(rec({ requestModel: 'my-local-llama' }))).toMatchObject({ unpriced: true, source: 'fallback' });
   });
+
+  it('looks the catalogue up once per request: the metric and the log line share it, and so does the usage record', () => {
+    const r = rec({ requestModel: 'gpt-4o' });
+    expect(r.listPrice).toBeUndefined();
+    const first = listCostUSD(r);
+    expect(r.listPrice?.matched).toBe('gpt-4o');
+    // A second call reads the kept match: a marked price there is what it charges.
+    r.listPrice = { price: { input: 7, cachedInput: 7, cacheWrite: 7, output: 7 }, matched: 'marked', source: 'genai-prices' };
+    expect(listCostUSD(r).usd).toBeCloseTo(7, 9);
+    expect(first.usd).toBe(2.5);
+    const unknown = rec({ requestModel: 'my-local-llama' });
+    listCostUSD(unknown);
+    expect(unknown.listPrice).toBeNull();
+    expect(listCostUSD(unknown)).toMatchObject({ unpriced: true, source: 'fallback' });
+  });
 });

@@ -11,9 +11,8 @@ import { statusClass } from './headers.js';
 import { namespacedMetadata } from './metadata.js';
 import type { Struct } from '../gen/google/protobuf/Struct.js';
 import type { AdmissionLog } from '../limits/limiter.js';
-import { costUSD, priceFor, tokenUsage } from '../policy/charge.js';
-import { priceLookupOf } from '../policy/prices.js';
-import type { SettledRequest } from '../ledger/record.js';
+import { costUSD, priceChoice, tokenUsage } from '../policy/charge.js';
+import { listPriceOf, type SettledRequest } from '../ledger/record.js';
 
 /** What the session reports when a request ends: the settled request the ledger records, and what only the log shows. */
 export interface RequestRecord extends SettledRequest {
@@ -29,10 +28,13 @@ const OPERATION: Record<Endpoint, string> = {
 };
 const GENAI_PROVIDER: Record<Provider, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini' };
 
-/** Spend at built-in list prices (or the fallback price for unknown models), for the cost metric and log. */
+/**
+ * Spend at built-in list prices (or the fallback price for unknown models), for the cost metric and log; the
+ * catalogue is looked up once per request (listPriceOf), shared with the log line and the usage record.
+ */
 export function listCostUSD(r: RequestRecord): { usd: number; unpriced: boolean; source: string } {
   const o = r.outcome;
-  const { price, unpriced, source } = priceFor(r.responseModel ?? r.requestModel, [], priceLookupOf(r));
+  const { price, unpriced, source } = priceChoice(listPriceOf(r));
   const usd = costUSD(tokenUsage({ inputTokens: o.inputTokens, outputTokens: o.outputTokens, cachedInputTokens: o.cachedInputTokens, cacheWriteTokens: o.cacheWriteTokens, reasoningTokens: o.reasoningTokens }), price);
   return { usd, unpriced, source };
 }

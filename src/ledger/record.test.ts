@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicies } from '../policy/parse.js';
-import { buildUsageRecord, type AdmissionView, type SettledRequest } from './record.js';
+import { buildUsageRecord, listPriceOf, type AdmissionView, type SettledRequest } from './record.js';
+import { lookupPrice, priceLookupOf, type PriceMatch } from '../policy/prices.js';
 import { priceDataVersion } from '../prices/catalogue.js';
 
 const settled = (over: Partial<SettledRequest> = {}): SettledRequest => ({
@@ -51,5 +52,42 @@ spec:
   it('is accepted for Header and JWTClaim subjects and refused where the ledger always hashes', () => {
     expect(parsePolicies(yaml('{from: Header, name: x-user, hashInLedger: true}')).policies[0]?.subject).toMatchObject({ hashInLedger: true });
     expect(parsePolicies(yaml('{from: ClientIP, hashInLedger: true}')).errors.map((e) => e.path)).toEqual(['spec.subject.hashInLedger']);
+  });
+});
+
+describe('listPriceOf: one catalogue lookup per request', () => {
+  const marked: PriceMatch = { price: { input: 1000, cachedInput: 1000, cacheWrite: 1000, output: 1000 }, matched: 'marked', source: 'genai-prices' };
+
+  it('looks the list price up once and keeps it on the request (also when nothing prices the model)', () => {
+    const req = settled();
+    const first = listPriceOf(req);
+    expect(first).toEqual(lookupPrice('gpt-4o-mini-2024-07-18', [], priceLookupOf(req)));
+    expect(req.listPrice).toBe(first);
+    req.listPrice = marked;
+    expect(listPriceOf(req)).toBe(marked);
+    const unknown = settled({ requestModel: 'no-such-model', responseModel: undefined });
+    expect(listPriceOf(unknown)).toBeUndefined();
+    expect(unknown.listPrice).toBeNull();
+  });
+
+  it('the usage record reuses the looked-up list price, and prices it the same as its own lookup', () => {
+    const own = buildUsageRecord(settled(), undefined, 'a', 1);
+    const req = settled();
+    listPriceOf(req);
+    expect(buildUsageRecord(req, undefined, 'a', 1)).toEqual(own);
+    // Reused, not looked up again: a marked price in the memo is the one charged.
+    const r = buildUsageRecord(settled({ listPrice: marked }), undefined, 'b', 1);
+    // 1,000 input and 100 output tokens (reasoning included) at 1,000 USD per million each.
+    expect(r.costUsd).toBeCloseTo((1100 * 1000) / 1e6, 9);
+  });
+
+  it('a policy with pricing overrides is looked up with them (the memo holds the list price only)', () => {
+    const admission: AdmissionView = {
+      log: { decision: 'allowed' },
+      attribution: { policy: 'llm/team', subject: 'acme', pricing: [{ model: 'gpt-4o-mini', input: 1, cachedInput: 1, cacheWrite: 1, output: 1 }] },
+    };
+    const r = buildUsageRecord(settled({ listPrice: marked }), admission, 'c', 1);
+    expect(r.priceVersion).toBe('policy:llm/team');
+    expect(r.costUsd).toBeCloseTo(1100 / 1e6, 12);
   });
 });

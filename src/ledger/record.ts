@@ -7,7 +7,7 @@
 import type { Endpoint, Provider } from '../llm/types.js';
 import type { Outcome, UsageSource } from '../metering/outcome.js';
 import { costUSD, FALLBACK_PRICE, tokenUsage } from '../policy/charge.js';
-import { lookupPrice, priceLookupOf } from '../policy/prices.js';
+import { lookupPrice, priceLookupOf, type PriceMatch } from '../policy/prices.js';
 import type { PriceOverride } from '../policy/types.js';
 import { priceVersion } from './price-version.js';
 
@@ -72,6 +72,11 @@ export interface SettledRequest {
   durationSeconds: number;
   /** The upstream host (Azure, OpenAI-compatible hosts and Vertex are priced as their own provider). */
   apiHost?: string;
+  /**
+   * Memo of listPriceOf(): the catalogue's price for this request (null: none), once looked up. The cost metric, the
+   * log line and the usage record of one request share the lookup (the catalogue search is most of a record's cost).
+   */
+  listPrice?: PriceMatch | null;
 }
 
 const MAX_TEXT = 256;
@@ -82,8 +87,18 @@ export function recordModel(r: Pick<UsageRecord, 'requestModel' | 'responseModel
   return r.responseModel ?? r.requestModel ?? '';
 }
 
+/**
+ * The request's list price, without policy overrides (lookupPrice(model, [], priceLookupOf(req))): looked up on the
+ * first call and kept in `req.listPrice` for the next (the same request, moments later, gets the same answer).
+ */
+export function listPriceOf(req: SettledRequest): PriceMatch | undefined {
+  if (req.listPrice === undefined) req.listPrice = lookupPrice(req.responseModel ?? req.requestModel, [], priceLookupOf(req)) ?? null;
+  return req.listPrice ?? undefined;
+}
+
 function price(req: SettledRequest, a: AdmissionView['attribution']): { usd: (o: Outcome) => number; version: string } {
-  const m = lookupPrice(req.responseModel ?? req.requestModel, a?.pricing ?? [], priceLookupOf(req));
+  const pricing = a?.pricing ?? [];
+  const m = pricing.length === 0 ? listPriceOf(req) : lookupPrice(req.responseModel ?? req.requestModel, pricing, priceLookupOf(req));
   const p = m?.price ?? FALLBACK_PRICE;
   const version = !m ? 'fallback' : m.source === 'policy' ? `policy:${a?.policy ?? ''}` : priceVersion();
   return { usd: (o) => costUSD(tokenUsage(o), p), version };

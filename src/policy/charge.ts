@@ -21,7 +21,7 @@
  * with a non-retryable error saying what would make it fit (src/limits/fit.ts).
  */
 import type { Usage } from '../llm/types.js';
-import { lookupPrice, priceSourceVersion, type PriceLookup } from './prices.js';
+import { lookupPrice, priceSourceVersion, type PriceLookup, type PriceMatch } from './prices.js';
 import type { CountMode, Limit, Price, PriceOverride, Reservation } from './types.js';
 
 /** Token counts of one request. Non-negative integers; input includes cached input and cache writes. */
@@ -82,7 +82,11 @@ export interface PriceChoice {
  * fallback.
  */
 export function priceFor(model: string | undefined, pricing: readonly PriceOverride[], hint: PriceLookup = {}): PriceChoice {
-  const m = lookupPrice(model, pricing, hint);
+  return priceChoice(lookupPrice(model, pricing, hint));
+}
+
+/** A looked-up price as charged: the match's, or FALLBACK_PRICE flagged unpriced when nothing matched. */
+export function priceChoice(m: PriceMatch | undefined): PriceChoice {
   return m ? { price: m.price, unpriced: false, source: priceSourceVersion(m) ?? 'policy' } : { price: FALLBACK_PRICE, unpriced: true, source: 'fallback' };
 }
 

@@ -1,0 +1,197 @@
+/**
+ * CPU the spend ledger adds per request: ext_proc server processes with the ledger off, on with SQLite (the
+ * default) and on with PostgreSQL, each sent the same request sequence (bench/extproc-load.ts: request headers, a
+ * 4 KB chat request, response headers, 100 SSE chunks with usage) at concurrency 32.
+ *
+ * A shared 2-core machine moves a single run by ±20 %, so: many rounds, and in each round all servers loaded at once
+ * (`together`; or one after the other, the order rotating every round), so that load from elsewhere falls on all of
+ * them alike; each round ends only after the ledger has written that round's records (the flush interval, 0.2 s by
+ * default, plus a margin: the same wait for every server),
+ * so a round's CPU includes its own writes. Per server: CPU µs per request over all rounds (server process, all
+ * threads: the ext_proc's main thread, the SQLite worker, V8's GC helpers, libuv's pool), the main thread's share
+ * (from /proc, 10 ms ticks), and, per round, the ratio to the ledger-off server of the same round: the table gives the
+ * median of those paired ratios and their range. For PostgreSQL the database server's own CPU per request is given
+ * beside (not in the ratio: the ratio is the ext_proc's cost).
+ *
+ * `ledgerProfiles` runs the same rounds with the servers' main threads profiled and returns, per function, self time
+ * per request, ledger on minus off (bench/cpu-profile.ts).
+ */
+import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chatExchange, runLoad, startServerProcess, type ServerProcess, type ServerSample } from './extproc-load.js';
+import { postgresCpuUs } from './ledger-write.js';
+import { selfTimes, type SelfTime } from './cpu-profile.js';
+
+export interface LedgerCpuRow {
+  server: string;
+  /** Over all rounds: server process CPU (all threads) per request, µs. */
+  cpuUsPerReq: number;
+  /** The main thread's part of it. */
+  mainUsPerReq: number;
+  /** Median over rounds of this server's CPU per request / the ledger-off server's in the same round; and the range. */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** PostgreSQL's own processes, µs per request (the PostgreSQL row only). */
+  dbUsPerReq?: number;
+}
+
+export interface LedgerCpuResult {
+  rows: LedgerCpuRow[];
+  rounds: number;
+  requestsPerRound: number;
+  /** 1-minute load average before and after. */
+  load: [number, number];
+}
+
+export interface LedgerCpuOptions {
+  rounds: number;
+  requestsPerRound: number;
+  concurrency?: number;
+  /**
+   * true: in each round every server is sent its requests at the same time (one load generator), so each moment's
+   * load from elsewhere falls on all of them; false: one after the other, the order rotating every round.
+   */
+  together: boolean;
+  /** The PostgreSQL row (absent: SQLite only). */
+  postgres?: { url: string; port: number };
+}
+
+/** Longer than the writer's default flush interval (0.2 s): a round's records are written before its CPU is read. */
+const SETTLE_MS = 600;
+/** Requests before the first round (JIT, tokenizer, store), and at the start of each round on its new connection. */
+const WARM_UP = 200;
+const ROUND_WARM_UP = 16;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+interface Server {
+  name: string;
+  process: ServerProcess;
+  /** Other CPU that belongs to this server's work (the PostgreSQL server's processes). */
+  dbCpuUs?: () => number;
+}
+
+async function startServers(o: LedgerCpuOptions): Promise<Server[]> {
+  const servers: Server[] = [
+    { name: 'ledger off', process: await startServerProcess('tokenmeter') },
+    { name: 'ledger on, SQLite', process: await startServerProcess('ledger-sqlite') },
+  ];
+  if (o.postgres) {
+    servers.push({ name: 'ledger on, PostgreSQL', process: await startServerProcess('ledger-postgres', o.postgres.url), dbCpuUs: postgresCpuUs(o.postgres.port) });
+  }
+  return servers;
+}
+
+interface Round { cpuUs: number; mainUs: number; dbUs: number }
+
+/** A round for `servers`, all loaded at once: each on a new, warmed connection, then the measured requests and writes. */
+async function measure(servers: Server[], requests: number, concurrency: number): Promise<Round[]> {
+  const ex = chatExchange(4096, 100);
+  await Promise.all(servers.map((s) => {
+    s.process.reconnect();
+    return runLoad(s.process, ex, 8, ROUND_WARM_UP);
+  }));
+  await sleep(SETTLE_MS);
+  const before: ServerSample[] = await Promise.all(servers.map((s) => s.process.sample()));
+  const db0 = servers.map((s) => s.dbCpuUs?.() ?? 0);
+  await Promise.all(servers.map((s) => runLoad(s.process, ex, concurrency, requests)));
+  await sleep(SETTLE_MS);
+  const after = await Promise.all(servers.map((s) => s.process.sample()));
+  return servers.map((s, k) => {
+    const a = after[k] as ServerSample;
+    const b = before[k] as ServerSample;
+    return { cpuUs: a.cpuUs - b.cpuUs, mainUs: a.mainCpuUs - b.mainCpuUs, dbUs: (s.dbCpuUs?.() ?? 0) - (db0[k] ?? 0) };
+  });
+}
+
+/** The warm-up, then the rounds; `afterWarmUp` runs between them and its result when they are done. */
+async function rounds(servers: Server[], o: LedgerCpuOptions, afterWarmUp?: () => Promise<() => Promise<void>>): Promise<Round[][]> {
+  const concurrency = o.concurrency ?? 32;
+  for (const s of servers) await runLoad(s.process, chatExchange(4096, 100), 8, WARM_UP); // JIT, tokenizer, store
+  const done = await afterWarmUp?.();
+  const perRound: Round[][] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    if (o.together) {
+      perRound.push(await measure(servers, o.requestsPerRound, concurrency));
+      continue;
+    }
+    const here: Round[] = new Array<Round>(servers.length);
+    for (let i = 0; i < servers.length; i++) {
+      const k = (i + r) % servers.length;
+      here[k] = (await measure([servers[k] as Server], o.requestsPerRound, concurrency))[0] as Round;
+    }
+    perRound.push(here);
+  }
+  await done?.();
+  return perRound;
+}
+
+/** The table: interleaved rounds, CPU per request, median paired ratio to ledger off (see the file comment). */
+export async function ledgerCpu(o: LedgerCpuOptions): Promise<LedgerCpuResult> {
+  const load: [number, number] = [loadavg()[0] ?? 0, 0];
+  const servers = await startServers(o);
+  try {
+    const perRound = await rounds(servers, o);
+    const n = o.rounds * o.requestsPerRound;
+    const rows = servers.map((s, k): LedgerCpuRow => {
+      const mine = perRound.map((r) => r[k] as Round);
+      const ratios = perRound.map((r) => (r[k] as Round).cpuUs / (r[0] as Round).cpuUs);
+      const sum = (f: (x: Round) => number): number => mine.reduce((a, x) => a + f(x), 0) / n;
+      return {
+        server: s.name, cpuUsPerReq: sum((x) => x.cpuUs), mainUsPerReq: sum((x) => x.mainUs),
+        ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), ...(s.dbCpuUs ? { dbUsPerReq: sum((x) => x.dbUs) } : {}),
+      };
+    });
+    load[1] = loadavg()[0] ?? 0;
+    return { rows, rounds: o.rounds, requestsPerRound: o.requestsPerRound, load };
+  } finally {
+    servers.forEach((s) => s.process.stop());
+  }
+}
+
+export interface ProfileDiff {
+  server: string;
+  /** Main-thread self time per request (µs), this server minus ledger off, largest first. */
+  functions: (SelfTime & { offUsPerReq: number })[];
+  /** Sampled main-thread time per request (µs), idle excluded: this server and ledger off. */
+  totalUsPerReq: number;
+  offTotalUsPerReq: number;
+}
+
+/**
+ * The same rounds, with each server's main thread profiled (after the warm-up: V8's sampling profiler through the
+ * inspector, server-child.ts); per function, self time per request, ledger on minus off.
+ */
+export async function ledgerProfiles(o: LedgerCpuOptions, top = 25): Promise<ProfileDiff[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-prof-'));
+  const servers = await startServers(o);
+  try {
+    const perRound = await rounds(servers, o, async () => {
+      const running = await Promise.all(servers.map((s) => s.process.profile()));
+      return async () => {
+        for (let k = 0; k < servers.length; k++) await running[k]?.stop(join(dir, `${k}.cpuprofile`));
+      };
+    });
+    // Every request each server served while profiled (each round's warm-up on its new connection included).
+    const n = perRound.length * (ROUND_WARM_UP + o.requestsPerRound);
+    const profiles = servers.map((_, k) => selfTimes(join(dir, `${k}.cpuprofile`)));
+    const off = profiles[0] ?? new Map<string, SelfTime>();
+    const total = (p: Map<string, SelfTime>): number => [...p.values()].filter((f) => f.name !== '(idle)').reduce((a, f) => a + f.us, 0);
+    return servers.slice(1).map((s, i) => {
+      const on = profiles[i + 1] ?? new Map<string, SelfTime>();
+      const keys = [...new Set([...on.keys(), ...off.keys()])].filter((k) => !k.startsWith('(idle)'));
+      const functions = keys.map((k) => {
+        const a = on.get(k);
+        const b = off.get(k);
+        return { name: a?.name ?? b?.name ?? k, where: a?.where ?? b?.where ?? '', us: ((a?.us ?? 0) - (b?.us ?? 0)) / n, offUsPerReq: (b?.us ?? 0) / n };
+      }).sort((x, y) => y.us - x.us).slice(0, top);
+      return { server: s.name, functions, totalUsPerReq: total(on) / n, offTotalUsPerReq: total(off) / n };
+    });
+  } finally {
+    servers.forEach((s) => s.process.stop());
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
