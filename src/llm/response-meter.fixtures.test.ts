@@ -158,7 +158,7 @@ function checkResult(e: ManifestEntry, r: ResponseMeterResult): void {
 describe('replay of every recorded exchange', () => {
   it('covers the whole manifest', () => {
     expect(wire.length + chunked.length).toBe(manifest.length);
-    expect(wire.length).toBe(148);
+    expect(wire.length).toBe(153);
     for (const e of wire) expect(readResponse(e).length, e.name).toBeGreaterThan(0);
   });
 

@@ -79,6 +79,20 @@ describe('OpenAI chat', () => {
     ]);
     expect(text).toBe('namespace functions {\n\ntype g = (_: {\n// Where\nat: { city?: string },\nn?: number,\n}) => any;\n\ntype h = () => any;\n\n} // namespace functions');
   });
+
+  it('multi-line descriptions: trimmed, one comment line each, unindented, blank lines a bare //', () => {
+    const text = formatFunctionDefinitions([
+      { name: 'f', description: 'Convert.\n\n    Args:\n        c: Celsius\n    ', parameters: { type: 'object', properties: { c: { type: 'number', description: 'Degrees\n  C.\n' } } } },
+    ]);
+    expect(text).toBe('namespace functions {\n\n// Convert.\n//\n// Args:\n// c: Celsius\ntype f = (_: {\n// Degrees\n// C.\nc?: number,\n}) => any;\n\n} // namespace functions');
+  });
+
+  it('a default goes after its property line and puts the object one property per line', () => {
+    const text = formatFunctionDefinitions([
+      { name: 'f', parameters: { type: 'object', properties: { v: { type: 'boolean', default: false }, s: { type: 'string', default: 'a' }, e: { type: 'string', enum: ['x', 'y'], default: 'x' } } } },
+    ]);
+    expect(text).toBe('namespace functions {\n\ntype f = (_: {\nv?: boolean, // default: false\ns?: string, // default: "a"\ne?: "x" | "y", // default: x\n}) => any;\n\n} // namespace functions');
+  });
 });
 
 describe('media formulas', () => {
