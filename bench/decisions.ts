@@ -12,7 +12,11 @@ import { ObservedOutput } from '../src/limits/observed.js';
 import { compileMatcher } from '../src/policy/match.js';
 import { parsePolicies } from '../src/policy/parse.js';
 
-function policy(plans: boolean): string {
+/**
+ * The bench's TokenPolicy (JSON, which is YAML too): two limits on the subject from x-tenant-id; with `plans`, also
+ * 10 tiers chosen by x-plan (each changing the daily limit) and 1,000 overrides (tenant-0, tenant-2, ... tenant-1998).
+ */
+export function decisionPolicy(plans: boolean): string {
   const spec: Record<string, unknown> = {
     subject: { from: 'Header', name: 'x-tenant-id' },
     limits: [{ name: 'daily', tokens: 1e12, window: 'Day' }, { name: 'per-minute', tokens: 1e11, window: '1m' }],
@@ -28,6 +32,11 @@ function policy(plans: boolean): string {
   return JSON.stringify({ apiVersion: 'tokenmeter.dev/v1alpha1', kind: 'TokenPolicy', metadata: { name: plans ? 'plans' : 'plain' }, spec });
 }
 
+/** The subject and tier headers of the i-th request: 2,000 tenants in turn (the even ones with an override), 10 tiers in turn. */
+export function decisionHeaders(i: number): Record<string, string> {
+  return { 'x-tenant-id': `tenant-${i % 2000}`, 'x-plan': `tier-${i % 10}` };
+}
+
 type Kind = 'plain' | 'plans' | 'plans-miss';
 
 /**
@@ -38,14 +47,14 @@ type Kind = 'plain' | 'plans' | 'plans-miss';
 function setup(kind: Kind): { batch: (n: number) => Promise<number>; close: () => Promise<void> } {
   const plans = kind !== 'plain';
   const miss = kind === 'plans-miss';
-  const { policies, errors } = parsePolicies(policy(plans));
+  const { policies, errors } = parsePolicies(decisionPolicy(plans));
   if (errors.length > 0) throw new Error(JSON.stringify(errors));
   const matcher = compileMatcher(policies);
   const store = createMemoryStore();
   const limiter = new Limiter({ store, matcher: () => matcher, observed: new ObservedOutput(), reservationTtlMs: 60_000 });
   const inputs: AdmitInput[] = Array.from({ length: 2000 }, (_, i) => ({
     requestId: `r${i}`, provider: 'openai', endpoint: 'openai.chat', host: 'api.openai.com', path: '/v1/chat/completions', method: 'POST',
-    headers: miss ? { 'x-tenant-id': `tenant-${2 * i + 1}` } : { 'x-tenant-id': `tenant-${i}`, 'x-plan': `tier-${i % 10}` }, model: 'gpt-4o-mini', maxOutputTokens: 256, inputTokens: 300 + ((i * 7919) % 701),
+    headers: miss ? { 'x-tenant-id': `tenant-${2 * i + 1}` } : decisionHeaders(i), model: 'gpt-4o-mini', maxOutputTokens: 256, inputTokens: 300 + ((i * 7919) % 701),
   }));
   // Varied usage, as real traffic has: counters (and the x-ratelimit values) differ from subject to subject.
   const usages = Array.from({ length: 997 }, (_, i) => ({ input: 300 + ((i * 7919) % 701), cachedInput: 0, cacheWrite: 0, output: 20 + ((i * 104_729) % 236), reasoning: 0 }));

@@ -33,7 +33,7 @@ export interface ServerSample {
 }
 
 export async function startServerProcess(
-  kind: 'tokenmeter' | 'budgets' | 'echo' | 'ledger-sqlite' | 'ledger-postgres', redisUrl?: string,
+  kind: 'tokenmeter' | 'budgets' | 'echo' | 'ledger-sqlite' | 'ledger-postgres' | 'policy-file', redisUrl?: string,
   nodeFlags: readonly string[] = RUNTIME_NODE_FLAGS, env: Readonly<Record<string, string>> = RUNTIME_ENV, messageTimeoutS?: number,
 ): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
@@ -90,22 +90,29 @@ export function chatExchange(requestBytes: number, chunks: number): Exchange {
 
 export interface LoadResult {
   requests: number;
+  /** Exchanges the server answered with an immediate response (a refusal: 429, 400...) or Envoy answered itself. */
+  refused: number;
   seconds: number;
   cpuUsPerRequest: number;
   latencies: { all: number[]; responseBody: number[] };
 }
 
-/** Runs `total` exchanges with `concurrency` in flight; measures the server's CPU and every reply's latency. */
-export async function runLoad(server: ServerProcess, ex: Exchange, concurrency: number, total: number, chunkIntervalMs = 0): Promise<LoadResult> {
+/**
+ * Runs `total` exchanges with `concurrency` in flight; measures the server's CPU and every reply's latency. `ex` is one
+ * exchange sent every time, or the i-th exchange of a sequence (i from 0; the same sequence for every server).
+ */
+export async function runLoad(server: ServerProcess, ex: Exchange | ((i: number) => Exchange), concurrency: number, total: number, chunkIntervalMs = 0): Promise<LoadResult> {
   const all: number[] = [];
   const responseBody: number[] = [];
+  const exchange = typeof ex === 'function' ? ex : (): Exchange => ex;
   let next = 0;
+  let refused = 0;
   const before = await server.sample();
   const start = performance.now();
   const worker = async (): Promise<void> => {
     while (next < total) {
-      next++;
-      const res = await runExchange(server.client, ex, { messageTimeoutMs: 60_000, chunkIntervalMs, bufferLimitBytes: BENCH_BUFFER_LIMIT });
+      const res = await runExchange(server.client, exchange(next++), { messageTimeoutMs: 60_000, chunkIntervalMs, bufferLimitBytes: BENCH_BUFFER_LIMIT });
+      if (res.immediate !== undefined || res.localReply !== undefined) refused++;
       res.latenciesMs.forEach((l, i) => {
         all.push(l);
         if (res.replies[i]?.response === 'response_body') responseBody.push(l);
@@ -115,7 +122,7 @@ export async function runLoad(server: ServerProcess, ex: Exchange, concurrency: 
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
   const after = await server.sample();
-  return { requests: total, seconds, cpuUsPerRequest: (after.cpuUs - before.cpuUs) / total, latencies: { all, responseBody } };
+  return { requests: total, refused, seconds, cpuUsPerRequest: (after.cpuUs - before.cpuUs) / total, latencies: { all, responseBody } };
 }
 
 export function percentile(values: number[], p: number): number {

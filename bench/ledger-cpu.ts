@@ -20,23 +20,13 @@ import { loadavg } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chatExchange, runLoad, startServerProcess, type ServerProcess, type ServerSample } from './extproc-load.js';
+import { startServerProcess } from './extproc-load.js';
 import { postgresCpuUs } from './ledger-write.js';
 import { selfTimes, type SelfTime } from './cpu-profile.js';
+import { pairedRounds, pairedRows, ROUND_WARM_UP, type PairedRow, type PairedServer, type RoundsOptions } from './paired-rounds.js';
 
-export interface LedgerCpuRow {
-  server: string;
-  /** Over all rounds: server process CPU (all threads) per request, µs. */
-  cpuUsPerReq: number;
-  /** The main thread's part of it. */
-  mainUsPerReq: number;
-  /** Median over rounds of this server's CPU per request / the ledger-off server's in the same round; and the range. */
-  ratio: number;
-  ratioMin: number;
-  ratioMax: number;
-  /** PostgreSQL's own processes, µs per request (the PostgreSQL row only). */
-  dbUsPerReq?: number;
-}
+/** A server's row (bench/paired-rounds.ts); `dbUsPerReq`: PostgreSQL's own processes, µs per request (its row only). */
+export type LedgerCpuRow = PairedRow;
 
 export interface LedgerCpuResult {
   rows: LedgerCpuRow[];
@@ -46,36 +36,16 @@ export interface LedgerCpuResult {
   load: [number, number];
 }
 
-export interface LedgerCpuOptions {
-  rounds: number;
-  requestsPerRound: number;
-  concurrency?: number;
-  /**
-   * true: in each round every server is sent its requests at the same time (one load generator), so each moment's
-   * load from elsewhere falls on all of them; false: one after the other, the order rotating every round.
-   */
-  together: boolean;
+export interface LedgerCpuOptions extends Pick<RoundsOptions, 'rounds' | 'requestsPerRound' | 'concurrency' | 'together'> {
   /** The PostgreSQL row (absent: SQLite only). */
   postgres?: { url: string; port: number };
 }
 
 /** Longer than the writer's default flush interval (0.2 s): a round's records are written before its CPU is read. */
 const SETTLE_MS = 600;
-/** Requests before the first round (JIT, tokenizer, store), and at the start of each round on its new connection. */
-const WARM_UP = 200;
-const ROUND_WARM_UP = 16;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-interface Server {
-  name: string;
-  process: ServerProcess;
-  /** Other CPU that belongs to this server's work (the PostgreSQL server's processes). */
-  dbCpuUs?: () => number;
-}
-
-async function startServers(o: LedgerCpuOptions): Promise<Server[]> {
-  const servers: Server[] = [
+async function startServers(o: LedgerCpuOptions): Promise<PairedServer[]> {
+  const servers: PairedServer[] = [
     { name: 'ledger off', process: await startServerProcess('tokenmeter') },
     { name: 'ledger on, SQLite', process: await startServerProcess('ledger-sqlite') },
   ];
@@ -85,66 +55,13 @@ async function startServers(o: LedgerCpuOptions): Promise<Server[]> {
   return servers;
 }
 
-interface Round { cpuUs: number; mainUs: number; dbUs: number }
-
-/** A round for `servers`, all loaded at once: each on a new, warmed connection, then the measured requests and writes. */
-async function measure(servers: Server[], requests: number, concurrency: number): Promise<Round[]> {
-  const ex = chatExchange(4096, 100);
-  await Promise.all(servers.map((s) => {
-    s.process.reconnect();
-    return runLoad(s.process, ex, 8, ROUND_WARM_UP);
-  }));
-  await sleep(SETTLE_MS);
-  const before: ServerSample[] = await Promise.all(servers.map((s) => s.process.sample()));
-  const db0 = servers.map((s) => s.dbCpuUs?.() ?? 0);
-  await Promise.all(servers.map((s) => runLoad(s.process, ex, concurrency, requests)));
-  await sleep(SETTLE_MS);
-  const after = await Promise.all(servers.map((s) => s.process.sample()));
-  return servers.map((s, k) => {
-    const a = after[k] as ServerSample;
-    const b = before[k] as ServerSample;
-    return { cpuUs: a.cpuUs - b.cpuUs, mainUs: a.mainCpuUs - b.mainCpuUs, dbUs: (s.dbCpuUs?.() ?? 0) - (db0[k] ?? 0) };
-  });
-}
-
-/** The warm-up, then the rounds; `afterWarmUp` runs between them and its result when they are done. */
-async function rounds(servers: Server[], o: LedgerCpuOptions, afterWarmUp?: () => Promise<() => Promise<void>>): Promise<Round[][]> {
-  const concurrency = o.concurrency ?? 32;
-  for (const s of servers) await runLoad(s.process, chatExchange(4096, 100), 8, WARM_UP); // JIT, tokenizer, store
-  const done = await afterWarmUp?.();
-  const perRound: Round[][] = [];
-  for (let r = 0; r < o.rounds; r++) {
-    if (o.together) {
-      perRound.push(await measure(servers, o.requestsPerRound, concurrency));
-      continue;
-    }
-    const here: Round[] = new Array<Round>(servers.length);
-    for (let i = 0; i < servers.length; i++) {
-      const k = (i + r) % servers.length;
-      here[k] = (await measure([servers[k] as Server], o.requestsPerRound, concurrency))[0] as Round;
-    }
-    perRound.push(here);
-  }
-  await done?.();
-  return perRound;
-}
-
 /** The table: interleaved rounds, CPU per request, median paired ratio to ledger off (see the file comment). */
 export async function ledgerCpu(o: LedgerCpuOptions): Promise<LedgerCpuResult> {
   const load: [number, number] = [loadavg()[0] ?? 0, 0];
   const servers = await startServers(o);
   try {
-    const perRound = await rounds(servers, o);
-    const n = o.rounds * o.requestsPerRound;
-    const rows = servers.map((s, k): LedgerCpuRow => {
-      const mine = perRound.map((r) => r[k] as Round);
-      const ratios = perRound.map((r) => (r[k] as Round).cpuUs / (r[0] as Round).cpuUs);
-      const sum = (f: (x: Round) => number): number => mine.reduce((a, x) => a + f(x), 0) / n;
-      return {
-        server: s.name, cpuUsPerReq: sum((x) => x.cpuUs), mainUsPerReq: sum((x) => x.mainUs),
-        ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), ...(s.dbCpuUs ? { dbUsPerReq: sum((x) => x.dbUs) } : {}),
-      };
-    });
+    const perRound = await pairedRounds(servers, { ...o, settleMs: SETTLE_MS });
+    const rows = pairedRows(servers, perRound, o.requestsPerRound);
     load[1] = loadavg()[0] ?? 0;
     return { rows, rounds: o.rounds, requestsPerRound: o.requestsPerRound, load };
   } finally {
@@ -169,7 +86,7 @@ export async function ledgerProfiles(o: LedgerCpuOptions, top = 25): Promise<Pro
   const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-prof-'));
   const servers = await startServers(o);
   try {
-    const perRound = await rounds(servers, o, async () => {
+    const perRound = await pairedRounds(servers, { ...o, settleMs: SETTLE_MS }, async () => {
       const running = await Promise.all(servers.map((s) => s.process.profile()));
       return async () => {
         for (let k = 0; k < servers.length; k++) await running[k]?.stop(join(dir, `${k}.cpuprofile`));

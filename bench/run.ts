@@ -12,6 +12,7 @@ import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../src/cli/runtime-flags.js';
 import { benchTokenizers } from './tokenizers.js';
 import { benchStores } from './stores.js';
 import { benchDecisions } from './decisions.js';
+import { decisionCpu } from './decision-cpu.js';
 import { benchLimits } from './limits.js';
 import { benchOperator, chartNodeOptions } from './operator.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
@@ -171,6 +172,12 @@ async function decisions(): Promise<void> {
   console.log('## Budget decision (admit + settle, memory store): a policy with 10 tiers and 1,000 overrides vs one without, interleaved batches\n');
   table(['policy', 'CPU µs/decision', 'wall µs/decision (p10 batch)', 'vs none (median paired ratio)', 'range over processes'], rows.map((r) => [
     r.policy, f2(r.cpuUsPerDecision), f2(r.p10UsPerDecision), `${f2(r.ratio)}x`, `${f2(r.ratioMin)}–${f2(r.ratioMax)}x`,
+  ]));
+  const cpu = await decisionCpu({ rounds: quick ? 2 : 15, requestsPerRound: quick ? 64 : 400 });
+  console.log(`## Budget decision per request through the ext_proc: the same policy with 10 tiers and 1,000 overrides vs without (same sequence, concurrency 32; ${cpu.rounds} rounds of ${cpu.requestsPerRound} requests, both servers loaded at once in each round; load avg ${f1(cpu.load[0])} → ${f1(cpu.load[1])})\n`);
+  console.log('CPU: the ext_proc process, all threads (memory store, ledger off); requests name 2,000 tenants (half with an override) and 10 tiers in turn. Ratio: per round, this server / no tiers in the same round; median and range over rounds.\n');
+  table(['policy', 'CPU µs/req', 'main thread µs/req', 'vs none (median paired ratio)', 'range over rounds', 'refused'], cpu.rows.map((r) => [
+    r.server, f1(r.cpuUsPerReq), f1(r.mainUsPerReq), `${f2(r.ratio)}x`, `${f2(r.ratioMin)}–${f2(r.ratioMax)}x`, `${r.refused}/${cpu.rounds * cpu.requestsPerRound}`,
   ]));
 }
 

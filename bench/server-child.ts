@@ -1,6 +1,7 @@
 /**
  * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL|-] [MESSAGE_TIMEOUT_S]`
- * (ledger off), or `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on). Prints its
+ * (ledger off), or `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on), or
+ * `policy-file FILE` (ledger off, budgets from the TokenPolicy file FILE, memory store). Prints its
  * gRPC port on stdout and
  * answers IPC requests for its own CPU time (all threads, and the main thread's alone) and RSS, so the parent measures the
  * server alone. 'profile-start' and 'profile-stop:FILE' profile its main thread (V8's sampling profiler, through the
@@ -39,10 +40,14 @@ async function startEcho(): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
 }
 
-/** tokenmeter, metering only; or with a budget policy (a budget large enough that every request is admitted). */
-async function startTokenmeter(budgets: boolean, ledger: string[] = ['--ledger-url', 'none']): Promise<number> {
+/**
+ * tokenmeter, metering only; or with a budget policy (a budget large enough that every request is admitted); or with
+ * the policies of `policyFile` (memory store).
+ */
+async function startTokenmeter(budgets: boolean, ledger: string[] = ['--ledger-url', 'none'], policyFile?: string): Promise<number> {
   const extra: string[] = [...ledger];
-  if (budgets) {
+  if (policyFile) extra.push('--policies', policyFile);
+  else if (budgets) {
     const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'));
     writeFileSync(join(dir, 'policy.yaml'), [
       'apiVersion: tokenmeter.dev/v1alpha1', 'kind: TokenPolicy', 'metadata: {name: bench}', 'spec:',
@@ -66,7 +71,7 @@ const ledgerArgs = (): string[] => {
   if (kind === 'ledger-postgres') return ['--ledger-url', process.argv[3] ?? '', '--data-dir', mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'))];
   return ['--ledger-url', 'none'];
 };
-const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets', ledgerArgs());
+const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets', ledgerArgs(), kind === 'policy-file' ? process.argv[3] : undefined);
 /** The main thread's CPU time (µs; the kernel's clock ticks, USER_HZ 100 on Linux); NaN where /proc is absent. */
 function mainThreadCpuUs(): number {
   try {
