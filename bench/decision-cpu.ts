@@ -8,20 +8,14 @@
  * the table shows that both servers served every request.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Exchange } from '../test/envoy/emulator.js';
 import { decisionHeaders, decisionPolicy } from './decisions.js';
 import { chatExchange, startServerProcess } from './extproc-load.js';
-import { pairedRounds, pairedRows, type PairedRow, type PairedServer } from './paired-rounds.js';
+import { comparePaired, type PairedResult, type PairedServer } from './paired-rounds.js';
 
-export interface DecisionCpuResult {
-  rows: PairedRow[];
-  rounds: number;
-  requestsPerRound: number;
-  /** 1-minute load average before and after. */
-  load: [number, number];
-}
+export type DecisionCpuResult = PairedResult;
 
 /** The n-th request: the chat exchange with decisionHeaders(n) (2,000 distinct exchanges, built once). */
 function requestSequence(): (n: number) => Exchange {
@@ -31,21 +25,19 @@ function requestSequence(): (n: number) => Exchange {
 }
 
 export async function decisionCpu(o: { rounds: number; requestsPerRound: number }): Promise<DecisionCpuResult> {
-  const load: [number, number] = [loadavg()[0] ?? 0, 0];
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-decision-'));
-  const servers: PairedServer[] = [];
-  try {
+  const start = async (): Promise<PairedServer[]> => {
+    const servers: PairedServer[] = [];
     for (const [name, plans] of [['no tiers, no overrides', false], ['10 tiers, 1,000 overrides', true]] as const) {
       const file = join(dir, `${plans ? 'plans' : 'plain'}.yaml`);
       writeFileSync(file, decisionPolicy(plans));
       servers.push({ name, process: await startServerProcess('policy-file', file) });
     }
-    const perRound = await pairedRounds(servers, { ...o, together: true, exchange: requestSequence() });
-    const rows = pairedRows(servers, perRound, o.requestsPerRound);
-    load[1] = loadavg()[0] ?? 0;
-    return { rows, rounds: o.rounds, requestsPerRound: o.requestsPerRound, load };
+    return servers;
+  };
+  try {
+    return await comparePaired(start, { ...o, together: true, exchange: requestSequence() });
   } finally {
-    servers.forEach((s) => s.process.stop());
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -16,25 +16,18 @@
  * `ledgerProfiles` runs the same rounds with the servers' main threads profiled and returns, per function, self time
  * per request, ledger on minus off (bench/cpu-profile.ts).
  */
-import { loadavg } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServerProcess } from './extproc-load.js';
 import { postgresCpuUs } from './ledger-write.js';
 import { selfTimes, type SelfTime } from './cpu-profile.js';
-import { pairedRounds, pairedRows, ROUND_WARM_UP, type PairedRow, type PairedServer, type RoundsOptions } from './paired-rounds.js';
+import { comparePaired, pairedRounds, ROUND_WARM_UP, type PairedResult, type PairedRow, type PairedServer, type RoundsOptions } from './paired-rounds.js';
 
 /** A server's row (bench/paired-rounds.ts); `dbUsPerReq`: PostgreSQL's own processes, µs per request (its row only). */
 export type LedgerCpuRow = PairedRow;
 
-export interface LedgerCpuResult {
-  rows: LedgerCpuRow[];
-  rounds: number;
-  requestsPerRound: number;
-  /** 1-minute load average before and after. */
-  load: [number, number];
-}
+export type LedgerCpuResult = PairedResult;
 
 export interface LedgerCpuOptions extends Pick<RoundsOptions, 'rounds' | 'requestsPerRound' | 'concurrency' | 'together'> {
   /** The PostgreSQL row (absent: SQLite only). */
@@ -57,16 +50,7 @@ async function startServers(o: LedgerCpuOptions): Promise<PairedServer[]> {
 
 /** The table: interleaved rounds, CPU per request, median paired ratio to ledger off (see the file comment). */
 export async function ledgerCpu(o: LedgerCpuOptions): Promise<LedgerCpuResult> {
-  const load: [number, number] = [loadavg()[0] ?? 0, 0];
-  const servers = await startServers(o);
-  try {
-    const perRound = await pairedRounds(servers, { ...o, settleMs: SETTLE_MS });
-    const rows = pairedRows(servers, perRound, o.requestsPerRound);
-    load[1] = loadavg()[0] ?? 0;
-    return { rows, rounds: o.rounds, requestsPerRound: o.requestsPerRound, load };
-  } finally {
-    servers.forEach((s) => s.process.stop());
-  }
+  return comparePaired(() => startServers(o), { ...o, settleMs: SETTLE_MS });
 }
 
 export interface ProfileDiff {

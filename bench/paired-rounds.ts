@@ -6,6 +6,7 @@
  * request over all rounds (server process, all threads; the main thread's share from /proc, 10 ms ticks) and, per
  * round, the ratio to the first server (the baseline) of the same round: median and range over rounds.
  */
+import { loadavg } from 'node:os';
 import type { Exchange } from '../test/envoy/emulator.js';
 import { chatExchange, runLoad, type ServerProcess, type ServerSample } from './extproc-load.js';
 
@@ -117,4 +118,24 @@ export function pairedRows(servers: PairedServer[], perRound: Round[][], request
       ...(s.dbCpuUs ? { dbUsPerReq: sum((x) => x.dbUs) } : {}),
     };
   });
+}
+
+export interface PairedResult {
+  rows: PairedRow[];
+  rounds: number;
+  requestsPerRound: number;
+  /** 1-minute load average before and after. */
+  load: [number, number];
+}
+
+/** Starts the servers, runs the rounds and stops them: one row per server, with the load average around the run. */
+export async function comparePaired(start: () => Promise<PairedServer[]>, o: RoundsOptions): Promise<PairedResult> {
+  const before = loadavg()[0] ?? 0;
+  const servers = await start();
+  try {
+    const rows = pairedRows(servers, await pairedRounds(servers, o), o.requestsPerRound);
+    return { rows, rounds: o.rounds, requestsPerRound: o.requestsPerRound, load: [before, loadavg()[0] ?? 0] };
+  } finally {
+    servers.forEach((s) => s.process.stop());
+  }
 }

@@ -206,7 +206,8 @@ function chatMessage(b: PlanBuilder, f: OpenAiFormat, m: unknown, systemSuffix: 
  * What the API adds to the system message: function tools, then the structured-output section (response-format.ts),
  * opened by one fixed cost (shared with the caller's system message when there is one); then the tool choice.
  */
-function systemSections(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): void {
+/** The sections the API adds to the system message (function tools, response format); returns how many functions. */
+function systemSections(b: PlanBuilder, f: OpenAiFormat, body: Record<string, unknown>, hasSystem: boolean): number {
   const { defs, others } = extractFunctionDefs(body['tools'], body['functions']);
   const format = jsonSchemaSection(jsonSchemaFormat(body['response_format'], body['text']));
   if (defs.length > 0) b.text(formatFunctionDefinitions(defs));
@@ -227,6 +228,7 @@ function systemSections(b: PlanBuilder, f: OpenAiFormat, body: Record<string, un
       if (f.encoding !== 'cl100k_base') b.exact = false; // measured on cl100k models only
     }
   }
+  return defs.length;
 }
 
 /** Whether the API adds sections to the system message (which then ends with a newline of its own). */
@@ -319,8 +321,8 @@ export function responsesPlan(b: PlanBuilder, f: OpenAiFormat, body: Record<stri
   }
   if (body['previous_response_id'] !== undefined && body['previous_response_id'] !== null) b.estimate(0);
   b.add(f.replyPriming);
-  systemSections(b, f, body, hasSystem);
-  if (!RESPONSES_TOOLS_AS_CHAT.test(f.model) && extractFunctionDefs(body['tools']).defs.length > 0) b.exact = false;
+  const functions = systemSections(b, f, body, hasSystem);
+  if (functions > 0 && !RESPONSES_TOOLS_AS_CHAT.test(f.model)) b.exact = false;
 }
 
 /** Completions `prompt` and embeddings `input`: string | string[] | token ids | token id arrays. No overhead. */
