@@ -1,6 +1,6 @@
 /**
  * The spend ledger of `tokenmeter extproc`: the store named by --ledger-url (default: SQLite in --data-dir), the
- * spill directory (DATA_DIR/spill), the writer the sessions hand records to, the query side the admin API reads, and
+ * spill directory (DATA_DIR/spill), the journal (DATA_DIR/journal; what a stopped process left is handed to the spill), the writer the sessions hand records to, the query side the admin API reads, and
  * the hourly upkeep (retention; PostgreSQL's coming monthly partitions). Wiring only.
  */
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PostgresLedger } from '../ledger/postgres.js';
 import { createLedgerQuery, type LedgerQuery, type SqlSource } from '../ledger/query.js';
+import { Journal } from '../ledger/journal.js';
 import { SpillDir } from '../ledger/spill.js';
 import { SqliteLedger } from '../ledger/sqlite.js';
 import { describeTarget, ledgerTarget } from '../ledger/target.js';
@@ -52,11 +53,26 @@ export async function createLedger(config: LedgerConfig, logger: Logger, metrics
   }
   // A spill segment is read whole when replayed: at most 10,000 records (~7 MiB) at a time, whatever the batch size.
   const spill = new SpillDir({ dir: join(config.dataDir, 'spill'), maxBytes: config.ledgerSpillMaxBytes, segmentRecords: Math.max(1000, Math.min(10_000, config.ledgerBatch * 10)) });
+  // A journal left by a process that did not stop cleanly holds records the store may not have: replayed as spill.
+  const journal = config.ledgerJournalMs > 0 ? new Journal(join(config.dataDir, 'journal')) : undefined;
+  let recovered = 0;
+  for (const file of journal?.leftovers ?? []) {
+    try {
+      recovered += spill.adopt(file);
+    } catch (err) {
+      logger.error({ err, file }, 'ledger: a journal segment left by a stopped process cannot be read; it is kept for inspection and tried again at the next start');
+    }
+  }
+  if (recovered > 0) {
+    metrics.ledger.recovered.inc(recovered);
+    logger.warn({ records: recovered }, 'ledger: usage records recovered from the journal of a process that did not stop cleanly; replayed (those already in the store count as duplicates)');
+  }
   // PostgreSQL takes batches in parallel on its pool (one connection left for the APIs); SQLite has one writer.
   const postgres = isPostgres(store) ? store : undefined;
   const concurrency = postgres ? Math.max(1, Math.min(4, config.ledgerPool - 1)) : 1;
   const writer = new LedgerWriter({
     store, spill, metrics: metrics.ledger, logger, maxQueue: config.ledgerQueue, batchSize: config.ledgerBatch, flushIntervalMs: config.ledgerFlushMs, concurrency,
+    ...(journal ? { journal, journalIntervalMs: config.ledgerJournalMs } : {}),
   });
   const upkeep = async (): Promise<void> => {
     try {

@@ -1,6 +1,6 @@
 /**
  * The ledger's spill directory: usage records that could not be kept in memory while the store was unreachable (or
- * that were still queued at shutdown with the store down), as JSON lines in numbered segment files
+ * that were still queued at shutdown with the store down, or that a stopped process left in its journal), as JSON lines in numbered segment files
  * (`spill-000001.jsonl`, …, at most `segmentRecords` records each). The writer replays the oldest segment when the
  * store is back and deletes it once every record is in the store; a segment replayed twice (a crash in between) is
  * harmless because writes are idempotent on the record id. Survives restarts: segments found at start-up are
@@ -8,7 +8,7 @@
  * (the writer's timer), and is in the OS page cache when the call returns (a process crash does not lose it; a
  * machine crash can, as no fsync is made).
  */
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UsageRecord } from './record.js';
 
@@ -81,6 +81,37 @@ export class SpillDir {
       this.oldest ??= take[0]?.ts;
       i += take.length;
     }
+  }
+
+  /**
+   * Takes over a file of JSON-line records (a journal segment a stopped process left, journal.ts) as a segment of its
+   * own, replayed like spilled records; returns how many records it holds. An empty file is deleted. Not bounded by
+   * maxBytes: these records exist already, and refusing them would lose them.
+   */
+  adopt(file: string): number {
+    let text = readFileSync(file, 'utf8');
+    const records = text.split('\n').filter((l) => l.trim() !== '').length;
+    if (records === 0) {
+      rmSync(file, { force: true });
+      return 0;
+    }
+    // A torn last line (the process died mid-write) must not run into the next line appended here.
+    if (!text.endsWith('\n')) {
+      appendFileSync(file, '\n');
+      text += '\n';
+    }
+    const name = `spill-${String(++this.seq).padStart(6, '0')}.jsonl`;
+    renameSync(file, join(this.opts.dir, name));
+    const bytes = Buffer.byteLength(text);
+    // Adopted segments go before an empty segment opened for appends, and are never appended to themselves.
+    const last = this.segments.at(-1);
+    const seg = { name, records, bytes };
+    if (last && last.records === 0) this.segments.splice(this.segments.length - 1, 0, seg);
+    else this.segments.push(seg, { name: `spill-${String(++this.seq).padStart(6, '0')}.jsonl`, records: 0, bytes: 0 });
+    this.bytes += bytes;
+    const first = firstTs(text);
+    this.oldest = this.oldest === undefined || first === undefined ? this.oldest ?? first : Math.min(this.oldest, first);
+    return records;
   }
 
   /** The oldest segment, read (undefined when there is none). New appends go to a new segment from now on. */

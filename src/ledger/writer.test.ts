@@ -11,9 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
 import { createLedgerMetrics, type LedgerMetrics } from '../metrics/ledger-metrics.js';
 import { usageRecord } from '../../test/helpers/ledger-contract.js';
-import type { UsageRecord } from './record.js';
+import { MemoryLedger } from '../../test/helpers/memory-ledger.js';
 import { SpillDir } from './spill.js';
-import { LedgerWriter, type LedgerStore, type WriteResult } from './writer.js';
+import { LedgerWriter, type LedgerStore } from './writer.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -22,33 +22,6 @@ const tempDir = (): string => {
   dirs.push(d);
   return d;
 };
-
-class MemoryLedger implements LedgerStore {
-  readonly kind = 'memory';
-  readonly rows = new Map<string, UsageRecord>();
-  up = true;
-  batches: number[] = [];
-  /** Fail the next write after committing it (the reply lost): the batch is retried. */
-  loseNextReply = false;
-  write(batch: readonly UsageRecord[]): Promise<WriteResult> {
-    if (!this.up) return Promise.reject(new Error('store down'));
-    this.batches.push(batch.length);
-    let written = 0;
-    for (const r of batch) {
-      if (this.rows.has(r.id)) continue;
-      this.rows.set(r.id, r);
-      written++;
-    }
-    if (this.loseNextReply) {
-      this.loseNextReply = false;
-      return Promise.reject(new Error('connection reset after commit'));
-    }
-    return Promise.resolve({ written, duplicates: batch.length - written });
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 function setup(opts: { maxQueue?: number; batchSize?: number; spill?: SpillDir | null; flushIntervalMs?: number } = {}): { store: MemoryLedger; writer: LedgerWriter; metrics: LedgerMetrics; registry: Registry } {
   const registry = new Registry();

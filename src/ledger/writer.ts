@@ -7,14 +7,20 @@
  * bound the oldest records move to the spill directory (spill.ts), which is replayed when the store is back. Only a
  * spill that cannot be written (full, unwritable) loses records, and each one is counted in
  * tokenmeter_ledger_records_dropped_total and logged. close() (SIGTERM): writes what is queued, or spills it when the
- * store cannot take it before the deadline, then closes the store. A `kill -9` loses what is in the queue: at most
- * the records of the last flush interval plus the batch being written (README "Guarantees").
+ * store cannot take it before the deadline, then closes the store.
+ *
+ * With a journal (journal.ts), each record is also appended to a local file within `journalIntervalMs`, and the file
+ * is let go once the record is in the store or the spill: a `kill -9` then loses only the records of the last journal
+ * interval, and the flush interval (how long a partial batch gathers: fewer, larger batches cost less CPU per record)
+ * is no longer what a crash can lose. Without one, a `kill -9` loses what is in the queue: at most the records of the
+ * last flush interval plus the batch being written (README "Guarantees").
  *
  * The writer knows no SQL: any LedgerStore (SQLite, PostgreSQL, a future ClickHouse or Kafka sink) plugs in.
  */
 import type { Logger } from '../log/logger.js';
 import type { DropReason, LedgerMetrics } from '../metrics/ledger-metrics.js';
 import type { UsageRecord } from './record.js';
+import type { Journal } from './journal.js';
 import type { SpillDir } from './spill.js';
 
 /** Where finished usage records go. Never blocks, never throws. */
@@ -49,6 +55,10 @@ export interface WriterOptions {
   flushIntervalMs: number;
   /** Absent: records past the queue bound are dropped (counted). */
   spill?: SpillDir;
+  /** Absent: records live only in memory until written (a kill -9 loses the queue). */
+  journal?: Journal;
+  /** A record is journaled at most this long after it was added (ms). Default 100. */
+  journalIntervalMs?: number;
   metrics: LedgerMetrics;
   logger: Logger;
   retryMaxMs?: number;
@@ -58,6 +68,9 @@ export interface WriterOptions {
 
 export class LedgerWriter implements LedgerSink {
   private queue: UsageRecord[] = [];
+  /** Queued records not yet in the journal. */
+  private unjournaled: UsageRecord[] = [];
+  private journalTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -77,6 +90,13 @@ export class LedgerWriter implements LedgerSink {
       return;
     }
     this.queue.push(record);
+    if (this.opts.journal) {
+      this.unjournaled.push(record);
+      if (!this.journalTimer) {
+        this.journalTimer = setTimeout(() => this.journalNow(), this.opts.journalIntervalMs ?? 100);
+        this.journalTimer.unref();
+      }
+    }
     if (this.queue.length > this.opts.maxQueue) this.spillOldest();
     if (this.queue.length >= this.opts.batchSize && this.failures === 0) this.schedule(0);
     else this.schedule(this.opts.flushIntervalMs);
@@ -104,6 +124,7 @@ export class LedgerWriter implements LedgerSink {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.journalNow();
     await this.running;
     const until = Date.now() + deadlineMs;
     while (this.queue.length > 0 && Date.now() < until) {
@@ -116,6 +137,7 @@ export class LedgerWriter implements LedgerSink {
       if (this.opts.spill) this.spill(rest);
       else this.drop('spill_error', rest, new Error('store unreachable at shutdown and no spill directory'));
     }
+    this.opts.journal?.close();
     await this.opts.store.close();
   }
 
@@ -144,6 +166,25 @@ export class LedgerWriter implements LedgerSink {
     return Math.min(this.retryMaxMs, this.opts.flushIntervalMs * 2 ** Math.min(this.failures, 10));
   }
 
+  /**
+   * Appends the records not yet journaled to the journal, now. A journal that cannot be written costs the crash
+   * guarantee only: the records stay queued and are written to the store as usual (counted, logged).
+   */
+  private journalNow(): void {
+    clearTimeout(this.journalTimer);
+    this.journalTimer = undefined;
+    const journal = this.opts.journal;
+    if (!journal || this.unjournaled.length === 0) return;
+    const records = this.unjournaled;
+    this.unjournaled = [];
+    try {
+      journal.append(records);
+    } catch (err) {
+      this.opts.metrics.journalErrors.inc();
+      this.logError(err, 'ledger journal write failed; these records are written to the store from memory only');
+    }
+  }
+
   /** Writes what is queued (full batches back to back), then replays spilled segments; stops at the first failure. */
   private async pump(): Promise<void> {
     while (!this.closed && (this.queue.length > 0 || (this.opts.spill?.records ?? 0) > 0)) {
@@ -159,18 +200,30 @@ export class LedgerWriter implements LedgerSink {
     return this.replay();
   }
 
+  /**
+   * Before a write from the queue: everything queued so far goes to the journal, and its segment ends, so that it can
+   * be deleted as soon as the records it holds are written.
+   */
+  private journalBeforeWrite(): void {
+    this.journalNow();
+    this.opts.journal?.rotate();
+  }
+
   private async writeHead(): Promise<boolean> {
+    this.journalBeforeWrite();
     const batch = this.queue.slice(0, this.opts.batchSize);
     if (batch.length === 0) return true;
     if (!(await this.write(batch))) return false;
     // The queue may have been spilled meanwhile (it only grows at the tail and loses its head to the spill).
     const first = this.queue.indexOf(batch[0] as UsageRecord);
     if (first >= 0) this.queue.splice(first, batch.length);
+    this.opts.journal?.release(batch);
     return true;
   }
 
   /** Up to `concurrency` disjoint batches from the head of the queue, written at once. */
   private async writeHeads(): Promise<boolean> {
+    this.journalBeforeWrite();
     const size = this.opts.batchSize;
     const n = Math.max(1, Math.min(this.opts.concurrency ?? 1, Math.floor(this.queue.length / size)));
     const batches = Array.from({ length: n }, (_, k) => this.queue.slice(k * size, (k + 1) * size));
@@ -179,6 +232,7 @@ export class LedgerWriter implements LedgerSink {
       if (!ok[k]) return;
       const first = this.queue.indexOf(b[0] as UsageRecord);
       if (first >= 0) this.queue.splice(first, b.length);
+      this.opts.journal?.release(b);
     });
     return ok.every(Boolean);
   }
@@ -217,6 +271,7 @@ export class LedgerWriter implements LedgerSink {
 
   /** Moves the oldest records (a batch, or all past the bound) to the spill directory. */
   private spillOldest(): void {
+    this.journalNow();
     const n = Math.max(this.queue.length - this.opts.maxQueue, Math.min(this.opts.batchSize, this.queue.length));
     const moved = this.queue.splice(0, n);
     if (this.opts.spill) this.spill(moved);
@@ -230,10 +285,12 @@ export class LedgerWriter implements LedgerSink {
     } catch (err) {
       this.drop(/full/.test(String(err)) ? 'spill_full' : 'spill_error', records, err);
     }
+    this.opts.journal?.release(records);
   }
 
   private drop(reason: DropReason, records: UsageRecord[], err: unknown): void {
     this.opts.metrics.dropped.inc({ reason }, records.length);
+    this.opts.journal?.release(records);
     this.opts.logger.error({ err, reason, records: records.length, request_ids: records.slice(0, 20).map((r) => r?.requestId) }, 'ledger: usage records dropped');
   }
 

@@ -1,7 +1,8 @@
 /**
  * The spend ledger's metrics (src/ledger): records written, duplicates the store already had, records spilled to the
  * local file while the store was down, records dropped (must stay 0: alerted on), queue and spill depth, the age of
- * the oldest record not yet in the store (lag), batch write time and failed writes. No per-record labels.
+ * the oldest record not yet in the store (lag), batch write time and failed writes, journal failures and records
+ * recovered from a stopped process's journal. No per-record labels.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -25,6 +26,10 @@ export interface LedgerMetrics {
   spilled: Counter;
   dropped: Counter<'reason'>;
   writeErrors: Counter<'store'>;
+  /** Journal appends that failed (the records are still written from memory; only the crash guarantee is lost). */
+  journalErrors: Counter;
+  /** Records found in the journal of a stopped process at start-up (handed to the spill files and replayed). */
+  recovered: Counter;
   batchDuration: Histogram<'store'>;
   queue: Gauge;
   spill: Gauge;
@@ -72,6 +77,12 @@ export function createLedgerMetrics(registers: Registry[]): LedgerMetrics {
       labelNames: ['reason'], registers,
     }),
     writeErrors: new Counter({ name: 'tokenmeter_ledger_write_errors_total', help: 'Batch writes the ledger store failed (retried).', labelNames: ['store'], registers }),
+    journalErrors: new Counter({
+      name: 'tokenmeter_ledger_journal_errors_total', help: 'Appends to the local ledger journal that failed: those records are written from memory only (a crash could lose them).', registers,
+    }),
+    recovered: new Counter({
+      name: 'tokenmeter_ledger_records_recovered_total', help: 'Usage records found at start-up in the journal a stopped process left, replayed into the ledger store (already written ones count as duplicates).', registers,
+    }),
     batchDuration: new Histogram({
       name: 'tokenmeter_ledger_batch_duration_seconds', help: 'Time to write one batch of usage records (with its roll-ups).',
       labelNames: ['store'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers,
