@@ -20,6 +20,8 @@ export interface LedgerToggleServer {
   port: number;
   /** Switches the ledger on (true) or off for the requests that settle from now on. */
   setLedger(on: boolean): void;
+  /** Stops the server and writes what the ledger holds. */
+  stop(): Promise<void>;
 }
 
 export async function startLedgerToggle(config: ExtprocConfig): Promise<LedgerToggleServer> {
@@ -38,6 +40,11 @@ export async function startLedgerToggle(config: ExtprocConfig): Promise<LedgerTo
     setLedger: (on) => {
       if (on) deps.ledger = ledger.sink;
       else delete deps.ledger;
+    },
+    stop: async () => {
+      await grpc.shutdown(0);
+      await plane.close();
+      await ledger.close(5000);
     },
   };
 }
