@@ -52,6 +52,8 @@ export interface LedgerCrossoverResult {
   refused: number;
   /** 1-minute load average before and after. */
   load: [number, number];
+  /** Wall time of the run, servers' start-up included. */
+  seconds: number;
 }
 
 /** Rounds left out at the start (JIT still settling). */
@@ -70,6 +72,7 @@ export async function ledgerCrossover(o: LedgerCrossoverOptions): Promise<Ledger
     }
     return servers;
   };
+  const t0 = performance.now();
   let servers: PairedServer[] = [];
   const { perRound, load } = await runRounds(async () => (servers = await start()), {
     rounds: o.rounds, requestsPerRound: o.requestsPerRound, together: true, settleMs,
@@ -86,6 +89,6 @@ export async function ledgerCrossover(o: LedgerCrossoverOptions): Promise<Ledger
     process: estimate((x) => x.cpuUs), main: estimate((x) => x.mainUs), other: estimate((x) => x.cpuUs - x.mainUs),
     ...(o.postgres ? { dbUsPerReq: used.reduce((a, round) => a + (round[0]?.dbUs ?? 0), 0) / (used.length * n) } : {}),
     rounds: o.rounds, skipped: CROSSOVER_SKIP, requestsPerRound: n, flushS, settleMs,
-    refused: perRound.reduce((a, round) => a + round.reduce((b, x) => b + x.refused, 0), 0), load,
+    refused: perRound.reduce((a, round) => a + round.reduce((b, x) => b + x.refused, 0), 0), load, seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -191,7 +191,7 @@ async function decisions(): Promise<void> {
 
 /** The ledger's CPU per request within the same processes (bench/ledger-crossover.ts): SQLite, and PostgreSQL when there. */
 async function ledgerCrossoverTable(pg: PostgresServer | undefined): Promise<void> {
-  const o = { rounds: quick ? 6 : 60, requestsPerRound: quick ? 64 : 400, flushS: ledgerFlushS };
+  const o = { rounds: quick ? 6 : 40, requestsPerRound: quick ? 64 : 400, flushS: ledgerFlushS };
   const results: LedgerCrossoverResult[] = [await ledgerCrossover(o)];
   if (pg) results.push(await ledgerCrossover({ ...o, postgres: { url: pg.url, port: pg.port } }));
   const r0 = results[0] as LedgerCrossoverResult;
@@ -200,9 +200,9 @@ async function ledgerCrossoverTable(pg: PostgresServer | undefined): Promise<voi
   const pct = (e: { se: number }): string => `${f1(e.se * 100)} %`;
   const ratio = (e: { ratio: number; se: number }): string => `${e.ratio.toFixed(3)}x ± ${pct(e)}`;
   const added = (e: { added: number; offMean: number; ratio: number; se: number }): string => `${f1(e.added)} ± ${f1(e.offMean * e.ratio * e.se)}`;
-  table(['store', 'on/off, whole process', 'sd of one round', 'off µs/req', 'added µs/req', 'main thread on/off', 'main added µs/req', 'other threads on/off', 'other added µs/req', 'refused', 'PostgreSQL server µs/req', 'load avg'], results.map((r) => [
+  table(['store', 'on/off, whole process', 'sd of one round', 'off µs/req', 'added µs/req', 'main thread on/off', 'main added µs/req', 'other threads on/off', 'other added µs/req', 'refused', 'PostgreSQL server µs/req', 'load avg', 'run s'], results.map((r) => [
     r.store, ratio(r.process), pct({ se: r.process.roundSd }), f1(r.process.offMean), added(r.process), ratio(r.main), added(r.main), ratio(r.other), added(r.other),
-    `${r.refused}/${2 * r.rounds * r.requestsPerRound}`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq), `${f1(r.load[0])} → ${f1(r.load[1])}`,
+    `${r.refused}/${2 * r.rounds * r.requestsPerRound}`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq), `${f1(r.load[0])} → ${f1(r.load[1])}`, r.seconds.toFixed(0),
   ]));
 }
 
