@@ -21,6 +21,8 @@ export interface ServerProcess {
   stop(): void;
   /** Starts profiling the server's main thread; `stop` writes the profile to `file`. */
   profile(): Promise<{ stop(file: string): Promise<void> }>;
+  /** Switches the spend ledger on or off (the `ledger-toggle-*` kinds; others reject). */
+  setLedger(on: boolean): Promise<void>;
 }
 
 export interface ServerSample {
@@ -33,15 +35,22 @@ export interface ServerSample {
 }
 
 export async function startServerProcess(
-  kind: 'tokenmeter' | 'budgets' | 'echo' | 'ledger-sqlite' | 'ledger-postgres' | 'policy-file', redisUrl?: string,
-  nodeFlags: readonly string[] = RUNTIME_NODE_FLAGS, env: Readonly<Record<string, string>> = RUNTIME_ENV, messageTimeoutS?: number,
+  kind: 'tokenmeter' | 'budgets' | 'echo' | 'ledger-sqlite' | 'ledger-postgres' | 'ledger-toggle-sqlite' | 'ledger-toggle-postgres' | 'policy-file', redisUrl?: string,
+  nodeFlags: readonly string[] = RUNTIME_NODE_FLAGS, env: Readonly<Record<string, string>> = RUNTIME_ENV,
+  /** `messageTimeoutS`: Envoy's message timeout the server is told; `flags`: more tokenmeter flags (e.g. --ledger-flush-interval). */
+  more: { messageTimeoutS?: number; flags?: readonly string[] } = {},
 ): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
-  const args = [kind, redisUrl ?? '-', ...(messageTimeoutS === undefined ? [] : [String(messageTimeoutS)])];
+  const flags = more.flags ?? [];
+  const args = [kind, redisUrl ?? '-', ...(more.messageTimeoutS === undefined ? [] : [String(more.messageTimeoutS)]), ...(flags.length > 0 ? ['--', ...flags] : [])];
   const child = fork(script, args, { execArgv: ['--expose-gc', ...nodeFlags, ...(process.argv.includes('--prof') ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  const ask = (msg: string): Promise<unknown> => new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send(msg);
   });
   const server: ServerProcess = {
     child, client: createEnvoyClient(`127.0.0.1:${port}`),
@@ -58,12 +67,12 @@ export async function startServerProcess(
       child.kill('SIGKILL');
     },
     profile: async () => {
-      const ask = (msg: string): Promise<void> => new Promise((resolve) => {
-        child.once('message', () => resolve());
-        child.send(msg);
-      });
       await ask('profile-start');
-      return { stop: (file) => ask(`profile-stop:${file}`) };
+      return { stop: (file) => ask(`profile-stop:${file}`).then(() => undefined) };
+    },
+    setLedger: async (on) => {
+      const reply = await ask(on ? 'ledger-on' : 'ledger-off') as { ledger?: unknown };
+      if (reply.ledger !== on) throw new Error(`${kind} server cannot switch its ledger (${String(reply.ledger)})`);
     },
   };
   return server;

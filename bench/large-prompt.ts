@@ -38,7 +38,7 @@ export async function benchLargePrompt(redisUrl: string | undefined, runs: numbe
   ];
   const rows: LargePromptRow[] = [];
   for (const [name, kind, redis] of kinds) {
-    const server = await startServerProcess(kind, redis, undefined, undefined, timeoutMs / 1000);
+    const server = await startServerProcess(kind, redis, undefined, undefined, { messageTimeoutS: timeoutMs / 1000 });
     try {
       const latencies: number[] = [];
       let timeouts = 0;

@@ -1,17 +1,21 @@
 /**
- * CPU the spend ledger adds per request: ext_proc server processes with the ledger off, on with SQLite (the
- * default) and on with PostgreSQL, each sent the same request sequence (bench/extproc-load.ts: request headers, a
- * 4 KB chat request, response headers, 100 SSE chunks with usage) at concurrency 32.
+ * CPU the spend ledger adds per request, measured across separate processes: ext_proc server processes with the
+ * ledger off, on with SQLite (the default) and on with PostgreSQL, each sent the same request sequence
+ * (bench/extproc-load.ts: request headers, a 4 KB chat request, response headers, 100 SSE chunks with usage) at
+ * concurrency 32. bench/ledger-crossover.ts measures the same cost within the same processes, which this cannot.
  *
  * A shared 2-core machine moves a single run by ±20 %, so: many rounds, and in each round all servers loaded at once
  * (`together`; or one after the other, the order rotating every round), so that load from elsewhere falls on all of
- * them alike; each round ends only after the ledger has written that round's records (the flush interval, 0.2 s by
- * default, plus a margin: the same wait for every server),
- * so a round's CPU includes its own writes. Per server: CPU µs per request over all rounds (server process, all
- * threads: the ext_proc's main thread, the SQLite worker, V8's GC helpers, libuv's pool), the main thread's share
- * (from /proc, 10 ms ticks), and, per round, the ratio to the ledger-off server of the same round: the table gives the
- * median of those paired ratios and their range. For PostgreSQL the database server's own CPU per request is given
- * beside (not in the ratio: the ratio is the ext_proc's cost).
+ * them alike; each round ends only after the ledger has written that round's records (the servers run with an
+ * explicit --ledger-flush-interval, BENCH_LEDGER_FLUSH_S unless told, and every CPU sample waits that interval plus
+ * 0.4 s: the same wait for every server), so a round's CPU includes its own writes. Per server: CPU µs per request
+ * over all rounds (server process, all threads: the ext_proc's main thread, the SQLite worker, V8's GC helpers,
+ * libuv's pool), the main thread's share (from /proc, 10 ms ticks), and, per round, the ratio to the ledger-off
+ * server of the same round: the table gives the median of those paired ratios and their range. For PostgreSQL the
+ * database server's own CPU per request is given beside (not in the ratio: the ratio is the ext_proc's cost).
+ *
+ * What this does not resolve: each process has its own JIT and GC luck (a few percent, fixed for its life), which
+ * the paired ratio keeps; fresh sets of processes read a few percent apart, as much as the cost itself.
  *
  * `ledgerProfiles` runs the same rounds with the servers' main threads profiled and returns, per function, self time
  * per request, ledger on minus off (bench/cpu-profile.ts).
@@ -32,25 +36,37 @@ export type LedgerCpuResult = PairedResult;
 export interface LedgerCpuOptions extends Pick<RoundsOptions, 'rounds' | 'requestsPerRound' | 'concurrency' | 'together'> {
   /** The PostgreSQL row (absent: SQLite only). */
   postgres?: { url: string; port: number };
+  /** The servers' --ledger-flush-interval, seconds (default BENCH_LEDGER_FLUSH_S). */
+  flushS?: number;
 }
 
-/** Longer than the writer's default flush interval (0.2 s): a round's records are written before its CPU is read. */
-const SETTLE_MS = 600;
+/** The --ledger-flush-interval (seconds) the ledger benches run their servers with unless told otherwise. */
+export const BENCH_LEDGER_FLUSH_S = 1;
+
+/** The wait before each CPU sample: longer than the flush interval, so a round's records are written in its round. */
+export const settleMsFor = (flushS: number): number => flushS * 1000 + 400;
+
+/** The tokenmeter flags that set the flush interval. */
+export const flushFlags = (flushS: number): string[] => ['--ledger-flush-interval', String(flushS)];
 
 async function startServers(o: LedgerCpuOptions): Promise<PairedServer[]> {
+  const flags = flushFlags(o.flushS ?? BENCH_LEDGER_FLUSH_S);
   const servers: PairedServer[] = [
     { name: 'ledger off', process: await startServerProcess('tokenmeter') },
-    { name: 'ledger on, SQLite', process: await startServerProcess('ledger-sqlite') },
+    { name: 'ledger on, SQLite', process: await startServerProcess('ledger-sqlite', undefined, undefined, undefined, { flags }) },
   ];
   if (o.postgres) {
-    servers.push({ name: 'ledger on, PostgreSQL', process: await startServerProcess('ledger-postgres', o.postgres.url), dbCpuUs: postgresCpuUs(o.postgres.port) });
+    const process = await startServerProcess('ledger-postgres', o.postgres.url, undefined, undefined, { flags });
+    servers.push({ name: 'ledger on, PostgreSQL', process, dbCpuUs: postgresCpuUs(o.postgres.port) });
   }
   return servers;
 }
 
+const roundsOptions = (o: LedgerCpuOptions): LedgerCpuOptions & { settleMs: number } => ({ ...o, settleMs: settleMsFor(o.flushS ?? BENCH_LEDGER_FLUSH_S) });
+
 /** The table: interleaved rounds, CPU per request, median paired ratio to ledger off (see the file comment). */
 export async function ledgerCpu(o: LedgerCpuOptions): Promise<LedgerCpuResult> {
-  return comparePaired(() => startServers(o), { ...o, settleMs: SETTLE_MS });
+  return comparePaired(() => startServers(o), roundsOptions(o));
 }
 
 export interface ProfileDiff {
@@ -70,7 +86,7 @@ export async function ledgerProfiles(o: LedgerCpuOptions, top = 25): Promise<Pro
   const dir = mkdtempSync(join(tmpdir(), 'tm-ledger-prof-'));
   const servers = await startServers(o);
   try {
-    const perRound = await pairedRounds(servers, { ...o, settleMs: SETTLE_MS }, async () => {
+    const perRound = await pairedRounds(servers, roundsOptions(o), async () => {
       const running = await Promise.all(servers.map((s) => s.process.profile()));
       return async () => {
         for (let k = 0; k < servers.length; k++) await running[k]?.stop(join(dir, `${k}.cpuprofile`));

@@ -30,6 +30,8 @@ export interface RoundsOptions {
   exchange?: (n: number) => Exchange;
   /** Wait before each CPU sample (work the requests left behind, e.g. ledger writes, lands in its own round). */
   settleMs?: number;
+  /** Runs before round `r` (e.g. switches what each server does in it). */
+  beforeRound?: (r: number) => Promise<void>;
 }
 
 export interface Round { cpuUs: number; mainUs: number; dbUs: number; refused: number }
@@ -90,6 +92,7 @@ export async function pairedRounds(servers: PairedServer[], o: RoundsOptions, af
   const done = await afterWarmUp?.();
   const perRound: Round[][] = [];
   for (let r = 0; r < o.rounds; r++) {
+    await o.beforeRound?.(r);
     if (o.together) {
       perRound.push(await measure(servers, o, r));
       continue;
@@ -128,14 +131,20 @@ export interface PairedResult {
   load: [number, number];
 }
 
-/** Starts the servers, runs the rounds and stops them: one row per server, with the load average around the run. */
-export async function comparePaired(start: () => Promise<PairedServer[]>, o: RoundsOptions): Promise<PairedResult> {
+/** Starts the servers, runs the rounds and stops them: each round's figures, with the load average around the run. */
+export async function runRounds(start: () => Promise<PairedServer[]>, o: RoundsOptions): Promise<{ servers: PairedServer[]; perRound: Round[][]; load: [number, number] }> {
   const before = loadavg()[0] ?? 0;
   const servers = await start();
   try {
-    const rows = pairedRows(servers, await pairedRounds(servers, o), o.requestsPerRound);
-    return { rows, rounds: o.rounds, requestsPerRound: o.requestsPerRound, load: [before, loadavg()[0] ?? 0] };
+    const perRound = await pairedRounds(servers, o);
+    return { servers, perRound, load: [before, loadavg()[0] ?? 0] };
   } finally {
     servers.forEach((s) => s.process.stop());
   }
+}
+
+/** runRounds: one row per server, with the load average around the run. */
+export async function comparePaired(start: () => Promise<PairedServer[]>, o: RoundsOptions): Promise<PairedResult> {
+  const { servers, perRound, load } = await runRounds(start, o);
+  return { rows: pairedRows(servers, perRound, o.requestsPerRound), rounds: o.rounds, requestsPerRound: o.requestsPerRound, load };
 }

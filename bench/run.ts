@@ -19,11 +19,19 @@ import { startRedisServer, type RedisServer } from '../test/helpers/redis-server
 import { postgresUnavailable, startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { budgetListing, postgresRows, queueMemory, sqliteRows, type SpendRow, type WriteRow } from './ledger.js';
 import { BENCH_BATCH } from './ledger-write.js';
-import { ledgerCpu, ledgerProfiles } from './ledger-cpu.js';
+import { BENCH_LEDGER_FLUSH_S, ledgerCpu, ledgerProfiles } from './ledger-cpu.js';
+import { ledgerCrossover, type LedgerCrossoverResult } from './ledger-crossover.js';
 import type { ServerProcess } from './extproc-load.js';
 import { benchConsole } from './console.js';
 
 const quick = process.argv.includes('--quick');
+/** `--ledger-flush-interval S`: the flush interval the ledger CPU benches run their servers with. */
+const ledgerFlushS = ((): number => {
+  const i = process.argv.indexOf('--ledger-flush-interval');
+  const s = i < 0 ? BENCH_LEDGER_FLUSH_S : Number(process.argv[i + 1]);
+  if (!(s >= 0.01 && s <= 60)) throw new Error(`--ledger-flush-interval: expected seconds from 0.01 to 60, got "${process.argv[i + 1] ?? ''}"`);
+  return s;
+})();
 const f1 = (n: number): string => n.toFixed(1);
 const f2 = (n: number): string => n.toFixed(2);
 
@@ -181,6 +189,23 @@ async function decisions(): Promise<void> {
   ]));
 }
 
+/** The ledger's CPU per request within the same processes (bench/ledger-crossover.ts): SQLite, and PostgreSQL when there. */
+async function ledgerCrossoverTable(pg: PostgresServer | undefined): Promise<void> {
+  const o = { rounds: quick ? 6 : 40, requestsPerRound: quick ? 64 : 400, flushS: ledgerFlushS };
+  const results: LedgerCrossoverResult[] = [await ledgerCrossover(o)];
+  if (pg) results.push(await ledgerCrossover({ ...o, postgres: { url: pg.url, port: pg.port } }));
+  const r0 = results[0] as LedgerCrossoverResult;
+  console.log(`## Ledger: CPU per request, ledger on vs off within the same processes (crossover; same sequence, concurrency 32; ${r0.rounds} rounds of ${r0.requestsPerRound} requests per store, the first ${r0.skipped} left out; --ledger-flush-interval ${r0.flushS} s, ${r0.settleMs} ms settle; ± is one standard error)\n`);
+  console.log('Two server processes with the ledger on, switched off and on at run time: in each round both loaded at once, one on and one off, swapping every round; per round ln(CPU A / CPU B), the even rounds\' mean minus the odd rounds\' is twice ln(on/off). Each process\'s own bias and the machine\'s round-to-round drift cancel. CPU: the ext_proc process; main thread from /proc (10 ms ticks); other threads: SQLite worker, GC helpers, libuv. The PostgreSQL server\'s CPU per ledgered request is not in the ratio.\n');
+  const pct = (e: { se: number }): string => `${f1(e.se * 100)} %`;
+  const ratio = (e: { ratio: number; se: number }): string => `${e.ratio.toFixed(3)}x ± ${pct(e)}`;
+  const added = (e: { added: number; offMean: number; ratio: number; se: number }): string => `${f1(e.added)} ± ${f1(e.offMean * e.ratio * e.se)}`;
+  table(['store', 'on/off, whole process', 'sd of one round', 'off µs/req', 'added µs/req', 'main thread on/off', 'main added µs/req', 'other threads on/off', 'other added µs/req', 'refused', 'PostgreSQL server µs/req', 'load avg', 'run s'], results.map((r) => [
+    r.store, ratio(r.process), pct({ se: r.process.roundSd }), f1(r.process.offMean), added(r.process), ratio(r.main), added(r.main), ratio(r.other), added(r.other),
+    `${r.refused}/${2 * r.rounds * r.requestsPerRound}`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq), `${f1(r.load[0])} → ${f1(r.load[1])}`, r.seconds.toFixed(0),
+  ]));
+}
+
 /** The spend ledger: CPU it adds per request, write rate, the month report, queue memory, the budgets listing. */
 async function ledger(): Promise<void> {
   const missing = postgresUnavailable();
@@ -189,8 +214,9 @@ async function ledger(): Promise<void> {
   else pgServer = await startPostgresServer();
   try {
     const pgOpt = pgServer ? { postgres: { url: pgServer.url, port: pgServer.port } } : {};
-    const cpu = await ledgerCpu({ rounds: quick ? 2 : 15, requestsPerRound: quick ? 64 : 400, together: true, ...pgOpt });
-    console.log(`## Ledger: CPU per request, ledger on vs off (same sequence, concurrency 32; ${cpu.rounds} rounds of ${cpu.requestsPerRound} requests, the servers loaded at once in each round; load avg ${f1(cpu.load[0])} → ${f1(cpu.load[1])})\n`);
+    await ledgerCrossoverTable(pgServer);
+    const cpu = await ledgerCpu({ rounds: quick ? 2 : 15, requestsPerRound: quick ? 64 : 400, together: true, flushS: ledgerFlushS, ...pgOpt });
+    console.log(`## Ledger: CPU per request, ledger on vs off in separate processes (same sequence, concurrency 32; ${cpu.rounds} rounds of ${cpu.requestsPerRound} requests, the servers loaded at once in each round; --ledger-flush-interval ${ledgerFlushS} s; load avg ${f1(cpu.load[0])} → ${f1(cpu.load[1])})\n`);
     console.log('CPU: the ext_proc process, all threads (main thread, SQLite worker, GC helpers, libuv), each round including its own ledger writes. Ratio: per round, this server / ledger off in the same round; median and range over rounds.\n');
     table(['server', 'CPU µs/req', 'main thread µs/req', 'other threads µs/req', 'vs ledger off (median paired ratio)', 'range over rounds', 'PostgreSQL server µs/req'], cpu.rows.map((r) => [
       r.server, f1(r.cpuUsPerReq), f1(r.mainUsPerReq), f1(r.cpuUsPerReq - r.mainUsPerReq), `${f2(r.ratio)}x`, `${f2(r.ratioMin)}–${f2(r.ratioMax)}x`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq),

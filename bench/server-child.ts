@@ -1,8 +1,10 @@
 /**
  * A benchmark server process: `node dist/bench/server-child.js tokenmeter|budgets|echo [REDIS_URL|-] [MESSAGE_TIMEOUT_S]`
  * (ledger off), or `ledger-sqlite` / `ledger-postgres POSTGRES_URL` (metering with the spend ledger on), or
- * `policy-file FILE` (ledger off, budgets from the TokenPolicy file FILE, memory store). Prints its
- * gRPC port on stdout and
+ * `ledger-toggle-sqlite` / `ledger-toggle-postgres POSTGRES_URL` (the same, with IPC 'ledger-on' / 'ledger-off'
+ * switching the ledger at run time: bench/ledger-toggle.ts), or
+ * `policy-file FILE` (ledger off, budgets from the TokenPolicy file FILE, memory store). Tokenmeter flags after `--`
+ * are added to its command line (e.g. `-- --ledger-flush-interval 1`). Sends its gRPC port to the parent and
  * answers IPC requests for its own CPU time (all threads, and the main thread's alone) and RSS, so the parent measures the
  * server alone. 'profile-start' and 'profile-stop:FILE' profile its main thread (V8's sampling profiler, through the
  * inspector) and write the profile to FILE: the measured load only, without start-up and warm-up. 'exit' ends it.
@@ -12,9 +14,10 @@ import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadConfig } from '../src/config/config.js';
+import { loadConfig, type ExtprocConfig } from '../src/config/config.js';
 import { createLogger } from '../src/log/logger.js';
 import { runExtproc } from '../src/cli/extproc.js';
+import { startLedgerToggle, type LedgerToggleServer } from './ledger-toggle.js';
 import { loadProtos } from '../src/extproc/protos.js';
 import { passThroughReply } from '../src/extproc/server.js';
 import type { ProcessingRequest__Output } from '../src/gen/envoy/service/ext_proc/v3/ProcessingRequest.js';
@@ -44,7 +47,7 @@ async function startEcho(): Promise<number> {
  * tokenmeter, metering only; or with a budget policy (a budget large enough that every request is admitted); or with
  * the policies of `policyFile` (memory store).
  */
-async function startTokenmeter(budgets: boolean, ledger: string[] = ['--ledger-url', 'none'], policyFile?: string): Promise<number> {
+function tokenmeterConfig(budgets: boolean, ledger: string[], policyFile?: string): ExtprocConfig {
   const extra: string[] = [...ledger];
   if (policyFile) extra.push('--policies', policyFile);
   else if (budgets) {
@@ -55,23 +58,37 @@ async function startTokenmeter(budgets: boolean, ledger: string[] = ['--ledger-u
       '  limits:', '  - {name: per-minute, tokens: 1000000000000, window: 1m}', '  - {name: daily, tokens: 1000000000000, window: Day, count: Weighted, weights: {output: 4}}',
     ].join('\n'));
     extra.push('--policies', dir);
-    if (process.argv[3] && process.argv[3] !== '-') extra.push('--redis-url', process.argv[3]);
+    if (args[1] && args[1] !== '-') extra.push('--redis-url', args[1]);
   }
   // The decision deadline follows Envoy's message timeout: the load runs give the emulator 60 s, the large-prompt run
   // the operator's rendered value (argv[4], seconds).
-  extra.push('--message-timeout', process.argv[4] ?? '60');
-  const { config } = loadConfig(['extproc', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent', ...extra], {});
-  const running = await runExtproc(config, createLogger('silent'));
-  return running.grpc.port;
+  extra.push('--message-timeout', args[2] ?? '60');
+  const { config } = loadConfig(['extproc', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent', ...extra, ...flags], {});
+  return config;
 }
 
-const kind = process.argv[2];
+const sep = process.argv.indexOf('--');
+/** KIND [REDIS_URL|POSTGRES_URL|FILE|-] [MESSAGE_TIMEOUT_S]; then the tokenmeter flags after `--`. */
+const args = sep < 0 ? process.argv.slice(2) : process.argv.slice(2, sep);
+const flags = sep < 0 ? [] : process.argv.slice(sep + 1);
+const kind = args[0] ?? '';
 const ledgerArgs = (): string[] => {
-  if (kind === 'ledger-sqlite') return ['--data-dir', mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'))];
-  if (kind === 'ledger-postgres') return ['--ledger-url', process.argv[3] ?? '', '--data-dir', mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'))];
+  const dataDir = ['--data-dir', mkdtempSync(join(tmpdir(), 'tm-bench-ledger-'))];
+  if (kind === 'ledger-sqlite' || kind === 'ledger-toggle-sqlite') return dataDir;
+  if (kind === 'ledger-postgres' || kind === 'ledger-toggle-postgres') return ['--ledger-url', args[1] ?? '', ...dataDir];
   return ['--ledger-url', 'none'];
 };
-const port = kind === 'echo' ? await startEcho() : await startTokenmeter(kind === 'budgets', ledgerArgs(), kind === 'policy-file' ? process.argv[3] : undefined);
+let toggle: LedgerToggleServer | undefined;
+async function start(): Promise<number> {
+  if (kind === 'echo') return startEcho();
+  const config = tokenmeterConfig(kind === 'budgets', ledgerArgs(), kind === 'policy-file' ? args[1] : undefined);
+  if (kind.startsWith('ledger-toggle-')) {
+    toggle = await startLedgerToggle(config);
+    return toggle.port;
+  }
+  return (await runExtproc(config, createLogger('silent'))).grpc.port;
+}
+const port = await start();
 /** The main thread's CPU time (µs; the kernel's clock ticks, USER_HZ 100 on Linux); NaN where /proc is absent. */
 function mainThreadCpuUs(): number {
   try {
@@ -85,6 +102,11 @@ function mainThreadCpuUs(): number {
 let profiler: Session | undefined;
 process.on('message', (msg: string) => {
   if (msg === 'exit') process.exit(0);
+  if (msg === 'ledger-on' || msg === 'ledger-off') {
+    toggle?.setLedger(msg === 'ledger-on');
+    process.send?.({ ledger: toggle ? msg === 'ledger-on' : 'no toggle' });
+    return;
+  }
   if (msg === 'profile-start') {
     profiler = new Session();
     profiler.connect();
