@@ -1,5 +1,5 @@
 /**
- * Sustained write rate of one ledger writer (queue → batches of the default --ledger-batch → store), against a
+ * Sustained write rate of one ledger writer (queue and journal → batches of the default --ledger-batch → store), against a
  * baseline in the same run: the same records through the same writer, thread or pool, into a plain table of the same
  * columns with no key, no index and no roll-ups (what the store's guarantees and reports cost on top of writing the
  * rows at all). Each is run several times, alternating, into a fresh database; the table gives the median and the
@@ -11,14 +11,16 @@
  * at random from 10,000 and models from 3 (30,000 roll-up groups a day: a batch of 1,000 touches ~1,000 of them, one of
  * 5,000 ~4,600: the worst case for the roll-ups). Seeded, so every run and both stores get the same records.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/log/logger.js';
 import { RECORD_COLUMNS, recordRow } from '../src/ledger/columns.js';
 import { uuidv7 } from '../src/ledger/ids.js';
 import type { UsageRecord } from '../src/ledger/record.js';
+import { Journal } from '../src/ledger/journal.js';
 import { SqliteThread } from '../src/ledger/sqlite-worker.js';
 import { LedgerWriter, type LedgerStore, type WriteResult } from '../src/ledger/writer.js';
 import { createLedgerMetrics } from '../src/metrics/ledger-metrics.js';
@@ -64,18 +66,34 @@ export interface WriteRun { perSecond: number; cpuUsPerRecord: number }
 /** Records per batch: `tokenmeter extproc`'s default --ledger-batch. */
 export const BENCH_BATCH = Number(LEDGER_OPTIONS.find((o) => o.key === 'ledgerBatch')?.fallback);
 
-/** Writes `records` through a LedgerWriter (batches of `batchSize`, default --ledger-batch's) into `store`, then closes it. */
+/** `tokenmeter extproc`'s default --ledger-journal-interval and --ledger-flush-interval (ms). */
+const defaultMs = (key: string): number => Number(LEDGER_OPTIONS.find((o) => o.key === key)?.fallback) * 1000;
+
+/**
+ * Writes `records` through a LedgerWriter (batches of `batchSize`, default --ledger-batch's) into `store`, then closes
+ * it. The writer runs as `tokenmeter extproc` runs it, with its journal (in a temporary directory) at the default
+ * interval; the records are added 1,000 at a time with a turn of the event loop between, so journal appends and batch
+ * writes interleave with them as they do under traffic.
+ */
 export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0, batchSize = BENCH_BATCH): Promise<WriteRun> {
-  const writer = new LedgerWriter({ store, metrics: createLedgerMetrics([new Registry()]), logger, maxQueue: records.length + 1, batchSize, flushIntervalMs: 200, concurrency });
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-journal-'));
+  const writer = new LedgerWriter({
+    store, metrics: createLedgerMetrics([new Registry()]), logger, maxQueue: records.length + 1, batchSize, flushIntervalMs: defaultMs('ledgerFlushMs'), concurrency,
+    journal: new Journal(dir), journalIntervalMs: defaultMs('ledgerJournalMs'),
+  });
   const c0 = process.cpuUsage();
   const s0 = serverCpuUs();
   const t0 = performance.now();
-  for (const r of records) writer.add(r);
+  for (let i = 0; i < records.length; i += 1000) {
+    for (const r of records.slice(i, i + 1000)) writer.add(r);
+    await new Promise((r) => setImmediate(r));
+  }
   if (!(await writer.flush())) throw new Error(`${store.kind}: a bench write failed`);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   const cpuUs = cpu.user + cpu.system + serverCpuUs() - s0;
   await writer.close(1000);
+  rmSync(dir, { recursive: true, force: true });
   return { perSecond: records.length / seconds, cpuUsPerRecord: cpuUs / records.length };
 }
 
