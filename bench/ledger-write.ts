@@ -73,13 +73,13 @@ const defaultMs = (key: string): number => Number(LEDGER_OPTIONS.find((o) => o.k
  * Writes `records` through a LedgerWriter (batches of `batchSize`, default --ledger-batch's) into `store`, then closes
  * it. The writer runs as `tokenmeter extproc` runs it, with its journal (in a temporary directory) at the default
  * interval; the records are added 1,000 at a time with a turn of the event loop between, so journal appends and batch
- * writes interleave with them as they do under traffic.
+ * writes interleave with them as they do under traffic (`journal` false: without it, to show its share).
  */
-export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0, batchSize = BENCH_BATCH): Promise<WriteRun> {
+export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0, batchSize = BENCH_BATCH, journal = true): Promise<WriteRun> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-journal-'));
   const writer = new LedgerWriter({
     store, metrics: createLedgerMetrics([new Registry()]), logger, maxQueue: records.length + 1, batchSize, flushIntervalMs: defaultMs('ledgerFlushMs'), concurrency,
-    journal: new Journal(dir), journalIntervalMs: defaultMs('ledgerJournalMs'),
+    ...(journal ? { journal: new Journal(dir), journalIntervalMs: defaultMs('ledgerJournalMs') } : {}),
   });
   const c0 = process.cpuUsage();
   const s0 = serverCpuUs();

@@ -14,6 +14,7 @@ import { createLedgerMetrics, type LedgerMetrics } from '../metrics/ledger-metri
 import { usageRecord } from '../../test/helpers/ledger-contract.js';
 import { MemoryLedger } from '../../test/helpers/memory-ledger.js';
 import { Journal } from './journal.js';
+import { parseRecordLine } from './record-line.js';
 import type { UsageRecord } from './record.js';
 import { SpillDir } from './spill.js';
 import { LedgerWriter } from './writer.js';
@@ -27,7 +28,7 @@ const tempDir = (): string => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const files = (dir: string): string[] => readdirSync(dir).sort();
-const lines = (file: string): UsageRecord[] => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as UsageRecord);
+const lines = (file: string): (UsageRecord | undefined)[] => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map(parseRecordLine);
 const value = async (m: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> => (await m.get()).values.reduce((s, v) => s + v.value, 0);
 const until = async (pred: () => boolean, ms = 5000): Promise<void> => {
   const end = Date.now() + ms;
@@ -60,7 +61,7 @@ describe('Journal', () => {
     j.append(a);
     j.append(b);
     expect(files(dir)).toEqual(['journal-000001.jsonl']);
-    expect(lines(join(dir, 'journal-000001.jsonl')).map((r) => r.id)).toEqual([...a, ...b].map((r) => r.id));
+    expect(lines(join(dir, 'journal-000001.jsonl')).map((r) => r?.id)).toEqual([...a, ...b].map((r) => r.id));
     j.release(a);
     j.release(b);
     expect(files(dir)).toEqual(['journal-000001.jsonl']); // still the segment appends go to

@@ -1,6 +1,6 @@
 /**
  * The ledger's write-ahead journal: every usage record is appended to a local file (DATA_DIR/journal, JSON lines in
- * numbered segments) within `--ledger-journal-interval` of its request settling, long before the store has it, so a
+ * numbered segments, one record a line: record-line.ts) within `--ledger-journal-interval` of its request settling, long before the store has it, so a
  * process that dies (kill -9, out of memory, a crash) loses only the records of the last journal interval, however
  * long the writer waits to gather a batch. Appends are one write of many records, made off the request path (the
  * writer's timer); a write is in the OS page cache when the call returns (no fsync: a machine crash can lose it, see
@@ -15,6 +15,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UsageRecord } from './record.js';
+import { recordLine } from './record-line.js';
 
 const SEGMENT = /^journal-(\d{6,})\.jsonl$/;
 
@@ -54,7 +55,7 @@ export class Journal {
     if (records.length === 0) return;
     const seg = this.current ?? this.open();
     const fd = seg.fd as number;
-    const buf = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const buf = Buffer.from(records.map(recordLine).join('\n') + '\n');
     for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
     for (const r of records) this.segmentOf.set(r, seg);
     seg.outstanding += records.length;

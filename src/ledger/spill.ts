@@ -1,7 +1,7 @@
 /**
  * The ledger's spill directory: usage records that could not be kept in memory while the store was unreachable (or
  * that were still queued at shutdown with the store down, or that a stopped process left in its journal), as JSON lines in numbered segment files
- * (`spill-000001.jsonl`, …, at most `segmentRecords` records each). The writer replays the oldest segment when the
+ * (`spill-000001.jsonl`, …, at most `segmentRecords` records each; one record a line, record-line.ts). The writer replays the oldest segment when the
  * store is back and deletes it once every record is in the store; a segment replayed twice (a crash in between) is
  * harmless because writes are idempotent on the record id. Survives restarts: segments found at start-up are
  * replayed. Synchronous appends: a segment write is one `appendFileSync` of many records, done off the request path
@@ -11,6 +11,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UsageRecord } from './record.js';
+import { parseRecordLine, recordLine } from './record-line.js';
 
 const SEGMENT = /^spill-(\d{6,})\.jsonl$/;
 
@@ -68,7 +69,7 @@ export class SpillDir {
         this.segments.push(seg);
       }
       const take = records.slice(i, i + this.opts.segmentRecords - seg.records);
-      const text = take.map((r) => JSON.stringify(r)).join('\n') + '\n';
+      const text = take.map(recordLine).join('\n') + '\n';
       const size = Buffer.byteLength(text);
       if (this.bytes + size > this.opts.maxBytes) {
         if (seg.records === 0) this.segments.pop();
@@ -123,13 +124,9 @@ export class SpillDir {
     let invalid = 0;
     for (const line of readFileSync(join(this.opts.dir, seg.name), 'utf8').split('\n')) {
       if (line.trim() === '') continue;
-      try {
-        const r = JSON.parse(line) as UsageRecord;
-        if (typeof r.id === 'string' && typeof r.ts === 'number') records.push(r);
-        else invalid++;
-      } catch {
-        invalid++;
-      }
+      const r = parseRecordLine(line);
+      if (r) records.push(r);
+      else invalid++;
     }
     return { name: seg.name, records, invalid };
   }
@@ -148,11 +145,6 @@ export class SpillDir {
 }
 
 function firstTs(text: string): number | undefined {
-  const line = text.slice(0, text.indexOf('\n') >= 0 ? text.indexOf('\n') : undefined);
-  try {
-    const ts = (JSON.parse(line) as { ts?: unknown }).ts;
-    return typeof ts === 'number' ? ts : undefined;
-  } catch {
-    return undefined;
-  }
+  const end = text.indexOf('\n');
+  return parseRecordLine(end >= 0 ? text.slice(0, end) : text)?.ts;
 }

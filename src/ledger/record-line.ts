@@ -1,0 +1,43 @@
+/**
+ * A usage record as one line of the ledger's local files (the journal and the spill files): a JSON array of its
+ * values in a fixed order, tagged with the format (`["u1", id, requestId, …]`). Half the bytes of the record as a JSON
+ * object and about twice as fast to write, which matters because every record is journaled. Lines written as JSON
+ * objects (the spill files of earlier versions) are read too. Pure: no I/O.
+ */
+import type { UsageRecord } from './record.js';
+
+const TAG = 'u1';
+
+/** The record's fields in line order. Append only: a new field goes at the end (older lines then lack it). */
+const FIELDS = [
+  'id', 'requestId', 'ts', 'policy', 'limit', 'tier', 'override', 'subject', 'provider', 'endpoint', 'requestModel',
+  'responseModel', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'outputTokens', 'reasoningTokens',
+  'usageSource', 'costUsd', 'priceVersion', 'decision', 'rejected', 'status', 'stream', 'durationMs',
+] as const satisfies readonly (keyof UsageRecord)[];
+
+export function recordLine(r: UsageRecord): string {
+  return JSON.stringify([TAG, r.id, r.requestId, r.ts, r.policy, r.limit, r.tier, r.override, r.subject, r.provider, r.endpoint, r.requestModel,
+    r.responseModel, r.inputTokens, r.cachedInputTokens, r.cacheWriteTokens, r.outputTokens, r.reasoningTokens,
+    r.usageSource, r.costUsd, r.priceVersion, r.decision, r.rejected, r.status, r.stream, r.durationMs]);
+}
+
+/** The record on a line (either form); undefined for a line that is not one (torn, foreign, another format). */
+export function parseRecordLine(line: string): UsageRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  let r: Record<string, unknown>;
+  if (Array.isArray(v)) {
+    if (v[0] !== TAG || v.length !== FIELDS.length + 1) return undefined;
+    r = {};
+    FIELDS.forEach((f, i) => (r[f] = v[i + 1]));
+  } else if (v !== null && typeof v === 'object') {
+    r = v as Record<string, unknown>;
+  } else {
+    return undefined;
+  }
+  return typeof r.id === 'string' && typeof r.ts === 'number' ? (r as unknown as UsageRecord) : undefined;
+}
