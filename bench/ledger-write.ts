@@ -75,7 +75,8 @@ const defaultMs = (key: string): number => Number(LEDGER_OPTIONS.find((o) => o.k
  * interval; the records are added 1,000 at a time with a turn of the event loop between, so journal appends and batch
  * writes interleave with them as they do under traffic (`journal` false: without it, to show its share).
  */
-export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0, batchSize = BENCH_BATCH, journal = true): Promise<WriteRun> {
+export async function timedWrite(store: LedgerStore, records: readonly UsageRecord[], concurrency: number, serverCpuUs: () => number = () => 0, o: { batchSize?: number; journal?: boolean } = {}): Promise<WriteRun> {
+  const { batchSize = BENCH_BATCH, journal = true } = o;
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-journal-'));
   const writer = new LedgerWriter({
     store, metrics: createLedgerMetrics([new Registry()]), logger, maxQueue: records.length + 1, batchSize, flushIntervalMs: defaultMs('ledgerFlushMs'), concurrency,

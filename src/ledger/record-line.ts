@@ -31,9 +31,12 @@ export function parseRecordLine(line: string): UsageRecord | undefined {
   }
   let r: Record<string, unknown>;
   if (Array.isArray(v)) {
-    if (v[0] !== TAG || v.length !== FIELDS.length + 1) return undefined;
+    const values = v as unknown[];
+    if (values[0] !== TAG || values.length !== FIELDS.length + 1) return undefined;
     r = {};
-    FIELDS.forEach((f, i) => (r[f] = v[i + 1]));
+    FIELDS.forEach((f, i) => {
+      r[f] = values[i + 1];
+    });
   } else if (v !== null && typeof v === 'object') {
     r = v as Record<string, unknown>;
   } else {
