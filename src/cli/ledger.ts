@@ -1,7 +1,8 @@
 /**
  * The spend ledger of `tokenmeter extproc`: the store named by --ledger-url (default: SQLite in --data-dir), the
- * spill directory (DATA_DIR/spill), the journal (DATA_DIR/journal; what a stopped process left is handed to the spill), the writer the sessions hand records to, the query side the admin API reads, and
- * the hourly upkeep (retention; PostgreSQL's coming monthly partitions). Wiring only.
+ * spill directory (DATA_DIR/spill), the journal (DATA_DIR/journal; what a stopped process left is handed to the
+ * spill), the writer the sessions hand records to, the query side the admin API reads, and the hourly upkeep
+ * (retention; PostgreSQL's coming monthly partitions). Wiring only.
  */
 import { join } from 'node:path';
 import type { LedgerConfig } from '../config/config.js';
