@@ -9,7 +9,7 @@
  * thread until it retires after 10 s idle; PostgreSQL's pool).
  */
 import type { ExtprocConfig } from '../src/config/config.js';
-import { createMetrics } from '../src/metrics/metrics.js';
+import { createMetrics, metricsOptionsOf } from '../src/metrics/metrics.js';
 import { createLogger } from '../src/log/logger.js';
 import { createDataPlane } from '../src/cli/data-plane.js';
 import { createLedger } from '../src/cli/ledger.js';
@@ -26,9 +26,7 @@ export interface LedgerToggleServer {
 
 export async function startLedgerToggle(config: ExtprocConfig): Promise<LedgerToggleServer> {
   const logger = createLogger('silent');
-  const metrics = createMetrics({
-    maxModelLabels: config.maxModelLabels, subjectUsage: { threshold: config.subjectMetricThreshold, maxSeries: config.subjectMetricMaxSeries },
-  });
+  const metrics = createMetrics(metricsOptionsOf(config));
   const plane = createDataPlane(config, logger);
   const ledger = await createLedger(config, logger, metrics);
   if (!ledger) throw new Error('ledger toggle server: the config names no ledger (--ledger-url none)');

@@ -222,7 +222,7 @@ async function ledger(): Promise<void> {
       r.server, f1(r.cpuUsPerReq), f1(r.mainUsPerReq), f1(r.cpuUsPerReq - r.mainUsPerReq), `${f2(r.ratio)}x`, `${f2(r.ratioMin)}–${f2(r.ratioMax)}x`, r.dbUsPerReq === undefined ? '' : f1(r.dbUsPerReq),
     ]));
     if (process.argv.includes('--ledger-profile')) {
-      for (const d of await ledgerProfiles({ rounds: quick ? 2 : 6, requestsPerRound: quick ? 64 : 400, together: true, ...pgOpt })) {
+      for (const d of await ledgerProfiles({ rounds: quick ? 2 : 6, requestsPerRound: quick ? 64 : 400, together: true, flushS: ledgerFlushS, ...pgOpt })) {
         console.log(`## Ledger profile: ${d.server} vs ledger off, main thread self time per request (V8 sampling profiler during the rounds; sampled total ${f1(d.totalUsPerReq)} vs ${f1(d.offTotalUsPerReq)} µs/req)\n`);
         table(['function', 'where', 'on − off µs/req', 'off µs/req'], d.functions.map((x) => [x.name, x.where, f2(x.us), f2(x.offUsPerReq)]));
       }

@@ -7,7 +7,7 @@
  */
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import { createMetrics } from '../metrics/metrics.js';
+import { createMetrics, metricsOptionsOf } from '../metrics/metrics.js';
 import { createLedgerQuery } from '../ledger/query.js';
 import { openLedgerReader } from '../ledger/reader.js';
 import { ledgerTarget } from '../ledger/target.js';
@@ -23,7 +23,7 @@ export interface RunningConsole {
 }
 
 export async function runConsole(config: ExtprocConfig, logger: Logger): Promise<RunningConsole> {
-  const metrics = createMetrics({ maxModelLabels: config.maxModelLabels, subjectUsage: { threshold: config.subjectMetricThreshold, maxSeries: config.subjectMetricMaxSeries } });
+  const metrics = createMetrics(metricsOptionsOf(config));
   const reader = openLedgerReader(ledgerTarget(config), { poolSize: Math.min(config.ledgerPool, 4), logger });
   let matcher = compileMatcher([]);
   const source = config.policies || config.policiesConfigMap

@@ -4,7 +4,7 @@
  */
 import type { ExtprocConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { createMetrics, metricsOptionsOf, type Metrics } from '../metrics/metrics.js';
 import { startAdminServer, type AdminDeps, type AdminServer } from '../admin/server.js';
 import { startExtprocServer, type ExtprocServer } from '../extproc/server.js';
 import type { EncodingOverrides } from '../tokenize/encodings.js';
@@ -23,9 +23,7 @@ export interface RunningExtproc {
 }
 
 export async function runExtproc(config: ExtprocConfig, logger: Logger): Promise<RunningExtproc> {
-  const metrics = createMetrics({
-    maxModelLabels: config.maxModelLabels, subjectUsage: { threshold: config.subjectMetricThreshold, maxSeries: config.subjectMetricMaxSeries },
-  });
+  const metrics = createMetrics(metricsOptionsOf(config));
   const plane = createDataPlane(config, logger);
   const ledger = await createLedger(config, logger, metrics);
   // Budgets (YAML policies, stores, the Kubernetes watch) are loaded only when configured: metering alone stays small.

@@ -16,9 +16,10 @@ const FIELDS = [
 ] as const satisfies readonly (keyof UsageRecord)[];
 
 export function recordLine(r: UsageRecord): string {
-  return JSON.stringify([TAG, r.id, r.requestId, r.ts, r.policy, r.limit, r.tier, r.override, r.subject, r.provider, r.endpoint, r.requestModel,
-    r.responseModel, r.inputTokens, r.cachedInputTokens, r.cacheWriteTokens, r.outputTokens, r.reasoningTokens,
-    r.usageSource, r.costUsd, r.priceVersion, r.decision, r.rejected, r.status, r.stream, r.durationMs]);
+  const values: unknown[] = new Array<unknown>(FIELDS.length + 1);
+  values[0] = TAG;
+  for (let i = 0; i < FIELDS.length; i++) values[i + 1] = r[FIELDS[i] as keyof UsageRecord];
+  return JSON.stringify(values);
 }
 
 /** The record on a line (either form); undefined for a line that is not one (torn, foreign, another format). */

@@ -59,13 +59,17 @@ export class SpillDir {
     return this.segments.length > 0 ? this.oldest : undefined;
   }
 
+  private nextName(): string {
+    return `spill-${String(++this.seq).padStart(6, '0')}.jsonl`;
+  }
+
   /** Appends records; throws (ENOSPC, EACCES…, or over maxBytes) without writing a partial segment line. */
   append(records: readonly UsageRecord[]): void {
     let i = 0;
     while (i < records.length) {
       let seg = this.segments.at(-1);
       if (!seg || seg.records >= this.opts.segmentRecords) {
-        seg = { name: `spill-${String(++this.seq).padStart(6, '0')}.jsonl`, records: 0, bytes: 0 };
+        seg = { name: this.nextName(), records: 0, bytes: 0 };
         this.segments.push(seg);
       }
       const take = records.slice(i, i + this.opts.segmentRecords - seg.records);
@@ -90,25 +94,21 @@ export class SpillDir {
    * maxBytes: these records exist already, and refusing them would lose them.
    */
   adopt(file: string): number {
-    let text = readFileSync(file, 'utf8');
+    const text = readFileSync(file, 'utf8');
     const records = text.split('\n').filter((l) => l.trim() !== '').length;
     if (records === 0) {
       rmSync(file, { force: true });
       return 0;
     }
-    // A torn last line (the process died mid-write) must not run into the next line appended here.
-    if (!text.endsWith('\n')) {
-      appendFileSync(file, '\n');
-      text += '\n';
-    }
-    const name = `spill-${String(++this.seq).padStart(6, '0')}.jsonl`;
+    const name = this.nextName();
     renameSync(file, join(this.opts.dir, name));
     const bytes = Buffer.byteLength(text);
-    // Adopted segments go before an empty segment opened for appends, and are never appended to themselves.
+    // Adopted segments go before an empty segment opened for appends, and are never appended to themselves (a torn
+    // last line stays a line of its own: read as invalid, counted as dropped).
     const last = this.segments.at(-1);
     const seg = { name, records, bytes };
     if (last && last.records === 0) this.segments.splice(this.segments.length - 1, 0, seg);
-    else this.segments.push(seg, { name: `spill-${String(++this.seq).padStart(6, '0')}.jsonl`, records: 0, bytes: 0 });
+    else this.segments.push(seg, { name: this.nextName(), records: 0, bytes: 0 });
     this.bytes += bytes;
     const first = firstTs(text);
     this.oldest = this.oldest === undefined || first === undefined ? this.oldest ?? first : Math.min(this.oldest, first);
@@ -119,7 +119,7 @@ export class SpillDir {
   oldestSegment(): SpillSegment | undefined {
     const seg = this.segments[0];
     if (!seg) return undefined;
-    if (this.segments.length === 1) this.segments.push({ name: `spill-${String(++this.seq).padStart(6, '0')}.jsonl`, records: 0, bytes: 0 });
+    if (this.segments.length === 1) this.segments.push({ name: this.nextName(), records: 0, bytes: 0 });
     const records: UsageRecord[] = [];
     let invalid = 0;
     for (const line of readFileSync(join(this.opts.dir, seg.name), 'utf8').split('\n')) {

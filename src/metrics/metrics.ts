@@ -48,6 +48,11 @@ export interface MetricsOptions {
   subjectUsage?: { threshold: number; maxSeries: number };
 }
 
+/** The options `tokenmeter extproc` and `tokenmeter console` take from their config. */
+export function metricsOptionsOf(c: { maxModelLabels: number; subjectMetricThreshold: number; subjectMetricMaxSeries: number }): MetricsOptions {
+  return { maxModelLabels: c.maxModelLabels, subjectUsage: { threshold: c.subjectMetricThreshold, maxSeries: c.subjectMetricMaxSeries } };
+}
+
 export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tokenmeter_' });
